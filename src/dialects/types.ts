@@ -1,0 +1,143 @@
+// The contract between the pipeline and the three dialects. A dialect turns one client HTTP request
+// into calls, says for each call whether and how it may be cached, how to forward it (optionally
+// pinned to a head the proxy chose), and whether a given upstream answer may be stored.
+// Dialects are pure: no I/O, no clock, no config beyond what is passed in.
+import type { ProxyError } from '../errors.js';
+
+export type DialectName = 'aptos-rest' | 'evm-jsonrpc' | 'neo-jsonrpc';
+
+/**
+ * immutable: pinned to a version/block (or a by-hash/by-height lookup): the answer never changes.
+ * head:      the answer depends on the latest ledger; keyed by the head the proxy tracks.
+ * write:     goes to the primary only, never cached, never retried on another node.
+ * uncached:  a read that must not be cached (simulate, pending, sessions, unknown methods).
+ */
+export type CallClass = 'immutable' | 'head' | 'write' | 'uncached';
+
+/** A client request after the body has been read (bounded by server.maxBodyBytes). */
+export interface InboundRequest {
+  /** Upper-case HTTP method. */
+  method: string;
+  /** Path without the query string, as the client sent it (not decoded). */
+  path: string;
+  /** Raw query string without the leading '?', '' when none. */
+  query: string;
+  /** Lower-case header names (node:http IncomingHttpHeaders). */
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/** What is sent to the upstream node for one call (or one batch of JSON-RPC calls). */
+export interface UpstreamPayload {
+  method: string;
+  /** Path plus query string, e.g. `/v1/view?ledger_version=12`. */
+  pathAndQuery: string;
+  /** Only the headers that matter for the answer (content-type, accept); the client layer adds the rest. */
+  headers: Record<string, string>;
+  body?: Buffer;
+}
+
+export interface Call {
+  cls: CallClass;
+  /**
+   * Bounded label for metrics and key prefixes: the JSON-RPC method when it is a known one, else
+   * 'other'; for REST a route name such as 'view', 'account_resource', 'tx_by_hash', 'other'.
+   */
+  name: string;
+  /**
+   * Canonical key material, excluding the version and the JSON-RPC id: for REST method, path,
+   * sorted query without ledger_version and cache-busting noise, content-type, accept and the raw
+   * body; for JSON-RPC the method and the canonical params text with the block tag removed when
+   * the call is a head read that can be forwarded pinned.
+   */
+  keyMaterial: string;
+  /** The pinned version / block number for an immutable call pinned by number. */
+  pin?: bigint;
+  /**
+   * true for an EVM read pinned by block number: within the group's finalityDepth of the head it
+   * is unfinalized and may be reorged, so it gets the short 'unfinalized' TTL.
+   */
+  reorgable?: boolean;
+  /** Coalesce identical in-flight calls but never store the answer (Aptos wait_by_hash). */
+  coalesceOnly?: boolean;
+  /**
+   * Set when this call is answered with an error without going upstream (an invalid element of a
+   * JSON-RPC batch): the other calls of the batch are still served.
+   */
+  reject?: ProxyError;
+  /** Set for REST calls. */
+  rest?: RestForward;
+  /** Set for JSON-RPC calls. */
+  rpc?: RpcForward;
+}
+
+export interface RestForward {
+  /** The request as the client sent it, minus hop-by-hop and proxy-only headers. */
+  payload: UpstreamPayload;
+  /**
+   * For head reads the dialect can pin (Aptos `?ledger_version=h`): the payload pinned to h. When
+   * present, the entry is keyed exactly like the same read pinned to h and is immutable.
+   */
+  pinnedPayload?: (h: bigint) => UpstreamPayload;
+}
+
+export interface RpcForward {
+  /** The id exactly as the client sent it (raw JSON text, e.g. `1`, `"abc"`, `null`). */
+  idRaw: string;
+  /** The method name as sent. */
+  method: string;
+  /** True for a head read whose block tag can be replaced by a number (EVM `latest` -> `0x...`). */
+  canPin: boolean;
+  /**
+   * The JSON text of this call with the given id (a number the pipeline assigns inside an upstream
+   * batch), optionally pinned to block h. Params keep their raw text (big numbers are not rounded).
+   */
+  body(id: number, pinTo?: bigint): string;
+  /** A call without an `id` member: forwarded, but no answer goes back to the client. */
+  notification: boolean;
+}
+
+export type ParsedRequest =
+  | { kind: 'passthrough'; write: boolean }
+  | { kind: 'rest'; call: Call }
+  | { kind: 'jsonrpc'; batch: boolean; calls: Call[] };
+
+/** An upstream answer to one call, as far as cacheability is concerned. */
+export interface CallAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** REST: the body; JSON-RPC: the raw JSON text of the `result` member (undefined when `error` was returned). */
+  body: Buffer;
+  /** JSON-RPC only: true when the answer was an `error` object. */
+  rpcError?: boolean;
+}
+
+export interface HeadPoll {
+  payload: UpstreamPayload;
+  /** Extracts the head from a poll answer body; undefined when the answer is not understood. */
+  parse(status: number, body: Buffer): bigint | undefined;
+}
+
+export interface Dialect {
+  readonly name: DialectName;
+  readonly kind: 'rest' | 'jsonrpc';
+  /**
+   * Decided before the body is read: 'parse' buffers the body and calls parse(); 'passthrough'
+   * streams the request and the answer with http-proxy-3 (unknown paths, GET on a JSON-RPC
+   * endpoint, event streams). `write` says a passthrough request goes to the primary only.
+   */
+  plan(method: string, path: string): { mode: 'parse' } | { mode: 'passthrough'; write: boolean };
+  /** Throws a ProxyError (MalformedJsonError, InvalidRequestError, ...) for bad input. */
+  parse(req: InboundRequest, limits: ParseLimits): ParsedRequest;
+  /** May this answer be stored? Called only for calls whose class is immutable or head. */
+  isCacheable(call: Call, answer: CallAnswer): boolean;
+  /** The head the answer reveals through its headers (X-Aptos-Ledger-Version), if any. */
+  headFromHeaders(headers: Record<string, string | string[] | undefined>): bigint | undefined;
+  /** The light request that asks a node for its head. */
+  headPoll(): HeadPoll;
+}
+
+export interface ParseLimits {
+  maxJsonDepth: number;
+  maxBatchLength: number;
+}

@@ -1,0 +1,159 @@
+// Every Prometheus metric the proxy exposes is defined here and nowhere else. Label values are
+// bounded: routes and groups come from the config, nodes are named by role (`primary`,
+// `replica-0`, ...), call names are the dialect's bounded labels, results and tiers are enums.
+import client from 'prom-client';
+
+export const registry = new client.Registry();
+client.collectDefaultMetrics({ register: registry, prefix: 'ledgerproxy_' });
+
+const ns = 'ledgerproxy_';
+const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export type CacheResultLabel = 'hit' | 'miss' | 'coalesced' | 'bypass' | 'stale' | 'partial' | 'error';
+
+export const requestsTotal = new client.Counter({
+  name: `${ns}requests_total`,
+  help: 'Client requests answered, by route, dialect, cache result and status class.',
+  labelNames: ['route', 'dialect', 'cache', 'status'] as const,
+  registers: [registry],
+});
+
+export const requestDuration = new client.Histogram({
+  name: `${ns}request_duration_seconds`,
+  help: 'Client request duration from first byte read to last byte written.',
+  labelNames: ['route', 'dialect', 'cache'] as const,
+  buckets: latencyBuckets,
+  registers: [registry],
+});
+
+export const inflightRequests = new client.Gauge({
+  name: `${ns}inflight_requests`,
+  help: 'Client requests being served now.',
+  registers: [registry],
+});
+
+export const callsTotal = new client.Counter({
+  name: `${ns}calls_total`,
+  help: 'Calls served (a JSON-RPC batch counts each call), by group, call name and cache result.',
+  labelNames: ['group', 'call', 'cache'] as const,
+  registers: [registry],
+});
+
+export const upstreamRequestsTotal = new client.Counter({
+  name: `${ns}upstream_requests_total`,
+  help: 'Requests sent to upstream nodes, by outcome (ok, http_5xx, http_4xx, error).',
+  labelNames: ['group', 'node', 'outcome'] as const,
+  registers: [registry],
+});
+
+export const upstreamDuration = new client.Histogram({
+  name: `${ns}upstream_request_duration_seconds`,
+  help: 'Upstream request duration until the whole body was read.',
+  labelNames: ['group', 'node'] as const,
+  buckets: latencyBuckets,
+  registers: [registry],
+});
+
+export const upstreamErrorsTotal = new client.Counter({
+  name: `${ns}upstream_errors_total`,
+  help: 'Upstream failures by error code.',
+  labelNames: ['group', 'node', 'code'] as const,
+  registers: [registry],
+});
+
+export const upstreamRetriesTotal = new client.Counter({
+  name: `${ns}upstream_retries_total`,
+  help: 'Reads retried on another node after a retryable failure.',
+  labelNames: ['group'] as const,
+  registers: [registry],
+});
+
+export const cacheLookupsTotal = new client.Counter({
+  name: `${ns}cache_lookups_total`,
+  help: 'Cache lookups by tier and result.',
+  labelNames: ['tier', 'result'] as const,
+  registers: [registry],
+});
+
+export const cacheStoredBytesTotal = new client.Counter({
+  name: `${ns}cache_stored_bytes_total`,
+  help: 'Bytes of bodies stored: raw (identity) size and the size actually stored.',
+  labelNames: ['encoding'] as const,
+  registers: [registry],
+});
+
+export const cacheStoresTotal = new client.Counter({
+  name: `${ns}cache_stores_total`,
+  help: 'Entries written, by tier.',
+  labelNames: ['tier'] as const,
+  registers: [registry],
+});
+
+export const cacheEntries = new client.Gauge({
+  name: `${ns}cache_entries`,
+  help: 'Entries held by the memory tier.',
+  labelNames: ['tier'] as const,
+  registers: [registry],
+});
+
+export const cacheBytes = new client.Gauge({
+  name: `${ns}cache_bytes`,
+  help: 'Bytes held by the memory tier (as counted against cache.memory.maxBytes).',
+  labelNames: ['tier'] as const,
+  registers: [registry],
+});
+
+export const cacheEvictionsTotal = new client.Counter({
+  name: `${ns}cache_evictions_total`,
+  help: 'Entries evicted to stay within the byte bound.',
+  labelNames: ['tier'] as const,
+  registers: [registry],
+});
+
+export const cacheErrorsTotal = new client.Counter({
+  name: `${ns}cache_errors_total`,
+  help: 'Cache tier failures (timeouts, connection loss, undecodable values); each one is a miss.',
+  labelNames: ['tier', 'op'] as const,
+  registers: [registry],
+});
+
+export const coalescedCallsTotal = new client.Counter({
+  name: `${ns}coalesced_calls_total`,
+  help: 'Calls that joined an identical in-flight upstream call instead of making their own.',
+  labelNames: ['group'] as const,
+  registers: [registry],
+});
+
+export const nodeHealthy = new client.Gauge({
+  name: `${ns}node_healthy`,
+  help: '1 when the node is in rotation, 0 when it is ejected.',
+  labelNames: ['group', 'node'] as const,
+  registers: [registry],
+});
+
+export const nodeHead = new client.Gauge({
+  name: `${ns}node_head`,
+  help: 'Latest ledger version / block height seen from the node.',
+  labelNames: ['group', 'node'] as const,
+  registers: [registry],
+});
+
+export const nodeLag = new client.Gauge({
+  name: `${ns}node_lag`,
+  help: 'How far the node is behind the group head (versions or blocks).',
+  labelNames: ['group', 'node'] as const,
+  registers: [registry],
+});
+
+export const redisUp = new client.Gauge({
+  name: `${ns}redis_up`,
+  help: '1 when the Redis tier is connected and ready, 0 otherwise (absent when Redis is not configured).',
+  registers: [registry],
+});
+
+export const configReloadsTotal = new client.Counter({
+  name: `${ns}config_reloads_total`,
+  help: 'Config reloads by result.',
+  labelNames: ['result'] as const,
+  registers: [registry],
+});
