@@ -1,0 +1,38 @@
+// Cache keys: a readable prefix that admin purges can target (`group:callName:`), then a short hash
+// of everything that decides the answer. Key material can be kilobytes of canonical JSON; hashing it
+// keeps Redis keys and L1 map keys small and bounded.
+import { createHash } from 'node:crypto';
+
+export interface KeyParts {
+  /** Upstream group name from the config. */
+  group: string;
+  /** The dialect's bounded call label ('eth_call', 'view', 'other', ...). */
+  callName: string;
+  /** Canonical request material without the version and the JSON-RPC id (see Call.keyMaterial). */
+  keyMaterial: string;
+  /** The head a head read was resolved to; absent for reads pinned by their own material. */
+  version?: bigint | number | string | undefined;
+}
+
+/** 22 base64url chars = 132 bits: collisions are out of reach for any cache size. */
+const HASH_CHARS = 22;
+
+export function cacheKey(parts: KeyParts): string {
+  const h = createHash('sha256');
+  // Length-prefixed fields: ('a:b', 'c') and ('a', 'b:c') must not hash alike, whatever the
+  // fields contain. The version is tagged so "no version" differs from an empty one.
+  for (const field of [parts.group, parts.callName, parts.keyMaterial]) lengthPrefixed(h, field);
+  lengthPrefixed(h, parts.version === undefined ? '-' : `v${String(parts.version)}`);
+  const hash = h.digest('base64url').slice(0, HASH_CHARS);
+  return `${parts.group}:${parts.callName}:${hash}`;
+}
+
+/** The prefix that purges one group, or one call of a group ('' callName = the whole group). */
+export function cachePrefix(group: string, callName = ''): string {
+  return callName === '' ? `${group}:` : `${group}:${callName}:`;
+}
+
+function lengthPrefixed(h: ReturnType<typeof createHash>, s: string): void {
+  h.update(`${Buffer.byteLength(s, 'utf8')}:`);
+  h.update(s, 'utf8');
+}

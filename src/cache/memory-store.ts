@@ -1,0 +1,116 @@
+// L1: an in-process LRU bounded by bytes, not entries. Blockchain answers range from a few bytes
+// (eth_chainId) to megabytes (a full block with transactions), so an entry count says nothing about
+// memory; the byte bound is what keeps a sidecar inside its container limit.
+import { LRUCache } from 'lru-cache';
+import { cacheBytes, cacheEntries, cacheEvictionsTotal, cacheLookupsTotal, cacheStoresTotal } from '../metrics/metrics.js';
+import type { CacheEntry, CacheStore, CacheTier } from './types.js';
+
+export interface MemoryStoreOptions {
+  /** Upper bound on the summed size of all entries (see entrySize). */
+  maxBytes: number;
+  /** Entries larger than this are not kept in memory at all (default: maxBytes / 8). */
+  maxEntryBytes?: number;
+}
+
+/**
+ * Fixed per-entry cost on top of body and headers: the entry object, the LRU's map slot and index
+ * arrays, the key string. An estimate, but it keeps a flood of tiny entries from being counted as free.
+ */
+export const ENTRY_OVERHEAD = 256;
+
+/** Bytes an entry is charged against maxBytes. */
+export function entrySize(key: string, e: CacheEntry): number {
+  let size = ENTRY_OVERHEAD + key.length + e.body.length;
+  for (const [name, value] of e.headers) size += name.length + value.length;
+  return size;
+}
+
+export class MemoryStore implements CacheStore {
+  readonly tier: CacheTier = 'memory';
+  readonly maxBytes: number;
+  readonly maxEntryBytes: number;
+  private readonly lru: LRUCache<string, CacheEntry>;
+
+  constructor(opts: MemoryStoreOptions) {
+    this.maxBytes = Math.floor(opts.maxBytes);
+    this.maxEntryBytes = Math.floor(Math.min(opts.maxEntryBytes ?? this.maxBytes / 8, this.maxBytes));
+    if (this.maxBytes < 1 || this.maxEntryBytes < 1) throw new RangeError('memory cache needs maxBytes ≥ 1');
+    this.lru = new LRUCache<string, CacheEntry>({
+      maxSize: this.maxBytes,
+      maxEntrySize: this.maxEntryBytes,
+      sizeCalculation: (value, key) => entrySize(key, value),
+      // No ttlAutopurge: one timer per entry costs more than letting expired entries be dropped
+      // when looked up or pushed out by the LRU order.
+      dispose: (_value, _key, reason) => {
+        if (reason === 'evict') cacheEvictionsTotal.inc({ tier: this.tier });
+      },
+    });
+    this.updateGauges();
+  }
+
+  async get(key: string): Promise<CacheEntry | undefined> {
+    return this.getSync(key);
+  }
+
+  /** Synchronous lookup for the hot path; same semantics as get(). */
+  getSync(key: string): CacheEntry | undefined {
+    const sizeBefore = this.lru.size;
+    let entry = this.lru.get(key);
+    // lru-cache's clock is coarse (ttlResolution); expiresAt is the contract.
+    if (entry && entry.expiresAt <= Date.now()) {
+      this.lru.delete(key);
+      entry = undefined;
+    }
+    cacheLookupsTotal.inc({ tier: this.tier, result: entry ? 'hit' : 'miss' });
+    if (this.lru.size !== sizeBefore) this.updateGauges(); // an expired entry was dropped
+    return entry;
+  }
+
+  async set(key: string, entry: CacheEntry): Promise<void> {
+    this.setSync(key, entry);
+  }
+
+  /** Stores for the remaining lifetime of the entry; returns false when it was not kept. */
+  setSync(key: string, entry: CacheEntry): boolean {
+    const ttl = Math.ceil(entry.expiresAt - Date.now());
+    if (ttl <= 0 || entrySize(key, entry) > this.maxEntryBytes) return false;
+    this.lru.set(key, entry, { ttl });
+    cacheStoresTotal.inc({ tier: this.tier });
+    this.updateGauges();
+    return true;
+  }
+
+  async purge(prefix: string): Promise<number> {
+    let count = 0;
+    if (prefix === '') {
+      count = this.lru.size;
+      this.lru.clear();
+    } else {
+      // Collect first: deleting while iterating the LRU's linked list would skip entries.
+      const doomed = [...this.lru.keys()].filter((k) => k.startsWith(prefix));
+      for (const k of doomed) if (this.lru.delete(k)) count++;
+    }
+    this.updateGauges();
+    return count;
+  }
+
+  async close(): Promise<void> {
+    this.lru.clear();
+    this.updateGauges();
+  }
+
+  /** Entries held (expired ones included until they are looked up or evicted). */
+  get size(): number {
+    return this.lru.size;
+  }
+
+  /** Bytes charged against maxBytes. */
+  get bytes(): number {
+    return this.lru.calculatedSize;
+  }
+
+  private updateGauges(): void {
+    cacheEntries.set({ tier: this.tier }, this.lru.size);
+    cacheBytes.set({ tier: this.tier }, this.lru.calculatedSize);
+  }
+}

@@ -1,0 +1,31 @@
+// What may be stored, and the one place an answer is compressed and written to the cache.
+// DESIGN.md "Never cache": error statuses, JSON-RPC error objects, pending transactions, null
+// by-hash results (the dialect's isCacheable says those), anything from a write (no key), answers
+// with Set-Cookie, bodies over the configured cap.
+import { crc32 } from 'node:zlib';
+import type { Config } from '../config/schema.js';
+import type { Answer } from '../pipeline/serve-calls.js';
+import type { CallPlan } from '../pipeline/plan-call.js';
+import { compressSegment } from '../response/gzip-splice.js';
+import type { TieredStore } from './tiered-store.js';
+import type { CacheEntry } from './types.js';
+
+export function baseCacheable(status: number, headers: Record<string, string | string[] | undefined>, size: number, maxEntryBytes: number): boolean {
+  return status === 200 && headers['set-cookie'] === undefined && size <= maxEntryBytes;
+}
+
+/** An answer as the fetchers build it: identity body, not stored yet. */
+export function identityEntry(status: number, headers: ReadonlyArray<readonly [string, string]>, body: Buffer, now: number): CacheEntry {
+  return { status, headers, body, compressed: false, crc32: crc32(body), rawLength: body.length, storedAt: now, expiresAt: now };
+}
+
+export function makeStoreAnswer(cache: TieredStore, config: Config['cache']): (plan: CallPlan, answer: Answer) => Answer {
+  return (plan, answer) => {
+    if (!plan.store || plan.key === undefined || !answer.cacheable) return answer;
+    const now = Date.now();
+    const segment = compressSegment(answer.entry.body, config.compression);
+    const entry: CacheEntry = { ...answer.entry, ...segment, storedAt: now, expiresAt: now + plan.ttlMs };
+    void cache.set(plan.key, entry);
+    return { ...answer, entry };
+  };
+}

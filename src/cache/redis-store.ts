@@ -1,0 +1,268 @@
+// L2: Redis, shared by every proxy instance. Redis is an optimization, never a dependency: a slow,
+// unreachable or restarting Redis must cost a client request at most one command timeout, and is
+// then a miss. Hence no offline queue (commands fail at once while disconnected), no per-request
+// retries, a hard deadline on every call, and reconnection with capped backoff that never gives up.
+// Failures are counted per operation but logged once per outage: a dead Redis under load would
+// otherwise write a log line per request.
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { componentLogger, type Logger } from '../log.js';
+import { cacheErrorsTotal, cacheLookupsTotal, cacheStoresTotal, redisUp } from '../metrics/metrics.js';
+import { decodeEntry, encodeEntry } from './codec.js';
+import type { CacheEntry, CacheStore, CacheTier } from './types.js';
+
+export interface RedisStoreConfig {
+  /** redis[s]://[user:pass@]host:port[/db]; for Sentinel and Cluster only its auth, db and TLS are used. */
+  url?: string;
+  sentinels?: Array<{ host: string; port: number }>;
+  /** The master name the sentinels know. */
+  sentinelName?: string;
+  /** Seed nodes, 'host:port' or redis:// URLs. */
+  cluster?: string[];
+  /** Prepended to every key; also scopes purge('') so other tenants of the Redis are untouched. */
+  prefix: string;
+  commandTimeoutMs: number;
+  connectTimeoutMs?: number;
+}
+
+export interface RedisStoreDeps {
+  logger?: Logger;
+}
+
+const MAX_BACKOFF_MS = 2000;
+const SCAN_COUNT = 1000;
+type Op = 'get' | 'set' | 'purge' | 'decode';
+
+/** Reconnect delay: exponential from 50 ms, capped, with jitter so a fleet does not reconnect in step. */
+export function reconnectDelay(attempt: number): number {
+  const base = Math.min(50 * 2 ** Math.min(attempt, 16), MAX_BACKOFF_MS);
+  return Math.round(base * (0.5 + Math.random() / 2));
+}
+
+export class RedisStore implements CacheStore {
+  readonly tier: CacheTier = 'redis';
+  readonly prefix: string;
+  private readonly client: Redis | Cluster;
+  private readonly timeoutMs: number;
+  private readonly log: Logger;
+  /** Set from the first failure until Redis answers again; guards the once-per-outage log. */
+  private outageSince: number | undefined;
+  /** Commands failed during the current outage, reported when it ends. */
+  private outageFailures = 0;
+  private lastError: Error | undefined;
+  private closing = false;
+
+  constructor(cfg: RedisStoreConfig, deps: RedisStoreDeps = {}) {
+    // An empty prefix would make purge('') a FLUSHDB of whatever else lives in that Redis.
+    if (cfg.prefix === '') throw new RangeError('redis cache needs a non-empty key prefix');
+    this.prefix = cfg.prefix;
+    this.timeoutMs = cfg.commandTimeoutMs;
+    this.log = deps.logger ?? componentLogger('cache');
+    this.client = createClient(cfg);
+    redisUp.set(0);
+    this.watchConnection();
+  }
+
+  /** True while the connection is established and ready for commands. */
+  get connected(): boolean {
+    return this.client.status === 'ready';
+  }
+
+  async get(key: string): Promise<CacheEntry | undefined> {
+    let raw: Buffer | null;
+    try {
+      raw = await this.deadline(this.client.getBuffer(this.prefix + key));
+    } catch (err) {
+      this.failed('get', err);
+      cacheLookupsTotal.inc({ tier: this.tier, result: 'error' });
+      return undefined;
+    }
+    this.answered();
+    const entry = raw === null ? undefined : decodeEntry(raw);
+    // A value from another format version (rolling upgrade) or a damaged one is a plain miss.
+    if (raw !== null && entry === undefined) cacheErrorsTotal.inc({ tier: this.tier, op: 'decode' });
+    const fresh = entry !== undefined && entry.expiresAt > Date.now();
+    cacheLookupsTotal.inc({ tier: this.tier, result: fresh ? 'hit' : 'miss' });
+    return fresh ? entry : undefined;
+  }
+
+  async set(key: string, entry: CacheEntry): Promise<void> {
+    const ttl = Math.ceil(entry.expiresAt - Date.now());
+    if (ttl <= 0) return;
+    try {
+      await this.deadline(this.client.set(this.prefix + key, encodeEntry(entry), 'PX', ttl));
+    } catch (err) {
+      this.failed('set', err);
+      return;
+    }
+    this.answered();
+    cacheStoresTotal.inc({ tier: this.tier });
+  }
+
+  /**
+   * SCAN + UNLINK over every master. Unlike get/set this rejects when Redis cannot be reached: an
+   * operator asking for a purge must learn that stale entries may survive in L2.
+   */
+  async purge(prefix: string): Promise<number> {
+    const pattern = `${escapeGlob(this.prefix + prefix)}*`;
+    const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+    try {
+      const counts = await Promise.all(nodes.map((node) => this.purgeNode(node, pattern)));
+      this.answered();
+      return counts.reduce((a, b) => a + b, 0);
+    } catch (err) {
+      this.failed('purge', err);
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    // QUIT lets Redis finish what it has; it cannot be sent while disconnected (no offline queue),
+    // and disconnect() is what stops the reconnect loop either way.
+    if (this.client.status === 'ready') {
+      await this.deadline(this.client.quit()).catch(() => undefined);
+    }
+    this.client.disconnect();
+    redisUp.set(0);
+  }
+
+  private async purgeNode(node: Redis, pattern: string): Promise<number> {
+    let cursor = '0';
+    let count = 0;
+    do {
+      const [next, keys] = await this.deadline(node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT));
+      cursor = next;
+      if (keys.length > 0) count += await this.unlink(node, keys);
+    } while (cursor !== '0');
+    return count;
+  }
+
+  private async unlink(node: Redis, keys: string[]): Promise<number> {
+    if (!(this.client instanceof Cluster)) return this.deadline(node.unlink(...keys));
+    // On a cluster a multi-key UNLINK is refused (CROSSSLOT) unless all keys share a slot.
+    const results = (await this.deadline(node.pipeline(keys.map((k) => ['unlink', k])).exec())) ?? [];
+    let count = 0;
+    for (const [err, n] of results) {
+      if (err) throw err;
+      count += Number(n);
+    }
+    return count;
+  }
+
+  /**
+   * commandTimeout only runs once a command is written; Sentinel lookups and cluster redirections
+   * or failover retries happen outside it. This deadline is the bound a client request relies on.
+   */
+  private deadline<T>(p: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`redis: no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      p.then(
+        (v) => (clearTimeout(timer), resolve(v)),
+        (e: unknown) => (clearTimeout(timer), reject(e)),
+      );
+    });
+  }
+
+  private watchConnection(): void {
+    const onError = (err: Error): void => {
+      this.lastError = err;
+      // A connected client's errors surface through failed commands or a 'close'.
+      if (this.client.status !== 'ready') this.outageStarted('connection error', err);
+    };
+    this.client.on('error', onError);
+    this.client.on('node error', onError); // cluster: one node failing
+    this.client.on('ready', () => {
+      redisUp.set(1);
+      this.outageEnded();
+    });
+    this.client.on('close', () => {
+      redisUp.set(0);
+      if (!this.closing) this.outageStarted('connection closed', this.lastError);
+    });
+  }
+
+  private failed(op: Op, err: unknown): void {
+    cacheErrorsTotal.inc({ tier: this.tier, op });
+    this.outageFailures++;
+    // While disconnected the connection events have already opened (and logged) the outage.
+    if (this.client.status === 'ready') this.outageStarted(`${op} failed`, toError(err));
+  }
+
+  private answered(): void {
+    if (this.outageSince !== undefined) this.outageEnded();
+  }
+
+  private outageStarted(reason: string, err: Error | undefined): void {
+    if (this.outageSince !== undefined || this.closing) return;
+    this.outageSince = Date.now();
+    this.outageFailures = 0;
+    this.log.warn({ err, reason }, 'redis unavailable: serving without L2 until it answers again');
+  }
+
+  private outageEnded(): void {
+    if (this.outageSince === undefined) return;
+    const downMs = Date.now() - this.outageSince;
+    this.outageSince = undefined;
+    this.lastError = undefined;
+    this.log.info({ downMs, failedCommands: this.outageFailures }, 'redis answering again');
+  }
+}
+
+function createClient(cfg: RedisStoreConfig): Redis | Cluster {
+  const common: RedisOptions = {
+    ...urlOptions(cfg.url),
+    enableOfflineQueue: false,
+    commandTimeout: cfg.commandTimeoutMs,
+    connectTimeout: cfg.connectTimeoutMs ?? 2000,
+    maxRetriesPerRequest: 0,
+    // Replaying commands after a reconnect would answer requests that have long been served.
+    autoResendUnfulfilledCommands: false,
+    retryStrategy: reconnectDelay,
+  };
+  if (cfg.cluster && cfg.cluster.length > 0) {
+    const { host: _h, port: _p, retryStrategy: _r, ...nodeOptions } = common;
+    const options: ClusterOptions = {
+      redisOptions: nodeOptions,
+      enableOfflineQueue: false,
+      clusterRetryStrategy: reconnectDelay,
+      // Fewer, shorter redirection retries: the deadline would cut long ones off anyway.
+      maxRedirections: 4,
+      retryDelayOnFailover: 50,
+      retryDelayOnClusterDown: 50,
+      retryDelayOnTryAgain: 50,
+    };
+    return new Cluster(cfg.cluster, options);
+  }
+  if (cfg.sentinels && cfg.sentinels.length > 0) {
+    if (!cfg.sentinelName) throw new RangeError('redis sentinels need sentinelName (the master name)');
+    const { host: _h, port: _p, ...rest } = common;
+    return new Redis({ ...rest, sentinels: cfg.sentinels, name: cfg.sentinelName, sentinelRetryStrategy: reconnectDelay });
+  }
+  return new Redis(common);
+}
+
+/** Connection options from a redis:// or rediss:// URL (ioredis defaults when absent). */
+export function urlOptions(url: string | undefined): RedisOptions {
+  if (!url) return {};
+  const u = new URL(url);
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new RangeError(`not a redis URL: ${u.protocol}`);
+  const opts: RedisOptions = {
+    host: u.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1',
+    port: u.port ? Number(u.port) : 6379,
+  };
+  if (u.username) opts.username = decodeURIComponent(u.username);
+  if (u.password) opts.password = decodeURIComponent(u.password);
+  const db = u.pathname.replace(/^\//, '');
+  if (db !== '') opts.db = Number(db);
+  if (u.protocol === 'rediss:') opts.tls = {};
+  return opts;
+}
+
+/** Escapes SCAN MATCH glob characters so a prefix matches only itself. */
+export function escapeGlob(s: string): string {
+  return s.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}

@@ -1,0 +1,176 @@
+// The one source of truth for proxy.config.yaml: shape, defaults and constraints. Validation, the
+// TypeScript types and the published JSON Schema (schema/proxy.config.schema.json) all come from
+// here, so they cannot drift apart. Every object is strict: an unknown key is an error, because a
+// misspelt cache setting that is silently ignored is how a proxy serves stale data for months.
+import { z } from 'zod';
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'not a host:port address (e.g. 0.0.0.0:8080)')
+  .describe('host:port to listen on; an empty host means every interface');
+
+const httpUrl = z
+  .string()
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, 'not a URL (http:// or https://)')
+  .describe('http:// or https:// base URL of a node');
+
+const ms = (d: number) => z.number().int().min(0).default(d);
+const posInt = (d: number) => z.number().int().min(1).default(d);
+
+export const dialectNames = ['aptos-rest', 'evm-jsonrpc', 'neo-jsonrpc'] as const;
+export const balanceModes = ['round-robin', 'least-connections', 'random'] as const;
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const serverSchema = z
+  .strictObject({
+    listen: hostPort.default('0.0.0.0:8080').describe('client traffic'),
+    admin: hostPort.default('127.0.0.1:9090').describe('/healthz /readyz /metrics /admin/*; never on the traffic port'),
+    adminToken: z.string().min(16).optional().describe('bearer token required by /admin/* from non-loopback callers'),
+    maxBodyBytes: posInt(1_048_576).describe('largest request body accepted (413 above)'),
+    maxHeaderBytes: posInt(16_384).describe('largest request header block accepted'),
+    requestTimeoutMs: posInt(30_000).describe('a client request is answered by this deadline'),
+    keepAliveTimeoutMs: posInt(65_000),
+    trustForwardedFor: z.boolean().default(false).describe('append to an incoming X-Forwarded-For instead of replacing it'),
+    shutdown: z
+      .strictObject({
+        drainDelayMs: ms(5_000).describe('after SIGTERM, keep accepting while /readyz is 503, so the endpoint leaves the Service first'),
+        deadlineMs: ms(25_000).describe('in-flight requests may finish until then'),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+const timeoutsSchema = z
+  .strictObject({
+    connectMs: posInt(3_000),
+    headersMs: posInt(10_000),
+    bodyMs: posInt(30_000),
+  })
+  .prefault({});
+
+const retrySchema = z
+  .strictObject({
+    attempts: z.number().int().min(0).max(5).default(1).describe('extra tries on another node for idempotent reads'),
+    baseDelayMs: ms(25),
+    maxDelayMs: ms(250),
+  })
+  .prefault({});
+
+const healthSchema = z
+  .strictObject({
+    ejectAfterFailures: posInt(3).describe('consecutive failures that take a node out of rotation'),
+    probeIntervalMs: posInt(1_000).describe('how often an ejected node is probed'),
+  })
+  .prefault({});
+
+const upstreamSchema = z.strictObject({
+  dialect: z.enum(dialectNames),
+  primary: httpUrl,
+  replicas: z.array(httpUrl).default([]),
+  balance: z.enum(balanceModes).default('round-robin'),
+  headers: z.record(z.string(), z.string()).default({}).describe('added to every upstream call (API keys: use ${ENV})'),
+  finalityDepth: z.number().int().min(0).optional().describe('EVM: blocks below the head that can still reorg (default 64 for evm-jsonrpc, 0 otherwise)'),
+  maxResponseBytes: posInt(8_388_608).describe('answers larger than this are streamed and never cached'),
+  timeouts: timeoutsSchema,
+  retry: retrySchema,
+  health: healthSchema,
+  head: z.strictObject({ pollIntervalMs: posInt(1_000) }).prefault({}),
+});
+
+const ttlSchema = z
+  .strictObject({
+    immutable: ms(3_600_000).describe('pinned reads and by-hash lookups'),
+    head: ms(2_000).describe('reads keyed by the head (latest)'),
+    unfinalized: ms(3_000).describe('EVM reads pinned within finalityDepth of the head'),
+  })
+  .prefault({});
+
+const routeCacheSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    ttlMs: ttlSchema,
+    maxStaleness: z
+      .strictObject({
+        versions: z.number().int().min(0).optional().describe('a latest read may be answered for a head at most this far behind the tracked head'),
+        ms: ms(1_000).describe('... and for a head snapshot at most this old; 0 with versions 0 means exactly the current head'),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+const routeSchema = z.strictObject({
+  name: z.string().regex(/^[a-zA-Z0-9_-]{1,40}$/).optional().describe('metric label; defaults to the upstream name'),
+  match: z.strictObject({
+    pathPrefix: z.string().startsWith('/', 'must start with /').default('/'),
+    methods: z.array(z.string().regex(/^[A-Z]+$/, 'an upper-case HTTP method')).optional(),
+    host: z.string().optional().describe('exact Host header (port ignored)'),
+  }),
+  upstream: z.string(),
+  stripPrefix: z.boolean().default(false).describe('remove pathPrefix before forwarding'),
+  cache: routeCacheSchema,
+});
+
+const redisSchema = z.strictObject({
+  url: z.string().optional().describe('redis://[:password@]host:port/db for a single Redis'),
+  sentinels: z.array(z.strictObject({ host: z.string(), port: z.number().int() })).optional(),
+  sentinelName: z.string().optional(),
+  cluster: z.array(z.string()).optional().describe('Redis Cluster seed nodes, redis://host:port'),
+  prefix: z.string().default('ledgerproxy:'),
+  commandTimeoutMs: posInt(100),
+  connectTimeoutMs: posInt(2_000),
+});
+
+const cacheSchema = z
+  .strictObject({
+    memory: z
+      .strictObject({
+        maxBytes: posInt(67_108_864),
+        maxEntryBytes: posInt(1_048_576),
+      })
+      .prefault({}),
+    redis: redisSchema.optional(),
+    compression: z
+      .strictObject({
+        level: z.number().int().min(1).max(9).default(6),
+        minBytes: z.number().int().min(0).default(256),
+        minSavings: z.number().min(0).max(1).default(0.1),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+export const configSchema = z.strictObject({
+  $schema: z.string().optional(),
+  server: serverSchema,
+  log: z
+    .strictObject({
+      level: z.enum(logLevels).default('info'),
+      requests: z.enum(logLevels).default('info').describe('level of the one line logged per request'),
+    })
+    .prefault({}),
+  upstreams: z.record(z.string().regex(/^[a-zA-Z0-9_-]{1,40}$/, 'group names are 1-40 of [a-zA-Z0-9_-]'), upstreamSchema),
+  routes: z.array(routeSchema).min(1),
+  cache: cacheSchema,
+  limits: z
+    .strictObject({
+      maxJsonDepth: posInt(64),
+      maxBatchLength: posInt(1_000),
+    })
+    .prefault({}),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type UpstreamConfig = Config['upstreams'][string];
+export type RouteConfig = Config['routes'][number];
+export type RedisConfig = z.output<typeof redisSchema>;
+
+export function jsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}

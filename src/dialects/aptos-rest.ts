@@ -1,0 +1,267 @@
+// Aptos fullnode REST (`/v1`). Routes are matched on the path from `/v1` on, so a proxy route
+// prefix (`/aptos/mainnet/v1/...`) does not matter; the forwarded path starts at `/v1`.
+//
+// Cache safety: the key material holds exactly what can change the answer and the forwarded
+// payload holds exactly what the key holds: method, path, the endpoint's known query params
+// (sorted; unknown ones are dropped from both, so they can neither bust nor poison the cache),
+// Accept normalised to json|bcs and sent as such, the normalised Content-Type and a hash of the
+// raw body. `ledger_version` is left out of the key: the pipeline appends the version, so a head
+// read pinned to H and the same read with `?ledger_version=H` share one entry.
+import { createHash } from 'node:crypto';
+import { InvalidParamsError } from '../errors.js';
+import type { Call, CallAnswer, Dialect, InboundRequest, ParsedRequest, UpstreamPayload } from './types.js';
+
+type RouteKind = 'pinnable' | 'head' | 'immutable' | 'tx_by_hash' | 'wait';
+
+interface Route {
+  name: string;
+  method: 'GET' | 'POST';
+  re: RegExp;
+  kind: RouteKind;
+  /** Query params that change the answer, besides ledger_version for pinnable routes. */
+  query: readonly string[];
+  /** The path segment (capture group 1) is a ledger version: the call is pinned to it. */
+  pinFromPath?: boolean;
+}
+
+const SEG = '[^/]+';
+const ACCOUNT = `^/v1/accounts/${SEG}`;
+const PAGE = ['limit', 'start'] as const;
+
+const ROUTES: readonly Route[] = [
+  { name: 'ledger_info', method: 'GET', re: /^\/v1$/, kind: 'head', query: [] },
+  { name: 'account', method: 'GET', re: new RegExp(`${ACCOUNT}$`), kind: 'pinnable', query: [] },
+  { name: 'account_resource', method: 'GET', re: new RegExp(`${ACCOUNT}/resource/${SEG}$`), kind: 'pinnable', query: [] },
+  { name: 'account_resources', method: 'GET', re: new RegExp(`${ACCOUNT}/resources$`), kind: 'pinnable', query: PAGE },
+  { name: 'account_module', method: 'GET', re: new RegExp(`${ACCOUNT}/module/${SEG}$`), kind: 'pinnable', query: [] },
+  { name: 'account_modules', method: 'GET', re: new RegExp(`${ACCOUNT}/modules$`), kind: 'pinnable', query: PAGE },
+  { name: 'account_balance', method: 'GET', re: new RegExp(`${ACCOUNT}/balance/${SEG}$`), kind: 'pinnable', query: [] },
+  { name: 'account_transactions', method: 'GET', re: new RegExp(`${ACCOUNT}/transactions$`), kind: 'head', query: PAGE },
+  { name: 'events', method: 'GET', re: new RegExp(`${ACCOUNT}/events/${SEG}(?:/${SEG})?$`), kind: 'head', query: PAGE },
+  { name: 'tx_by_hash', method: 'GET', re: /^\/v1\/transactions\/by_hash\/[^/]+$/, kind: 'tx_by_hash', query: [] },
+  { name: 'tx_wait_by_hash', method: 'GET', re: /^\/v1\/transactions\/wait_by_hash\/[^/]+$/, kind: 'wait', query: [] },
+  { name: 'tx_by_version', method: 'GET', re: /^\/v1\/transactions\/by_version\/([^/]+)$/, kind: 'immutable', query: [], pinFromPath: true },
+  { name: 'block_by_height', method: 'GET', re: /^\/v1\/blocks\/by_height\/[^/]+$/, kind: 'immutable', query: ['with_transactions'] },
+  {
+    name: 'block_by_version',
+    method: 'GET',
+    re: /^\/v1\/blocks\/by_version\/([^/]+)$/,
+    kind: 'immutable',
+    query: ['with_transactions'],
+    pinFromPath: true,
+  },
+  { name: 'view', method: 'POST', re: /^\/v1\/view$/, kind: 'pinnable', query: [] },
+  { name: 'table_item', method: 'POST', re: /^\/v1\/tables\/[^/]+\/item$/, kind: 'pinnable', query: [] },
+];
+
+/** Other non-GET endpoints: named for metrics; `write` says whether they go to the primary only. */
+const OTHER_ENDPOINTS: ReadonlyArray<{ re: RegExp; name: string; write: boolean }> = [
+  { re: /^\/v1\/transactions$/, name: 'tx_submit', write: true },
+  { re: /^\/v1\/transactions\/batch$/, name: 'tx_submit_batch', write: true },
+  // Reads that must never be cached (they answer for the mempool / gas market of the moment).
+  { re: /^\/v1\/transactions\/simulate$/, name: 'tx_simulate', write: false },
+  { re: /^\/v1\/transactions\/encode_submission$/, name: 'tx_encode', write: false },
+  { re: /^\/v1\/estimate_gas_price$/, name: 'gas_price', write: false },
+];
+
+const U64 = /^\d{1,20}$/;
+const U64_MAX = 0xffff_ffff_ffff_ffffn;
+const ACCEPT_BCS = 'application/x-bcs';
+
+/** The path from the first `/v1` segment on, or undefined when there is none. */
+export function fromV1(path: string): string | undefined {
+  const m = /\/v1(?=\/|$)/.exec(path);
+  return m === null ? undefined : path.slice(m.index);
+}
+
+function matchRoute(method: string, rel: string | undefined): Route | undefined {
+  return rel === undefined ? undefined : ROUTES.find((r) => r.method === method && r.re.test(rel));
+}
+
+function otherEndpoint(method: string, rel: string | undefined): { name: string; write: boolean } {
+  if (method === 'GET' || method === 'HEAD') return { name: 'other', write: false };
+  const known = rel === undefined ? undefined : OTHER_ENDPOINTS.find((e) => e.re.test(rel));
+  return known ?? { name: 'other', write: true };
+}
+
+function plan(method: string, path: string): { mode: 'parse' } | { mode: 'passthrough'; write: boolean } {
+  const rel = fromV1(path);
+  if (matchRoute(method, rel) !== undefined) return { mode: 'parse' };
+  return { mode: 'passthrough', write: otherEndpoint(method, rel).write };
+}
+
+function parse(req: InboundRequest): ParsedRequest {
+  const rel = fromV1(req.path);
+  const route = matchRoute(req.method, rel);
+  const call = route === undefined || rel === undefined ? otherCall(req, rel) : routeCall(route, req, rel);
+  return { kind: 'rest', call };
+}
+
+/** A u64 decimal (Aptos versions); undefined when the text is not one. */
+function parseU64(text: string): bigint | undefined {
+  if (!U64.test(text)) return undefined;
+  const n = BigInt(text);
+  return n <= U64_MAX ? n : undefined;
+}
+
+function header(h: InboundRequest['headers'], name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+/** JSON unless the client asks for BCS; forwarded as the normalised value so key and request agree. */
+function acceptOf(h: InboundRequest['headers']): 'json' | 'bcs' {
+  return (header(h, 'accept') ?? '').toLowerCase().includes(ACCEPT_BCS) ? 'bcs' : 'json';
+}
+
+/** Media type without parameters: `application/json; charset=utf-8` answers like `application/json`. */
+function contentTypeOf(h: InboundRequest['headers']): string | undefined {
+  const v = header(h, 'content-type')?.split(';')[0]?.trim().toLowerCase();
+  return v === undefined || v === '' ? undefined : v;
+}
+
+interface Query {
+  /** Known params except ledger_version, sorted by name (stable: repeated values keep their order). */
+  params: Array<[string, string]>;
+  ledgerVersion?: bigint;
+}
+
+function readQuery(raw: string, route: Route): Query {
+  const all = new URLSearchParams(raw);
+  const params = [...all].filter(([k]) => route.query.includes(k)).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  if (route.kind !== 'pinnable') return { params };
+  const lv = all.getAll('ledger_version');
+  if (lv.length === 0) return { params };
+  const ledgerVersion = lv.length === 1 ? parseU64(lv[0] ?? '') : undefined;
+  if (ledgerVersion === undefined) throw new InvalidParamsError('ledger_version must be one u64 decimal');
+  return { params, ledgerVersion };
+}
+
+function queryText(params: ReadonlyArray<[string, string]>): string {
+  return params.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+}
+
+function routeCall(route: Route, req: InboundRequest, rel: string): Call {
+  const q = readQuery(req.query, route);
+  const accept = acceptOf(req.headers);
+  const post = route.method === 'POST';
+  const ct = post ? contentTypeOf(req.headers) : undefined;
+  const key = [`${req.method} ${rel}`, `q=${queryText(q.params)}`, `accept=${accept}`];
+  if (post) key.push(`ct=${ct ?? ''}`, `body=${createHash('sha256').update(req.body).digest('hex')}`);
+  const payloadAt = (lv?: bigint): UpstreamPayload => {
+    const params: Array<[string, string]> = lv === undefined ? q.params : [...q.params, ['ledger_version', lv.toString()]];
+    const qs = queryText(params);
+    const headers: Record<string, string> = { accept: accept === 'bcs' ? ACCEPT_BCS : 'application/json' };
+    if (ct !== undefined) headers['content-type'] = ct;
+    const p: UpstreamPayload = { method: req.method, pathAndQuery: qs === '' ? rel : `${rel}?${qs}`, headers };
+    if (post) p.body = req.body;
+    return p;
+  };
+  const base = { name: route.name, keyMaterial: key.join('\n') };
+  return classifyRoute(route, rel, q, accept, base, payloadAt);
+}
+
+function classifyRoute(
+  route: Route,
+  rel: string,
+  q: Query,
+  accept: 'json' | 'bcs',
+  base: { name: string; keyMaterial: string },
+  payloadAt: (lv?: bigint) => UpstreamPayload,
+): Call {
+  switch (route.kind) {
+    case 'pinnable':
+      if (q.ledgerVersion !== undefined) {
+        return { ...base, cls: 'immutable', pin: q.ledgerVersion, rest: { payload: payloadAt(q.ledgerVersion) } };
+      }
+      return { ...base, cls: 'head', rest: { payload: payloadAt(), pinnedPayload: (h) => payloadAt(h) } };
+    case 'head':
+      return { ...base, cls: 'head', rest: { payload: payloadAt() } };
+    case 'immutable': {
+      const call: Call = { ...base, cls: 'immutable', rest: { payload: payloadAt() } };
+      if (route.pinFromPath === true) call.pin = parseU64(route.re.exec(rel)?.[1] ?? '') ?? invalidVersion();
+      return call;
+    }
+    case 'tx_by_hash':
+      // With BCS we cannot cheaply tell a pending transaction from a committed one: never store.
+      return { ...base, cls: accept === 'bcs' ? 'uncached' : 'immutable', rest: { payload: payloadAt() } };
+    case 'wait':
+      // Long-polls until committed: many waiters share one upstream call, nothing is stored
+      // (class immutable so that the pipeline gives it a coalescing key; coalesceOnly and
+      // isCacheable keep it out of the cache).
+      return { ...base, cls: 'immutable', coalesceOnly: true, rest: { payload: payloadAt() } };
+  }
+}
+
+function invalidVersion(): never {
+  throw new InvalidParamsError('version must be a u64 decimal');
+}
+
+/** Anything else: forwarded as sent (query included: we do not know which params matter). */
+function otherCall(req: InboundRequest, rel: string | undefined): Call {
+  const ep = otherEndpoint(req.method, rel);
+  const path = rel ?? req.path;
+  const headers: Record<string, string> = {};
+  const accept = header(req.headers, 'accept');
+  const ct = header(req.headers, 'content-type');
+  if (accept !== undefined) headers.accept = accept;
+  if (ct !== undefined) headers['content-type'] = ct;
+  const payload: UpstreamPayload = { method: req.method, pathAndQuery: req.query === '' ? path : `${path}?${req.query}`, headers };
+  const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+  if (hasBody) payload.body = req.body;
+  const bodyHash = hasBody ? createHash('sha256').update(req.body).digest('hex') : '';
+  return {
+    cls: ep.write ? 'write' : 'uncached',
+    name: ep.name,
+    keyMaterial: [`${req.method} ${payload.pathAndQuery}`, `accept=${accept ?? ''}`, `ct=${ct ?? ''}`, `body=${bodyHash}`].join('\n'),
+    rest: { payload },
+  };
+}
+
+function isCacheable(call: Call, answer: CallAnswer): boolean {
+  if (answer.status !== 200 || answer.headers['set-cookie'] !== undefined || call.coalesceOnly === true) return false;
+  // SDKs poll by_hash while a transaction is pending; only a committed transaction is final.
+  if (call.name === 'tx_by_hash') return isCommittedTransaction(answer.body);
+  return true;
+}
+
+function isCommittedTransaction(body: Buffer): boolean {
+  try {
+    const tx: unknown = JSON.parse(body.toString('utf8'));
+    if (typeof tx !== 'object' || tx === null) return false;
+    const type = (tx as Record<string, unknown>).type;
+    return typeof type === 'string' && type !== 'pending_transaction';
+  } catch {
+    return false;
+  }
+}
+
+function headFromHeaders(headers: Record<string, string | string[] | undefined>): bigint | undefined {
+  const v = headers['x-aptos-ledger-version'];
+  const text = Array.isArray(v) ? v[0] : v;
+  return text === undefined ? undefined : parseU64(text.trim());
+}
+
+function headFromLedgerInfo(status: number, body: Buffer): bigint | undefined {
+  if (status !== 200) return undefined;
+  try {
+    const info: unknown = JSON.parse(body.toString('utf8'));
+    const lv = typeof info === 'object' && info !== null ? (info as Record<string, unknown>).ledger_version : undefined;
+    return typeof lv === 'string' ? parseU64(lv) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export const aptosRest: Dialect = {
+  name: 'aptos-rest',
+  kind: 'rest',
+  plan,
+  parse: (req) => parse(req),
+  isCacheable,
+  headFromHeaders,
+  headPoll: () => ({
+    payload: { method: 'GET', pathAndQuery: '/v1', headers: { accept: 'application/json' } },
+    parse: headFromLedgerInfo,
+  }),
+};

@@ -1,0 +1,193 @@
+// EVM JSON-RPC (geth, reth, anvil/hardhat). Classification by method; for reads that take a block
+// parameter the block decides: a number pins (immutable, but reorgable near the head), a hash pins
+// for good, `latest` is a head read forwarded pinned to the head the proxy chose.
+//
+// Cache safety: `eth_call(tx, "latest")` resolved to head H and `eth_call(tx, "0xH")` must hit one
+// entry, so the block param is replaced by a fixed placeholder in the key material of both (the
+// pipeline appends H or the pin). Tags that are not "the head" (`safe`, `finalized`) keep their
+// text in the key: at head H they name a different block. Unknown methods are writes: the primary
+// answers them, nothing is stored, nothing is retried (evm_mine, anvil_*, hardhat_*, ...).
+import { InvalidParamsError } from '../errors.js';
+import { isJsonObject, type JsonObject, type JsonValue } from './json-text.js';
+import {
+  parseRpcRequest,
+  resultObject,
+  rpcAnswerCacheable,
+  rpcHeadPoll,
+  rpcPlan,
+  type RpcClassification,
+  type RpcParams,
+} from './jsonrpc.js';
+import type { Call, CallAnswer, Dialect } from './types.js';
+
+/** Reads with a block parameter, and its index in params. */
+const BLOCK_PARAM = new Map<string, number>([
+  ['eth_call', 1],
+  ['eth_getBalance', 1],
+  ['eth_getCode', 1],
+  ['eth_getStorageAt', 2],
+  ['eth_getTransactionCount', 1],
+  ['eth_getProof', 2],
+  ['eth_getBlockByNumber', 0],
+  ['eth_getBlockReceipts', 0],
+  ['eth_getTransactionByBlockNumberAndIndex', 0],
+  ['eth_getBlockTransactionCountByNumber', 0],
+  ['eth_getUncleCountByBlockNumber', 0],
+  ['eth_getUncleByBlockNumberAndIndex', 0],
+]);
+
+/** Lookups by hash (a hash names one thing forever) and chain constants. */
+const IMMUTABLE = new Set([
+  'eth_getBlockByHash',
+  'eth_getTransactionByHash',
+  'eth_getTransactionReceipt',
+  'eth_getTransactionByBlockHashAndIndex',
+  'eth_getBlockTransactionCountByHash',
+  'eth_getUncleCountByBlockHash',
+  'eth_getUncleByBlockHashAndIndex',
+  'eth_chainId',
+  'net_version',
+]);
+
+const HEAD = new Set(['eth_blockNumber', 'eth_gasPrice', 'eth_maxPriorityFeePerGas', 'eth_blobBaseFee']);
+
+/** Reads whose answers must not be stored (node-specific, pending-state or too varied to key). */
+const UNCACHED = new Set([
+  'eth_estimateGas',
+  'eth_createAccessList',
+  'eth_getLogs',
+  'eth_feeHistory',
+  'eth_syncing',
+  'web3_clientVersion',
+  'net_peerCount',
+  'net_listening',
+  'eth_protocolVersion',
+]);
+
+/** Known writes, named only so that they get their own metric label (unknown methods are writes too). */
+const KNOWN_WRITES = [
+  'eth_sendRawTransaction',
+  'eth_sendTransaction',
+  'eth_sign',
+  'eth_signTransaction',
+  'eth_signTypedData_v4',
+  // Filters and subscriptions live in one node's memory: they must stick to the primary.
+  'eth_newFilter',
+  'eth_newBlockFilter',
+  'eth_newPendingTransactionFilter',
+  'eth_getFilterChanges',
+  'eth_getFilterLogs',
+  'eth_uninstallFilter',
+  'eth_subscribe',
+  'eth_unsubscribe',
+];
+
+const KNOWN = new Set([...BLOCK_PARAM.keys(), ...IMMUTABLE, ...HEAD, ...UNCACHED, ...KNOWN_WRITES]);
+
+/** Stands in for the block param in key material; no valid block param serialises like it. */
+export const BLOCK_PLACEHOLDER = '#block';
+
+const HEX_U64 = /^0[xX][0-9a-fA-F]{1,16}$/;
+const HASH_32 = /^0[xX][0-9a-fA-F]{64}$/;
+
+type BlockRef =
+  | { kind: 'number'; n: bigint; reorgable: boolean }
+  | { kind: 'latest' | 'pending' | 'moving' | 'hash' };
+
+function classify(method: string, params: RpcParams | undefined): RpcClassification {
+  if (UNCACHED.has(method)) return { cls: 'uncached' };
+  const index = BLOCK_PARAM.get(method);
+  if (index !== undefined) return classifyBlockRead(index, params);
+  if (IMMUTABLE.has(method)) return { cls: 'immutable' };
+  if (HEAD.has(method)) return { cls: 'head' };
+  return { cls: 'write' };
+}
+
+function classifyBlockRead(index: number, params: RpcParams | undefined): RpcClassification {
+  if (params !== undefined && !Array.isArray(params)) throw new InvalidParamsError('params must be an array');
+  const list = params ?? [];
+  // Too few params to even reach the block param: forward as sent, keyed by the head; the node
+  // decides (its error is never stored).
+  if (list.length < index) return { cls: 'head' };
+  const ref = blockRef(list[index]);
+  const keyParams = withParam(list, index, BLOCK_PLACEHOLDER);
+  switch (ref.kind) {
+    case 'number':
+      return ref.reorgable ? { cls: 'immutable', pin: ref.n, reorgable: true, keyParams } : { cls: 'immutable', pin: ref.n, keyParams };
+    case 'latest':
+      return { cls: 'head', keyParams, pinParams: (h) => withParam(list, index, `0x${h.toString(16)}`) };
+    case 'pending':
+      return { cls: 'uncached' };
+    case 'moving':
+      return { cls: 'head' };
+    case 'hash':
+      return { cls: 'immutable' };
+  }
+}
+
+/** A copy of params with the value at index replaced (or appended when index === length). */
+function withParam(list: readonly JsonValue[], index: number, value: JsonValue): JsonValue[] {
+  const out = list.slice();
+  out[index] = value;
+  return out;
+}
+
+/** A block param: omitted or null means latest (geth's default), else a tag, a number or EIP-1898. */
+function blockRef(v: JsonValue | undefined): BlockRef {
+  if (v === undefined || v === null) return { kind: 'latest' };
+  if (typeof v === 'string') return tagRef(v);
+  if (isJsonObject(v)) return eip1898Ref(v);
+  throw new InvalidParamsError('invalid block parameter');
+}
+
+function tagRef(tag: string): BlockRef {
+  switch (tag) {
+    case 'latest':
+      return { kind: 'latest' };
+    case 'pending':
+      return { kind: 'pending' };
+    case 'safe':
+    case 'finalized':
+      return { kind: 'moving' };
+    case 'earliest':
+      return { kind: 'number', n: 0n, reorgable: false };
+  }
+  // The bigint normalises `0x0a` and `0xa` to one pin; more than 64 bits is no block number.
+  if (HEX_U64.test(tag)) return { kind: 'number', n: BigInt(`0x${tag.slice(2)}`), reorgable: true };
+  throw new InvalidParamsError(`invalid block parameter ${JSON.stringify(tag.slice(0, 80))}`);
+}
+
+/** EIP-1898: `{blockHash, requireCanonical?}` pins for good; `{blockNumber}` is read as the number. */
+function eip1898Ref(o: JsonObject): BlockRef {
+  const keys = Object.keys(o);
+  if (typeof o.blockHash === 'string' && HASH_32.test(o.blockHash)) {
+    const extrasOk = keys.every((k) => k === 'blockHash' || (k === 'requireCanonical' && typeof o[k] === 'boolean'));
+    if (extrasOk) return { kind: 'hash' };
+  }
+  if (keys.length === 1 && typeof o.blockNumber === 'string') return tagRef(o.blockNumber);
+  throw new InvalidParamsError('invalid EIP-1898 block parameter');
+}
+
+function isCacheable(call: Call, answer: CallAnswer): boolean {
+  if (!rpcAnswerCacheable(answer)) return false;
+  if (call.rpc?.method === 'eth_getTransactionByHash') {
+    // A pending transaction is returned with blockNumber null; it will change once mined.
+    const tx = resultObject(answer.body);
+    return tx !== undefined && tx.blockNumber !== null && tx.blockNumber !== undefined;
+  }
+  return true;
+}
+
+function headFromBlockNumber(result: JsonValue): bigint | undefined {
+  return typeof result === 'string' && HEX_U64.test(result) ? BigInt(`0x${result.slice(2)}`) : undefined;
+}
+
+export const evmJsonRpc: Dialect = {
+  name: 'evm-jsonrpc',
+  kind: 'jsonrpc',
+  plan: (method) => rpcPlan(method),
+  parse: (req, limits) => parseRpcRequest(req.body, limits, { knownMethods: KNOWN, classify }),
+  isCacheable,
+  headFromHeaders: () => undefined,
+  headPoll: () => rpcHeadPoll('eth_blockNumber', headFromBlockNumber),
+};

@@ -1,0 +1,218 @@
+// Shared JSON-RPC 2.0 envelope code for the EVM and Neo dialects: request parsing (single or
+// batch), per-element validation, call building (key material + forwarder), and the texts the
+// pipeline needs to answer with the client's own ids.
+//
+// Cache safety: the key material is `method + canonical params` (members sorted, numbers by their
+// literal text) and never contains the id, so the same call from different clients shares an
+// entry; the forwarded body is re-serialised from the same parsed params, so what is keyed is
+// exactly what the node is asked.
+import { InternalError, InvalidRequestError, ProxyError } from '../errors.js';
+import { JsonNumber, isJsonObject, parseJson, scanRpcResponse, stringifyJson, type JsonObject, type JsonValue } from './json-text.js';
+import type { Call, CallAnswer, CallClass, HeadPoll, ParseLimits, ParsedRequest, RpcForward } from './types.js';
+
+export type RpcParams = JsonValue[] | JsonObject;
+
+/** What a dialect says about one well-formed call. */
+export interface RpcClassification {
+  cls: CallClass;
+  /** Params as they enter the key material (block tag replaced by a placeholder); default: as sent. */
+  keyParams?: RpcParams;
+  pin?: bigint;
+  reorgable?: boolean;
+  /** Only for a head read that can be forwarded pinned: the params pinned to block h. */
+  pinParams?: (h: bigint) => RpcParams;
+}
+
+export interface RpcSpec {
+  /** Methods that may be used as metric labels; any other method is labelled 'other'. */
+  knownMethods: ReadonlySet<string>;
+  /** Throws a ProxyError (usually InvalidParamsError) to reject this call alone. */
+  classify(method: string, params: RpcParams | undefined): RpcClassification;
+}
+
+interface Envelope {
+  idRaw: string;
+  notification: boolean;
+  method: string;
+  params: RpcParams | undefined;
+}
+
+/** Parses a JSON-RPC request body. Throws for a malformed document, an empty or oversized batch. */
+export function parseRpcRequest(body: Buffer, limits: ParseLimits, spec: RpcSpec): ParsedRequest {
+  const doc = parseJson(body, limits.maxJsonDepth);
+  if (Array.isArray(doc)) {
+    if (doc.length === 0) throw new InvalidRequestError('empty batch');
+    if (doc.length > limits.maxBatchLength) {
+      throw new InvalidRequestError(`batch of ${doc.length} calls exceeds the limit of ${limits.maxBatchLength}`);
+    }
+    return { kind: 'jsonrpc', batch: true, calls: doc.map((el) => parseCall(el, spec)) };
+  }
+  if (!isJsonObject(doc)) throw new InvalidRequestError('a JSON-RPC request must be an object or an array');
+  return { kind: 'jsonrpc', batch: false, calls: [parseCall(doc, spec)] };
+}
+
+/** One element: a bad envelope or bad params give a rejected Call, so a batch keeps its positions. */
+function parseCall(el: JsonValue, spec: RpcSpec): Call {
+  if (!isJsonObject(el)) return rejectedCall(spec, 'null', false, undefined, new InvalidRequestError('call is not an object'));
+  const notification = !('id' in el);
+  const id = el.id;
+  const method = typeof el.method === 'string' ? el.method : undefined;
+  if (!notification && !isValidId(id)) {
+    return rejectedCall(spec, 'null', false, method, new InvalidRequestError('id must be a string, a number or null'));
+  }
+  const idRaw = id === undefined ? 'null' : stringifyJson(id);
+  const problem = envelopeProblem(el);
+  if (problem !== undefined || method === undefined) {
+    return rejectedCall(spec, idRaw, notification, method, new InvalidRequestError(problem ?? 'method must be a string'));
+  }
+  const env: Envelope = { idRaw, notification, method, params: el.params as RpcParams | undefined };
+  let c: RpcClassification;
+  try {
+    c = spec.classify(method, env.params);
+  } catch (err) {
+    if (err instanceof ProxyError) return rejectedCall(spec, idRaw, notification, method, err);
+    throw err;
+  }
+  return buildCall(spec, env, c);
+}
+
+function isValidId(id: JsonValue | undefined): boolean {
+  return id === null || typeof id === 'string' || id instanceof JsonNumber;
+}
+
+function envelopeProblem(el: JsonObject): string | undefined {
+  if ('jsonrpc' in el && el.jsonrpc !== '2.0') return 'jsonrpc must be "2.0"';
+  if ('params' in el && !Array.isArray(el.params) && !isJsonObject(el.params)) return 'params must be an array or an object';
+  return undefined;
+}
+
+function labelFor(spec: RpcSpec, method: string | undefined): string {
+  return method !== undefined && spec.knownMethods.has(method) ? method : 'other';
+}
+
+/** Key material: method and canonical params; absent params key like `[]` (nodes treat them alike). */
+export function rpcKeyMaterial(method: string, params: RpcParams | undefined): string {
+  return `${method}\n${stringifyJson(params ?? [], { sortKeys: true })}`;
+}
+
+function buildCall(spec: RpcSpec, env: Envelope, c: RpcClassification): Call {
+  const call: Call = {
+    cls: c.cls,
+    name: labelFor(spec, env.method),
+    keyMaterial: rpcKeyMaterial(env.method, c.keyParams ?? env.params),
+    rpc: forwarder(env, c.pinParams),
+  };
+  if (c.pin !== undefined) call.pin = c.pin;
+  if (c.reorgable === true) call.reorgable = true;
+  return call;
+}
+
+function forwarder(env: Envelope, pinParams: ((h: bigint) => RpcParams) | undefined): RpcForward {
+  return {
+    idRaw: env.idRaw,
+    method: env.method,
+    canPin: pinParams !== undefined,
+    notification: env.notification,
+    body(id: number, pinTo?: bigint): string {
+      if (!Number.isSafeInteger(id)) throw new InternalError(`upstream id must be an integer, got ${id}`);
+      if (pinTo === undefined) return rpcRequestText(id, env.method, env.params);
+      // Pinning a call that cannot be pinned would store an unpinned answer under a pinned key.
+      if (pinParams === undefined) throw new InternalError(`${env.method} cannot be forwarded pinned`);
+      return rpcRequestText(id, env.method, pinParams(pinTo));
+    },
+  };
+}
+
+function rejectedCall(spec: RpcSpec, idRaw: string, notification: boolean, method: string | undefined, err: ProxyError): Call {
+  return {
+    cls: 'uncached',
+    name: labelFor(spec, method),
+    keyMaterial: '',
+    reject: err,
+    rpc: {
+      idRaw,
+      method: method ?? '',
+      canPin: false,
+      notification,
+      body(): string {
+        throw new InternalError('a rejected call is answered by the proxy, never forwarded');
+      },
+    },
+  };
+}
+
+/** A request text; params keep their literal text. */
+export function rpcRequestText(id: number, method: string, params: RpcParams | undefined): string {
+  const p = params === undefined ? '' : `,"params":${stringifyJson(params)}`;
+  return `{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)}${p}}`;
+}
+
+// ---- answers -------------------------------------------------------------------------------
+
+/** `{"jsonrpc":"2.0","id":<idRaw>,"result":` — a stored result is spliced between this and the suffix. */
+export function envelopePrefix(idRaw: string, member: 'result' | 'error' = 'result'): string {
+  return `{"jsonrpc":"2.0","id":${idRaw},"${member}":`;
+}
+export const ENVELOPE_SUFFIX = '}';
+
+/** A complete answer around a stored result (or an upstream error object), with the client's id. */
+export function rpcEnvelope(idRaw: string, member: 'result' | 'error', raw: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(envelopePrefix(idRaw, member)), raw, Buffer.from(ENVELOPE_SUFFIX)]);
+}
+
+export function rpcErrorText(idRaw: string, code: number, message: string): string {
+  return `${envelopePrefix(idRaw, 'error')}{"code":${code},"message":${JSON.stringify(message)}}${ENVELOPE_SUFFIX}`;
+}
+
+/** The answer to a batch: the element answers in the client's order (notifications left out). */
+export function rpcBatchText(parts: ReadonlyArray<Buffer | string>): Buffer {
+  const out: Buffer[] = [Buffer.from('[')];
+  parts.forEach((p, i) => out.push(Buffer.from(i === 0 ? '' : ','), typeof p === 'string' ? Buffer.from(p) : p));
+  out.push(Buffer.from(']'));
+  return Buffer.concat(out);
+}
+
+// ---- dialect helpers -----------------------------------------------------------------------
+
+/** JSON-RPC endpoints: POST bodies are parsed; anything else (GET, WebSocket upgrade) streams. */
+export function rpcPlan(method: string): { mode: 'parse' } | { mode: 'passthrough'; write: boolean } {
+  return method === 'POST' ? { mode: 'parse' } : { mode: 'passthrough', write: false };
+}
+
+/** Rules every JSON-RPC dialect shares: a 200 with a non-null result (null = not found / not mined). */
+export function rpcAnswerCacheable(a: CallAnswer): boolean {
+  if (a.status !== 200 || a.rpcError === true) return false;
+  const text = a.body.toString('utf8').trim();
+  return text.length > 0 && text !== 'null';
+}
+
+/** A result object parsed for inspection only (never re-serialised); undefined if not an object. */
+export function resultObject(body: Buffer): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(body.toString('utf8'));
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A head poll sending `method` with no params; toHead turns the result into the head. */
+export function rpcHeadPoll(method: string, toHead: (result: JsonValue) => bigint | undefined): HeadPoll {
+  return {
+    payload: {
+      method: 'POST',
+      pathAndQuery: '/',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: Buffer.from(rpcRequestText(1, method, [])),
+    },
+    parse(status: number, body: Buffer): bigint | undefined {
+      if (status !== 200) return undefined;
+      try {
+        const [answer] = scanRpcResponse(body);
+        return answer?.result === undefined ? undefined : toHead(parseJson(answer.result, 4));
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}

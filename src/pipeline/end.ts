@@ -1,0 +1,40 @@
+// The end stage: the only place a request becomes a metric sample and a log line.
+import type { Logger } from '../log.js';
+import { inflightRequests, requestDuration, requestsTotal } from '../metrics/metrics.js';
+import type { RequestContext } from '../server/context.js';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export function endRequest(ctx: RequestContext, log: Logger, requestLevel: LogLevel): void {
+  inflightRequests.dec();
+  const seconds = (performance.now() - ctx.startedAt) / 1000;
+  const route = ctx.route?.label ?? 'none';
+  const dialect = ctx.route?.group.config.dialect ?? 'none';
+  const status = ctx.status ?? ctx.res.statusCode;
+  requestsTotal.inc({ route, dialect, cache: ctx.cacheResult, status: `${Math.floor(status / 100)}xx` });
+  requestDuration.observe({ route, dialect, cache: ctx.cacheResult }, seconds);
+  const line = {
+    reqId: ctx.id,
+    method: ctx.method,
+    path: ctx.path,
+    route,
+    status,
+    cache: ctx.xCache ?? ctx.cacheResult.toUpperCase(),
+    node: ctx.node,
+    calls: ctx.calls,
+    ms: Math.round(seconds * 10_000) / 10,
+  };
+  if (ctx.error) {
+    const level = ctx.error.source === 'client' ? requestLevel : ctx.error.source === 'upstream' ? 'warn' : 'error';
+    const err = { code: ctx.error.code, message: ctx.error.message, cause: causeText(ctx.error.cause) };
+    if (level !== 'silent') log[level]({ ...line, err }, 'request failed');
+    return;
+  }
+  if (requestLevel !== 'silent') log[requestLevel](line, 'request');
+}
+
+function causeText(cause: unknown): string | undefined {
+  if (cause === undefined) return undefined;
+  if (cause instanceof Error) return `${cause.name}: ${cause.message}`;
+  return String(cause);
+}

@@ -1,0 +1,40 @@
+// Upstream stage for a REST call (Aptos): one request, sent pinned when the plan says so, to a node
+// that has the pinned version.
+import { baseCacheable, identityEntry } from '../cache/policy.js';
+import type { ProxyError } from '../errors.js';
+import { passableResponseHeaders, storableResponseHeaders } from '../response/headers.js';
+import type { ForwardInfo } from '../upstream/client.js';
+import { callGroup } from '../upstream/failover.js';
+import type { GroupRuntime } from '../server/runtime.js';
+import type { CallPlan } from './plan-call.js';
+import type { Answer, FetchMisses } from './serve-calls.js';
+
+export interface FetchContext {
+  group: GroupRuntime;
+  fwd: ForwardInfo;
+  strong: boolean;
+  signal: AbortSignal;
+  maxEntryBytes: number;
+  /** Receives the name of the node that answered (for the request log). */
+  onNode(name: string): void;
+}
+
+export function restFetcher(fc: FetchContext): FetchMisses {
+  return (plans) => Promise.all(plans.map((plan) => fetchOne(plan, fc)));
+}
+
+async function fetchOne(plan: CallPlan, fc: FetchContext): Promise<Answer | ProxyError> {
+  const payload = plan.restPayload;
+  if (!payload) throw new Error('REST call without a payload');
+  try {
+    const res = await callGroup(fc.group.set, { payload, write: plan.write, strong: fc.strong, pin: plan.pin }, fc.fwd, fc.signal);
+    fc.onNode(res.node.name);
+    const cacheable =
+      baseCacheable(res.status, res.headers, res.body.length, fc.maxEntryBytes) &&
+      fc.group.dialect.isCacheable(plan.call, { status: res.status, headers: res.headers, body: res.body });
+    const headers = cacheable ? storableResponseHeaders(res.headers) : passableResponseHeaders(res.headers);
+    return { entry: identityEntry(res.status, headers, res.body, Date.now()), cacheable, node: res.node.name };
+  } catch (err) {
+    return err as ProxyError;
+  }
+}

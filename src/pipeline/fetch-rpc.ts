@@ -1,0 +1,113 @@
+// Upstream stage for JSON-RPC calls: the misses of one client request go upstream together, reads
+// in one request to a replica (pinned calls only to a node that has the highest pin), writes in
+// another to the primary, and only the writes. Calls are re-id'd 0..n-1 upstream, so duplicate or
+// odd client ids can never be confused; the answers are matched back by those ids and handed out
+// as byte slices of what the node sent.
+import { baseCacheable, identityEntry } from '../cache/policy.js';
+import { scanRpcResponse, type ScannedRpcResponse } from '../dialects/json-text.js';
+import type { UpstreamPayload } from '../dialects/types.js';
+import {
+  ProxyError,
+  UpstreamBadResponseError,
+  UpstreamConnectError,
+  UpstreamTimeoutError,
+  UpstreamUnavailableError,
+} from '../errors.js';
+import { callGroup } from '../upstream/failover.js';
+import type { FetchContext } from './fetch-rest.js';
+import type { CallPlan } from './plan-call.js';
+import type { Answer, FetchMisses } from './serve-calls.js';
+
+export function rpcFetcher(fc: FetchContext, path: string): FetchMisses {
+  return async (plans) => {
+    const out: Array<Answer | ProxyError> = new Array(plans.length);
+    const reads = plans.map((p, i) => [p, i] as const).filter(([p]) => !p.write);
+    const writes = plans.map((p, i) => [p, i] as const).filter(([p]) => p.write);
+    await Promise.all([sendGroup(reads, false, fc, path, out), sendGroup(writes, true, fc, path, out)]);
+    return out;
+  };
+}
+
+async function sendGroup(
+  items: ReadonlyArray<readonly [CallPlan, number]>,
+  write: boolean,
+  fc: FetchContext,
+  path: string,
+  out: Array<Answer | ProxyError>,
+): Promise<void> {
+  if (items.length === 0) return;
+  const plans = items.map(([p]) => p);
+  const answers = await exchange(plans, write, fc, path);
+  items.forEach(([, i], n) => {
+    out[i] = answers[n] as Answer | ProxyError;
+  });
+}
+
+async function exchange(plans: CallPlan[], write: boolean, fc: FetchContext, path: string): Promise<Array<Answer | ProxyError>> {
+  const texts = plans.map((p, n) => rpcText(p, n));
+  // A lone call goes as a plain object: some nodes and gateways refuse batches.
+  const body = Buffer.from(texts.length === 1 ? (texts[0] as string) : `[${texts.join(',')}]`);
+  const payload: UpstreamPayload = { method: 'POST', pathAndQuery: path, headers: { 'content-type': 'application/json', accept: 'application/json' }, body };
+  const pin = plans.reduce<bigint | undefined>((max, p) => (p.pin !== undefined && (max === undefined || p.pin > max) ? p.pin : max), undefined);
+  try {
+    const res = await callGroup(fc.group.set, { payload, write, strong: fc.strong, pin }, fc.fwd, fc.signal);
+    fc.onNode(res.node.name);
+    return matchAnswers(plans, res.status, res.headers, res.body, res.node.name, fc);
+  } catch (err) {
+    return plans.map(() => err as ProxyError);
+  }
+}
+
+function rpcText(plan: CallPlan, n: number): string {
+  const rpc = plan.call.rpc;
+  if (!rpc) throw new Error('JSON-RPC plan without rpc forward');
+  return rpc.body(n, plan.forwardPin);
+}
+
+function matchAnswers(
+  plans: CallPlan[],
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  body: Buffer,
+  node: string,
+  fc: FetchContext,
+): Array<Answer | ProxyError> {
+  let scanned: ScannedRpcResponse[];
+  try {
+    scanned = scanRpcResponse(body);
+  } catch (err) {
+    const failure = status === 200 ? (err as ProxyError) : statusError(status);
+    return plans.map(() => failure);
+  }
+  const byId = new Map(scanned.map((s) => [s.idRaw, s]));
+  // A node that rejects the whole request answers one error with id null: it applies to every call.
+  const whole = scanned.length === 1 && scanned[0]?.idRaw === 'null' ? scanned[0] : undefined;
+  return plans.map((plan, n) => {
+    const item = byId.get(String(n)) ?? whole;
+    if (!item) return new UpstreamBadResponseError(`upstream answer has no element for call ${n}`);
+    return toAnswer(plan, item, status, headers, node, fc);
+  });
+}
+
+function toAnswer(
+  plan: CallPlan,
+  item: ScannedRpcResponse,
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  node: string,
+  fc: FetchContext,
+): Answer {
+  const now = Date.now();
+  if (item.error) return { entry: identityEntry(status, [], item.error, now), rpcError: true, cacheable: false, node };
+  const result = item.result ?? Buffer.from('null');
+  const cacheable =
+    baseCacheable(status, headers, result.length, fc.maxEntryBytes) &&
+    fc.group.dialect.isCacheable(plan.call, { status, headers, body: result, rpcError: false });
+  return { entry: identityEntry(200, [], result, now), cacheable, node };
+}
+
+function statusError(status: number): ProxyError {
+  if (status === 504) return new UpstreamTimeoutError(`upstream answered ${status}`);
+  if (status === 503 || status === 429) return new UpstreamUnavailableError(`upstream answered ${status}`);
+  return status >= 500 ? new UpstreamConnectError(`upstream answered ${status}`) : new UpstreamBadResponseError(`upstream answered ${status} without a JSON-RPC body`);
+}

@@ -1,0 +1,149 @@
+// One client request through the ordered stages of DESIGN.md:
+//   context ─▶ route ─▶ pass-through | (body ─▶ dialect.parse ─▶ plan ─▶ cache/coalesce/upstream ─▶ write) ─▶ end
+// Each stage either continues or produces the reply; none calls back into an earlier one.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { InboundRequest, ParsedRequest } from '../dialects/types.js';
+import { asProxyError, NoRouteError } from '../errors.js';
+import { inflightRequests } from '../metrics/metrics.js';
+import { writeError } from '../response/error-reply.js';
+import { acceptsGzip } from '../response/headers.js';
+import { writeEntry, writeRpc } from '../response/write.js';
+import type { RequestContext } from '../server/context.js';
+import { remainingMs as remaining, splitUrl } from '../server/context.js';
+import type { ProxyState } from '../server/state.js';
+import type { ForwardInfo } from '../upstream/client.js';
+import { passThrough } from '../upstream/passthrough.js';
+import { endRequest } from './end.js';
+import { restFetcher, type FetchContext } from './fetch-rest.js';
+import { rpcFetcher } from './fetch-rpc.js';
+import { planCall } from './plan-call.js';
+import { readBody } from './read-body.js';
+import { serveCalls, type CallResult } from './serve-calls.js';
+
+export async function handleRequest(state: ProxyState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const ctx = createContext(state, req, res);
+  inflightRequests.inc();
+  try {
+    await runStages(state, ctx);
+  } catch (err) {
+    ctx.error = asProxyError(err);
+    ctx.cacheResult = 'error';
+    ctx.status = ctx.error.status;
+    writeError(res, ctx.route?.group.dialect.kind ?? 'rest', ctx.error, ctx.id);
+  } finally {
+    endRequest(ctx, state.log, state.runtime.config.log.requests);
+  }
+}
+
+function createContext(state: ProxyState, req: IncomingMessage, res: ServerResponse): RequestContext {
+  const incomingId = req.headers['x-request-id'];
+  const id = typeof incomingId === 'string' && /^[\w.:-]{1,128}$/.test(incomingId) ? incomingId : randomUUID();
+  const { path, query } = splitUrl(req.url);
+  const now = performance.now();
+  return {
+    id, req, res, path, query,
+    method: req.method ?? 'GET',
+    startedAt: now,
+    deadline: now + state.runtime.config.server.requestTimeoutMs,
+    cacheResult: 'bypass',
+  };
+}
+
+async function runStages(state: ProxyState, ctx: RequestContext): Promise<void> {
+  const { req } = ctx;
+  const route = state.runtime.match(ctx.method, ctx.path, req.headers.host);
+  if (!route) throw new NoRouteError(`no route for ${ctx.method} ${ctx.path}`);
+  ctx.route = route;
+  const strong = req.headers['x-read-consistency'] === 'strong';
+  delete req.headers['x-read-consistency'];
+  const path = route.config.stripPrefix ? stripPrefix(ctx.path, route.config.match.pathPrefix) : ctx.path;
+  const plan = route.group.dialect.plan(ctx.method, path);
+  if (plan.mode === 'passthrough') return streamThrough(state, ctx, path, plan.write, strong);
+  const { server, limits } = state.runtime.config;
+  const body = await readBody(req, server.maxBodyBytes, remaining(ctx));
+  const inbound: InboundRequest = { method: ctx.method, path, query: ctx.query, headers: req.headers, body };
+  const parsed = route.group.dialect.parse(inbound, limits);
+  if (parsed.kind === 'passthrough') return streamThrough(state, ctx, path, parsed.write, strong, body);
+  await serveParsed(state, ctx, parsed, path, strong);
+}
+
+async function serveParsed(state: ProxyState, ctx: RequestContext, parsed: Exclude<ParsedRequest, { kind: 'passthrough' }>, path: string, strong: boolean): Promise<void> {
+  const route = ctx.route!;
+  const calls = parsed.kind === 'rest' ? [parsed.call] : parsed.calls;
+  const now = Date.now();
+  const plans = calls.map((call) => planCall(call, route, now, strong));
+  const fc = fetchContext(state, ctx, strong);
+  const fetcher = parsed.kind === 'rest' ? restFetcher(fc) : rpcFetcher(fc, path + (ctx.query ? `?${ctx.query}` : ''));
+  const deps = { cache: state.cache, flights: state.flights, group: route.group.name, timeoutMs: remaining(ctx) };
+  const results = await serveCalls(plans, deps, fetcher, state.storeAnswer);
+  ctx.calls = calls.length;
+  summarize(ctx, results);
+  const opts = { gzip: acceptsGzip(ctx.req.headers['accept-encoding']), headOnly: ctx.method === 'HEAD', requestId: ctx.id, xCache: ctx.xCache ?? 'MISS' };
+  if (parsed.kind === 'jsonrpc') {
+    ctx.status = writeRpc(ctx.res, { calls, results, batch: parsed.batch }, opts);
+    return;
+  }
+  const only = results[0];
+  if (!only || only.cache === 'error') throw only?.error ?? new Error('no result');
+  ctx.status = only.answer.entry.status;
+  writeEntry(ctx.res, only.answer.entry, opts);
+}
+
+function fetchContext(state: ProxyState, ctx: RequestContext, strong: boolean): FetchContext {
+  const route = ctx.route!;
+  return {
+    group: route.group,
+    fwd: forwardInfo(state, ctx),
+    strong,
+    signal: AbortSignal.timeout(Math.max(1, remaining(ctx))),
+    maxEntryBytes: state.runtime.config.cache.memory.maxEntryBytes,
+    onNode: (name) => { ctx.node = name; },
+  };
+}
+
+async function streamThrough(state: ProxyState, ctx: RequestContext, path: string, write: boolean, strong: boolean, body?: Buffer): Promise<void> {
+  const route = ctx.route!;
+  ctx.req.url = path + (ctx.query ? `?${ctx.query}` : '');
+  ctx.res.setHeader('x-cache', 'BYPASS');
+  ctx.res.setHeader('x-request-id', ctx.id);
+  ctx.xCache = 'BYPASS';
+  const done = await passThrough(ctx.req, ctx.res, {
+    set: route.group.set, write, strong, requestId: ctx.id, timeoutMs: remaining(ctx),
+    body,
+  });
+  ctx.node = done.node;
+  ctx.status = done.status;
+}
+
+/** X-Cache for the response and the aggregate label for metrics. */
+function summarize(ctx: RequestContext, results: CallResult[]): void {
+  const labels = new Set(results.map((r) => r.cache));
+  if (labels.size === 1) {
+    const only = [...labels][0] ?? 'bypass';
+    ctx.cacheResult = only;
+    ctx.xCache = only.toUpperCase();
+    return;
+  }
+  const served = results.filter((r) => r.cache === 'hit' || r.cache === 'coalesced').length;
+  ctx.cacheResult = 'partial';
+  ctx.xCache = `PARTIAL ${served}/${results.length}`;
+}
+
+function forwardInfo(state: ProxyState, ctx: RequestContext): ForwardInfo {
+  const ip = ctx.req.socket.remoteAddress;
+  const incoming = ctx.req.headers['x-forwarded-for'];
+  const trusted = state.runtime.config.server.trustForwardedFor && typeof incoming === 'string';
+  return {
+    requestId: ctx.id,
+    clientIp: ip,
+    forwardedFor: trusted ? `${incoming}, ${ip ?? 'unknown'}` : ip,
+    proto: 'http',
+    host: ctx.req.headers.host,
+  };
+}
+
+function stripPrefix(path: string, prefix: string): string {
+  const rest = path.slice(prefix.replace(/\/$/, '').length);
+  return rest.startsWith('/') ? rest : `/${rest}`;
+}

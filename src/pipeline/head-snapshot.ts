@@ -1,0 +1,36 @@
+// How stale a "latest" answer may be. Unpinned reads are keyed (and, where the dialect can, sent)
+// pinned to a snapshot of the group head. The snapshot follows the tracked head only when it has
+// fallen more than `versions` behind it or is older than `ms`: between those moves every latest
+// read of a route shares one key, which is what makes them cacheable at all on a chain whose head
+// moves many times a second. With versions 0 and ms 0 the snapshot is always the current head.
+export interface StalenessBound {
+  versions?: number | undefined;
+  ms: number;
+}
+
+export class HeadSnapshot {
+  private version: bigint | undefined;
+  private takenAt = 0;
+
+  constructor(private readonly bound: StalenessBound) {}
+
+  /** The head to key a latest read by, or undefined while no head is known yet. */
+  resolve(trackedHead: bigint | undefined, now: number): bigint | undefined {
+    if (trackedHead === undefined) return this.version;
+    if (this.version === undefined || this.isTooOld(trackedHead, now)) {
+      this.version = trackedHead;
+      this.takenAt = now;
+    }
+    return this.version;
+  }
+
+  private isTooOld(trackedHead: bigint, now: number): boolean {
+    if (this.version === undefined) return true;
+    // The tracked head went back (the node that was ahead left the rotation): follow it, so latest
+    // reads stay pinned to a version that a node in rotation has.
+    if (trackedHead < this.version) return true;
+    if (now - this.takenAt >= this.bound.ms) return true;
+    const versions = this.bound.versions;
+    return versions !== undefined && trackedHead - this.version > BigInt(versions);
+  }
+}

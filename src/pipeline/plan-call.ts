@@ -1,0 +1,82 @@
+// For one call: which version it answers for, under which key, for how long it may be kept, and
+// what exactly is sent upstream. This is where cache safety is decided, so the rules are spelled
+// out:
+// - a read pinned to a version (or a by-hash lookup) is immutable, except an EVM read pinned by
+//   number within finalityDepth of the head, which may still reorg and gets the short TTL;
+// - a latest read is keyed by the route's head snapshot H; when the dialect can say so it is also
+//   *sent* pinned to H, so every replica answers for the same version and the key is shared with
+//   explicit reads pinned to H; otherwise H is only part of the key (Neo invokefunction);
+// - while no head is known yet, a latest read is not cached (there is no version to key it by);
+// - writes and uncached reads have no key at all: never stored, never coalesced.
+import { cacheKey } from '../cache/key.js';
+import type { Call, UpstreamPayload } from '../dialects/types.js';
+import type { RouteRuntime } from '../server/runtime.js';
+
+export type TtlClass = 'immutable' | 'head' | 'unfinalized';
+
+export interface CallPlan {
+  call: Call;
+  /** Cache / coalescing key; undefined: bypass (never stored, never coalesced). */
+  key?: string;
+  /** May the answer be stored (false for coalesce-only calls)? */
+  store: boolean;
+  ttlMs: number;
+  ttlClass?: TtlClass;
+  /** The node must have this version. */
+  pin?: bigint;
+  /** Head the call is forwarded pinned to, when the dialect can pin it. */
+  forwardPin?: bigint;
+  write: boolean;
+  /** REST payload to send (pinned when forwardPin is set). */
+  restPayload?: UpstreamPayload;
+}
+
+/**
+ * `strong` (X-Read-Consistency: strong) sends the read to the primary as the client wrote it: a
+ * latest read then bypasses the cache, since a head snapshot is exactly what it asked not to get.
+ */
+export function planCall(call: Call, route: RouteRuntime, now: number, strong = false): CallPlan {
+  const write = call.cls === 'write';
+  const base: CallPlan = { call, store: false, ttlMs: 0, write, restPayload: call.rest?.payload };
+  if (call.reject || write || call.cls === 'uncached') return base;
+  const cacheOn = route.config.cache.enabled;
+  if (call.cls === 'immutable') return planPinned(base, route, cacheOn);
+  if (strong) return base;
+  return planHead(base, route, cacheOn, now);
+}
+
+function planPinned(plan: CallPlan, route: RouteRuntime, cacheOn: boolean): CallPlan {
+  const { call } = plan;
+  const ttlClass = isUnfinalized(call.pin, call.reorgable, route) ? 'unfinalized' : 'immutable';
+  const version = call.pin === undefined ? 'i' : `v:${call.pin}`;
+  return finish({ ...plan, pin: call.pin }, route, version, ttlClass, cacheOn);
+}
+
+function planHead(plan: CallPlan, route: RouteRuntime, cacheOn: boolean, now: number): CallPlan {
+  const { call } = plan;
+  const head = route.snapshot.resolve(route.group.set.head, now);
+  if (head === undefined) return plan;
+  const canPin = call.rest?.pinnedPayload !== undefined || call.rpc?.canPin === true;
+  if (!canPin) return finish(plan, route, `h:${head}`, 'head', cacheOn);
+  const pinned: CallPlan = { ...plan, pin: head, forwardPin: head, restPayload: call.rest?.pinnedPayload?.(head) ?? plan.restPayload };
+  // Pinned to H it is the same read as an explicit pin to H, and ages like one.
+  const ttlClass = isUnfinalized(head, call.reorgable ?? call.rpc !== undefined, route) ? 'unfinalized' : 'immutable';
+  return finish(pinned, route, `v:${head}`, ttlClass, cacheOn);
+}
+
+function finish(plan: CallPlan, route: RouteRuntime, version: string, ttlClass: TtlClass, cacheOn: boolean): CallPlan {
+  const { call } = plan;
+  const key = cacheKey({ group: route.group.name, callName: call.name, keyMaterial: call.keyMaterial, version });
+  const ttlMs = route.config.cache.ttlMs[ttlClass];
+  const store = cacheOn && !call.coalesceOnly && ttlMs > 0;
+  return { ...plan, key, store, ttlMs, ttlClass };
+}
+
+/** A read pinned by number is unfinalized while it is within finalityDepth of the head. */
+function isUnfinalized(pin: bigint | undefined, reorgable: boolean | undefined, route: RouteRuntime): boolean {
+  if (!reorgable || pin === undefined || route.group.finalityDepth === 0n) return false;
+  const head = route.group.set.head;
+  // No head known yet: we cannot tell how deep the block is, so assume the worst.
+  if (head === undefined) return true;
+  return pin > head - route.group.finalityDepth;
+}

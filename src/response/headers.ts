@@ -1,0 +1,51 @@
+// Header hygiene between client, proxy and node.
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1) and the ones the proxy recomputes itself. */
+const notForwarded = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer',
+  'transfer-encoding', 'upgrade', 'content-length', 'content-encoding', 'date',
+]);
+
+/** Response headers of an answer that is passed on but not stored. */
+export function passableResponseHeaders(headers: Record<string, string | string[] | undefined>): Array<[string, string]> {
+  const connectionTokens = tokens(headers['connection']);
+  const out: Array<[string, string]> = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || notForwarded.has(name) || connectionTokens.has(name)) continue;
+    if (Array.isArray(value)) for (const v of value) out.push([name, v]);
+    else out.push([name, value]);
+  }
+  return out;
+}
+
+/** Headers worth keeping with a stored entry: they describe the data, not the connection. */
+export function storableResponseHeaders(headers: Record<string, string | string[] | undefined>): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value !== 'string') continue;
+    if (name === 'content-type' || name.startsWith('x-aptos-')) out.push([name, value]);
+  }
+  return out.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+}
+
+function tokens(value: string | string[] | undefined): Set<string> {
+  if (value === undefined) return new Set();
+  const joined = Array.isArray(value) ? value.join(',') : value;
+  return new Set(joined.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean));
+}
+
+/** Does the client take gzip? Honours q=0 ("gzip;q=0" and "*;q=0" mean no). */
+export function acceptsGzip(acceptEncoding: string | string[] | undefined): boolean {
+  if (acceptEncoding === undefined) return false;
+  const value = Array.isArray(acceptEncoding) ? acceptEncoding.join(',') : acceptEncoding;
+  let gzip: number | undefined;
+  let star: number | undefined;
+  for (const item of value.split(',')) {
+    const [rawName, ...params] = item.trim().toLowerCase().split(';');
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    const weight = q === undefined ? 1 : Number(q.slice(2));
+    if (rawName === 'gzip' || rawName === 'x-gzip') gzip = Number.isNaN(weight) ? 0 : weight;
+    else if (rawName === '*') star = Number.isNaN(weight) ? 0 : weight;
+  }
+  return (gzip ?? star ?? 0) > 0;
+}

@@ -1,0 +1,93 @@
+// Writing answers to the client. A stored entry goes out as it is: a gzip-accepting client gets the
+// stored deflate segment wrapped into a gzip member (no compression work), others the identity
+// bytes. JSON-RPC answers are spliced around the stored results with each client's own id.
+import type { ServerResponse } from 'node:http';
+import { envelopePrefix, ENVELOPE_SUFFIX, rpcErrorText } from '../dialects/jsonrpc.js';
+import type { Call } from '../dialects/types.js';
+import type { CallResult } from '../pipeline/serve-calls.js';
+import type { CacheEntry } from '../cache/types.js';
+import { gzipSplice, inflateSegment, type Segment } from './gzip-splice.js';
+
+export interface WriteOptions {
+  gzip: boolean;
+  headOnly: boolean;
+  requestId: string;
+  xCache: string;
+}
+
+export function writeEntry(res: ServerResponse, entry: CacheEntry, opts: WriteOptions): void {
+  const headers: Array<[string, string]> = entry.headers.map(([n, v]) => [n, v]);
+  const body = encodeBody([entry], opts.gzip, headers, entry.compressed);
+  send(res, entry.status, headers, body, opts);
+}
+
+export interface RpcWriteInput {
+  calls: readonly Call[];
+  results: readonly CallResult[];
+  batch: boolean;
+}
+
+/** Returns the HTTP status written. */
+export function writeRpc(res: ServerResponse, input: RpcWriteInput, opts: WriteOptions): number {
+  const parts: Array<Buffer | Segment> = [];
+  let anyCompressed = false;
+  let answered = 0;
+  input.calls.forEach((call, i) => {
+    const result = input.results[i];
+    if (!result || call.rpc?.notification) return;
+    if (answered++ > 0) parts.push(COMMA);
+    anyCompressed = pushAnswer(parts, call, result) || anyCompressed;
+  });
+  if (answered === 0 && input.batch === false && input.calls[0]?.rpc?.notification) {
+    send(res, 204, [], Buffer.alloc(0), opts);
+    return 204;
+  }
+  if (input.batch) parts.unshift(LBRACKET), parts.push(RBRACKET);
+  const headers: Array<[string, string]> = [['content-type', 'application/json']];
+  const body = encodeBody(parts, opts.gzip, headers, anyCompressed);
+  const status = rpcStatus(input);
+  send(res, status, headers, body, opts);
+  return status;
+}
+
+const COMMA = Buffer.from(',');
+const LBRACKET = Buffer.from('[');
+const RBRACKET = Buffer.from(']');
+const SUFFIX = Buffer.from(ENVELOPE_SUFFIX);
+
+function pushAnswer(parts: Array<Buffer | Segment>, call: Call, result: CallResult): boolean {
+  const idRaw = call.rpc?.idRaw ?? 'null';
+  if (result.cache === 'error') {
+    parts.push(Buffer.from(rpcErrorText(idRaw, result.error.rpcCode, result.error.message)));
+    return false;
+  }
+  const { entry, rpcError } = result.answer;
+  parts.push(Buffer.from(envelopePrefix(idRaw, rpcError ? 'error' : 'result')), entry, SUFFIX);
+  return entry.compressed;
+}
+
+/** A single call that failed upstream keeps the failure's HTTP status; batches are 200. */
+function rpcStatus(input: RpcWriteInput): number {
+  const only = input.results[0];
+  if (input.batch || input.results.length !== 1 || !only || only.cache !== 'error') return 200;
+  return only.error.source === 'upstream' || only.error.source === 'internal' ? only.error.status : 200;
+}
+
+function encodeBody(parts: Array<Buffer | Segment>, gzip: boolean, headers: Array<[string, string]>, anyCompressed: boolean): Buffer {
+  if (anyCompressed) headers.push(['vary', 'accept-encoding']);
+  if (gzip && anyCompressed) {
+    headers.push(['content-encoding', 'gzip']);
+    return gzipSplice(parts);
+  }
+  const identity = parts.map((p) => (Buffer.isBuffer(p) ? p : p.compressed ? inflateSegment(p.body) : p.body));
+  return identity.length === 1 ? (identity[0] as Buffer) : Buffer.concat(identity);
+}
+
+function send(res: ServerResponse, status: number, headers: Array<[string, string]>, body: Buffer, opts: WriteOptions): void {
+  if (res.headersSent || res.destroyed) return;
+  const flat: string[] = [];
+  for (const [n, v] of headers) flat.push(n, v);
+  flat.push('x-cache', opts.xCache, 'x-request-id', opts.requestId, 'content-length', String(body.length));
+  res.writeHead(status, flat);
+  res.end(opts.headOnly ? undefined : body);
+}

@@ -1,0 +1,100 @@
+// The admin port: never the traffic port, so a Service that exposes the proxy does not expose these.
+// Probes and metrics are open (kubelet and Prometheus call from the pod network); /admin/* is open
+// to loopback callers, and to others only with the configured bearer token.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import { registry } from '../metrics/metrics.js';
+import type { ProxyState } from './state.js';
+import { splitUrl } from './context.js';
+
+export interface AdminActions {
+  reload(): Promise<{ ok: boolean; error?: string }>;
+}
+
+export function createAdminServer(state: ProxyState, actions: AdminActions): Server {
+  return createServer((req, res) => {
+    route(state, actions, req, res).catch((err: Error) => json(res, 500, { error: err.message }));
+  });
+}
+
+async function route(state: ProxyState, actions: AdminActions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { path, query } = splitUrl(req.url);
+  if (path === '/healthz') return json(res, 200, { status: 'ok' });
+  if (path === '/readyz') return readiness(state, res);
+  if (path === '/metrics') {
+    res.writeHead(200, { 'content-type': registry.contentType });
+    res.end(await registry.metrics());
+    return;
+  }
+  if (!path.startsWith('/admin/')) return json(res, 404, { error: 'not found' });
+  if (!authorized(state, req)) return json(res, 403, { error: 'admin endpoints need a loopback caller or the admin token' });
+  if (path === '/admin/status' && req.method === 'GET') return json(res, 200, status(state));
+  if (path === '/admin/purge' && req.method === 'POST') return purge(state, new URLSearchParams(query), res);
+  if (path === '/admin/reload' && req.method === 'POST') {
+    const result = await actions.reload();
+    return json(res, result.ok ? 200 : 400, result);
+  }
+  return json(res, 404, { error: 'not found' });
+}
+
+function readiness(state: ProxyState, res: ServerResponse): void {
+  if (state.draining) return json(res, 503, { ready: false, reason: 'draining' });
+  const down = [...state.runtime.groups.values()]
+    .filter((g) => !g.set.all.some((n) => n.healthy && n.head !== undefined))
+    .map((g) => g.name);
+  if (down.length > 0) return json(res, 503, { ready: false, reason: `no node answers for group(s): ${down.join(', ')}` });
+  json(res, 200, { ready: true });
+}
+
+function status(state: ProxyState): unknown {
+  const groups = [...state.runtime.groups.values()].map((g) => ({
+    name: g.name,
+    dialect: g.config.dialect,
+    head: g.set.head?.toString(),
+    nodes: g.set.all.map((n) => ({
+      name: n.name,
+      role: n.role,
+      healthy: n.healthy,
+      head: n.head?.toString(),
+      oldest: n.oldest?.toString(),
+      inflight: n.inflight,
+      consecutiveFailures: n.consecutiveFailures,
+    })),
+  }));
+  const memory = state.cache.memory;
+  return {
+    draining: state.draining,
+    groups,
+    cache: { memory: { entries: memory.size, bytes: memory.bytes, maxBytes: memory.maxBytes }, redis: state.cache.remote !== undefined },
+    inflightCalls: state.flights.size,
+  };
+}
+
+async function purge(state: ProxyState, params: URLSearchParams, res: ServerResponse): Promise<void> {
+  const all = params.get('all') === 'true';
+  const prefix = params.get('prefix');
+  if (!all && !prefix) return json(res, 400, { error: 'give ?prefix=<group>[:<call>] or ?all=true' });
+  try {
+    const purged = await state.cache.purgeByTier(all ? '' : (prefix as string));
+    json(res, 200, { purged });
+  } catch (err) {
+    json(res, 502, { error: `purge incomplete: ${(err as Error).message}` });
+  }
+}
+
+function authorized(state: ProxyState, req: IncomingMessage): boolean {
+  const token = state.runtime.config.server.adminToken;
+  const remote = req.socket.remoteAddress ?? '';
+  const loopback = remote === '127.0.0.1' || remote === '::1' || remote === '::ffff:127.0.0.1';
+  if (token === undefined) return loopback;
+  const given = req.headers.authorization?.replace(/^Bearer\s+/i, '') ?? '';
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return loopback || (a.length === b.length && timingSafeEqual(a, b));
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}

@@ -1,0 +1,38 @@
+// The per-request context every pipeline stage reads and fills in. Only the end stage turns it into
+// a metric sample and a log line, so a request is counted once whatever path it took.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ProxyError } from '../errors.js';
+import type { RouteRuntime } from './runtime.js';
+
+export type CacheLabel = 'HIT' | 'MISS' | 'COALESCED' | 'BYPASS' | 'STALE' | 'ERROR';
+
+export interface RequestContext {
+  readonly id: string;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly startedAt: number;
+  /** Absolute time (performance.now() based) by which the client must have an answer. */
+  readonly deadline: number;
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  route?: RouteRuntime;
+  /** Value of the X-Cache header sent (HIT, MISS, PARTIAL 3/5, ...). */
+  xCache?: string;
+  /** Aggregate cache result for metrics. */
+  cacheResult: 'hit' | 'miss' | 'coalesced' | 'bypass' | 'stale' | 'partial' | 'error';
+  node?: string;
+  status?: number;
+  error?: ProxyError;
+  calls?: number;
+}
+
+export function remainingMs(ctx: RequestContext): number {
+  return Math.max(0, ctx.deadline - performance.now());
+}
+
+export function splitUrl(url: string | undefined): { path: string; query: string } {
+  const raw = url ?? '/';
+  const q = raw.indexOf('?');
+  return q < 0 ? { path: raw, query: '' } : { path: raw.slice(0, q), query: raw.slice(q + 1) };
+}

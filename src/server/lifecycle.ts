@@ -1,0 +1,96 @@
+// Start, reload and drain. SIGTERM: /readyz turns 503 at once; new connections are still accepted
+// for drainDelayMs (the endpoint is being removed from the Service meanwhile, and requests routed
+// before that must not be refused); then the listener closes, in-flight requests may finish until
+// deadlineMs, idle keep-alive connections are closed, pools and Redis are closed, exit 0. A second
+// SIGTERM or SIGINT exits at once. SIGHUP re-reads the config file; an invalid one is refused and
+// the running config stays.
+import type { Server } from 'node:http';
+import { loadConfigFile } from '../config/load.js';
+import { configReloadsTotal } from '../metrics/metrics.js';
+import type { Logger } from '../log.js';
+import { createAdminServer } from './admin-server.js';
+import { listen } from './listen.js';
+import type { ProxyState } from './state.js';
+import { createTrafficServer } from './traffic-server.js';
+
+export interface RunningProxy {
+  traffic: Server;
+  admin: Server;
+  trafficPort: number;
+  adminPort: number;
+  reload(): Promise<{ ok: boolean; error?: string }>;
+  shutdown(): Promise<void>;
+}
+
+export async function startProxy(state: ProxyState, configFile: string | undefined, log: Logger): Promise<RunningProxy> {
+  const reload = async () => reloadConfig(state, configFile, log);
+  const traffic = createTrafficServer(state);
+  const admin = createAdminServer(state, { reload });
+  state.start();
+  const cfg = state.runtime.config.server;
+  const t = await listen(traffic, cfg.listen);
+  const a = await listen(admin, cfg.admin);
+  log.info({ listen: `${t.host}:${t.port}`, admin: `${a.host}:${a.port}` }, 'ledgerproxy listening');
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = () => (shuttingDown ??= drain(state, traffic, admin, log));
+  return { traffic, admin, trafficPort: t.port, adminPort: a.port, reload, shutdown };
+}
+
+async function reloadConfig(state: ProxyState, file: string | undefined, log: Logger): Promise<{ ok: boolean; error?: string }> {
+  if (!file) return { ok: false, error: 'no config file to reload (running on an in-memory config)' };
+  try {
+    const next = loadConfigFile(file);
+    await state.replaceRuntime(next);
+    configReloadsTotal.inc({ result: 'ok' });
+    log.info({ file }, 'config reloaded');
+    return { ok: true };
+  } catch (err) {
+    configReloadsTotal.inc({ result: 'error' });
+    log.error({ file, err: (err as Error).message }, 'config reload refused; the running config stays');
+    return { ok: false, error: (err as Error).message };
+  }
+}
+
+async function drain(state: ProxyState, traffic: Server, admin: Server, log: Logger): Promise<void> {
+  const { drainDelayMs, deadlineMs } = state.runtime.config.server.shutdown;
+  state.draining = true;
+  log.info({ drainDelayMs, deadlineMs }, 'draining: readiness is now 503');
+  await sleep(drainDelayMs);
+  const closed = new Promise<void>((resolve) => traffic.close(() => resolve()));
+  traffic.closeIdleConnections();
+  const timer = setInterval(() => traffic.closeIdleConnections(), 250);
+  const deadline = sleep(deadlineMs).then(() => 'deadline' as const);
+  const outcome = await Promise.race([closed.then(() => 'done' as const), deadline]);
+  clearInterval(timer);
+  if (outcome === 'deadline') {
+    log.warn('drain deadline reached; closing remaining connections');
+    traffic.closeAllConnections();
+  }
+  admin.closeAllConnections();
+  await new Promise<void>((resolve) => admin.close(() => resolve()));
+  await state.close();
+  log.info('drained; bye');
+}
+
+export function installSignals(proxy: RunningProxy, log: Logger): void {
+  let terminating = false;
+  const onTerm = (signal: string) => {
+    if (terminating) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    terminating = true;
+    log.info({ signal }, 'shutdown requested');
+    proxy.shutdown().then(() => process.exit(0), (err: Error) => {
+      log.error({ err: err.message }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => onTerm('SIGTERM'));
+  process.on('SIGINT', () => onTerm('SIGINT'));
+  process.on('SIGHUP', () => void proxy.reload());
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,90 @@
+// Active side of health and heads: polls every node for its head with the dialect's light request
+// (GET /v1, eth_blockNumber, getblockcount). A good answer moves the node's head forward and puts an
+// ejected node back in rotation; a failed one counts against it. Heads also arrive for free from
+// response headers (see failover.ts); the poll bounds how old the tracked head can get when traffic
+// is quiet. Timers are unref'd and cleared on stop, so nothing keeps the process alive or leaks.
+import { randomUUID } from 'node:crypto';
+import { componentLogger } from '../log.js';
+import type { ProxyError } from '../errors.js';
+import { sendToNode } from './client.js';
+import { isNodeFailureStatus, recordFailure, recordSuccess } from './health.js';
+import type { UpstreamNode } from './node.js';
+import type { ReplicaSet } from './replica-set.js';
+
+const log = componentLogger('head');
+
+export class HeadTracker {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly busy = new Set<UpstreamNode>();
+  private readonly lastPoll = new Map<UpstreamNode, number>();
+  private stopped = false;
+
+  constructor(private readonly set: ReplicaSet) {}
+
+  start(): void {
+    const { pollIntervalMs } = this.set.config.head;
+    const tick = Math.max(50, Math.min(pollIntervalMs, this.set.config.health.probeIntervalMs));
+    void this.pollDue();
+    this.timer = setInterval(() => void this.pollDue(), tick);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Polls every node now and resolves when all answered or failed (used at start-up and by tests). */
+  async pollAll(): Promise<void> {
+    await Promise.all(this.set.all.map((n) => this.poll(n)));
+  }
+
+  private async pollDue(): Promise<void> {
+    const now = Date.now();
+    const due = this.set.all.filter((node) => {
+      const every = node.ejected ? this.set.config.health.probeIntervalMs : this.set.config.head.pollIntervalMs;
+      return now - (this.lastPoll.get(node) ?? 0) >= every;
+    });
+    await Promise.all(due.map((n) => this.poll(n)));
+  }
+
+  private async poll(node: UpstreamNode): Promise<void> {
+    if (this.busy.has(node) || this.stopped) return;
+    this.busy.add(node);
+    this.lastPoll.set(node, Date.now());
+    const cfg = this.set.config;
+    const headPoll = this.set.dialect.headPoll();
+    try {
+      const answer = await sendToNode(node, headPoll.payload, probeForward(), {
+        extraHeaders: cfg.headers,
+        maxResponseBytes: 1_048_576,
+        signal: AbortSignal.timeout(Math.max(cfg.timeouts.headersMs, 1000)),
+      });
+      const head = answer.status === 200 ? headPoll.parse(answer.status, answer.body) : undefined;
+      if (head === undefined) {
+        this.fail(node, answer.status);
+        return;
+      }
+      recordSuccess(node, Date.now());
+      node.noteHead(head, Date.now());
+      this.set.updateLag();
+    } catch (err) {
+      this.fail(node, err as ProxyError);
+    } finally {
+      this.busy.delete(node);
+    }
+  }
+
+  private fail(node: UpstreamNode, reason: ProxyError | number): void {
+    if (this.stopped) return;
+    if (typeof reason === 'number' && !isNodeFailureStatus(reason)) {
+      log.debug({ group: node.group, node: node.name, status: reason }, 'head poll not understood');
+    }
+    recordFailure(node, this.set.config.health.ejectAfterFailures, Date.now(), reason);
+  }
+}
+
+function probeForward() {
+  return { requestId: `probe-${randomUUID()}`, clientIp: undefined, forwardedFor: undefined, proto: 'http', host: undefined };
+}
