@@ -104,9 +104,8 @@ export class RedisStore implements CacheStore {
    */
   async purge(prefix: string): Promise<number> {
     const pattern = `${escapeGlob(this.prefix + prefix)}*`;
-    const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
     try {
-      const counts = await Promise.all(nodes.map((node) => this.purgeNode(node, pattern)));
+      const counts = await Promise.all(this.masters().map((node) => this.purgeNode(node, pattern)));
       this.answered();
       return counts.reduce((a, b) => a + b, 0);
     } catch (err) {
@@ -124,6 +123,14 @@ export class RedisStore implements CacheStore {
     }
     this.client.disconnect();
     redisUp.set(0);
+  }
+
+  private masters(): Redis[] {
+    if (!(this.client instanceof Cluster)) return [this.client];
+    // Before the slot map is known there are no nodes: reporting 0 purged would be a lie.
+    const masters = this.client.nodes('master');
+    if (masters.length === 0) throw new Error('redis cluster: no master known yet');
+    return masters;
   }
 
   private async purgeNode(node: Redis, pattern: string): Promise<number> {
@@ -183,9 +190,9 @@ export class RedisStore implements CacheStore {
 
   private failed(op: Op, err: unknown): void {
     cacheErrorsTotal.inc({ tier: this.tier, op });
-    this.outageFailures++;
     // While disconnected the connection events have already opened (and logged) the outage.
     if (this.client.status === 'ready') this.outageStarted(`${op} failed`, toError(err));
+    this.outageFailures++;
   }
 
   private answered(): void {

@@ -29,9 +29,9 @@ function checkPorts(config: Config): CrossProblem[] {
     const p = Number(port(config.server[key]));
     if (p > 65535) problems.push({ path: ['server', key], message: 'port out of range' });
   }
-  const same = config.server.listen === config.server.admin;
-  const bothNonZero = port(config.server.listen) !== '0' && port(config.server.listen) === port(config.server.admin);
-  if (same || bothNonZero) {
+  // Port 0 (any free port, used by tests) is the one value both may share.
+  const listenPort = port(config.server.listen);
+  if (listenPort !== '0' && listenPort === port(config.server.admin)) {
     problems.push({ path: ['server', 'admin'], message: 'must differ from server.listen (admin endpoints never share the traffic port)' });
   }
   return problems;

@@ -115,7 +115,8 @@ function classifyBlockRead(index: number, params: RpcParams | undefined): RpcCla
     case 'number':
       return ref.reorgable ? { cls: 'immutable', pin: ref.n, reorgable: true, keyParams } : { cls: 'immutable', pin: ref.n, keyParams };
     case 'latest':
-      return { cls: 'head', keyParams, pinParams: (h) => withParam(list, index, `0x${h.toString(16)}`) };
+      // Forwarded pinned to head H it is a read pinned by number, as reorgable as one.
+      return { cls: 'head', keyParams, reorgable: true, pinParams: (h) => withParam(list, index, `0x${h.toString(16)}`) };
     case 'pending':
       return { cls: 'uncached' };
     case 'moving':

@@ -45,10 +45,16 @@ export function parseJson(input: Buffer | string, maxDepth: number): JsonValue {
     }
   }
   const p = new TextParser(text, maxDepth);
-  const value = p.value(0);
-  p.ws();
-  if (p.pos !== text.length) p.fail('unexpected data after the JSON value');
-  return value;
+  try {
+    const value = p.value(0);
+    p.ws();
+    if (p.pos !== text.length) p.fail('unexpected data after the JSON value');
+    return value;
+  } catch (err) {
+    // A configured depth larger than the call stack allows must still end as a client error.
+    if (err instanceof RangeError) throw new MalformedJsonError('JSON nesting too deep', { cause: err });
+    throw err;
+  }
 }
 
 class TextParser {

@@ -167,7 +167,10 @@ export function rpcErrorText(idRaw: string, code: number, message: string): stri
 /** The answer to a batch: the element answers in the client's order (notifications left out). */
 export function rpcBatchText(parts: ReadonlyArray<Buffer | string>): Buffer {
   const out: Buffer[] = [Buffer.from('[')];
-  parts.forEach((p, i) => out.push(Buffer.from(i === 0 ? '' : ','), typeof p === 'string' ? Buffer.from(p) : p));
+  parts.forEach((p, i) => {
+    if (i > 0) out.push(Buffer.from(','));
+    out.push(typeof p === 'string' ? Buffer.from(p) : p);
+  });
   out.push(Buffer.from(']'));
   return Buffer.concat(out);
 }
@@ -182,8 +185,18 @@ export function rpcPlan(method: string): { mode: 'parse' } | { mode: 'passthroug
 /** Rules every JSON-RPC dialect shares: a 200 with a non-null result (null = not found / not mined). */
 export function rpcAnswerCacheable(a: CallAnswer): boolean {
   if (a.status !== 200 || a.rpcError === true) return false;
-  const text = a.body.toString('utf8').trim();
-  return text.length > 0 && text !== 'null';
+  // Trim JSON whitespace on the bytes: results can be megabytes, decoding them to look for
+  // `null` would be waste.
+  const b = a.body;
+  let start = 0;
+  let end = b.length;
+  while (start < end && isJsonSpace(b[start])) start++;
+  while (end > start && isJsonSpace(b[end - 1])) end--;
+  return end > start && !(end - start === 4 && b.toString('latin1', start, end) === 'null');
+}
+
+function isJsonSpace(c: number | undefined): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
 
 /** A result object parsed for inspection only (never re-serialised); undefined if not an object. */

@@ -27,7 +27,7 @@ export function endRequest(ctx: RequestContext, log: Logger, requestLevel: LogLe
   if (ctx.error) {
     const level = ctx.error.source === 'client' ? requestLevel : ctx.error.source === 'upstream' ? 'warn' : 'error';
     const err = { code: ctx.error.code, message: ctx.error.message, cause: causeText(ctx.error.cause) };
-    if (level !== 'silent') log[level]({ ...line, err }, 'request failed');
+    if (level !== 'silent') log[level]({ ...line, error: err }, 'request failed');
     return;
   }
   if (requestLevel !== 'silent') log[requestLevel](line, 'request');

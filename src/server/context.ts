@@ -28,7 +28,7 @@ export interface RequestContext {
 }
 
 export function remainingMs(ctx: RequestContext): number {
-  return Math.max(0, ctx.deadline - performance.now());
+  return Math.max(0, Math.ceil(ctx.deadline - performance.now()));
 }
 
 export function splitUrl(url: string | undefined): { path: string; query: string } {

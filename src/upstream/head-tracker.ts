@@ -15,7 +15,7 @@ const log = componentLogger('head');
 
 export class HeadTracker {
   private timer: NodeJS.Timeout | undefined;
-  private readonly busy = new Set<UpstreamNode>();
+  private readonly busy = new Map<UpstreamNode, Promise<void>>();
   private readonly lastPoll = new Map<UpstreamNode, number>();
   private stopped = false;
 
@@ -49,9 +49,16 @@ export class HeadTracker {
     await Promise.all(due.map((n) => this.poll(n)));
   }
 
-  private async poll(node: UpstreamNode): Promise<void> {
-    if (this.busy.has(node) || this.stopped) return;
-    this.busy.add(node);
+  /** One poll per node at a time; a caller arriving meanwhile waits for the running one. */
+  private poll(node: UpstreamNode): Promise<void> {
+    const running = this.busy.get(node);
+    if (running || this.stopped) return running ?? Promise.resolve();
+    const p = this.pollOnce(node).finally(() => this.busy.delete(node));
+    this.busy.set(node, p);
+    return p;
+  }
+
+  private async pollOnce(node: UpstreamNode): Promise<void> {
     this.lastPoll.set(node, Date.now());
     const cfg = this.set.config;
     const headPoll = this.set.dialect.headPoll();
@@ -71,8 +78,6 @@ export class HeadTracker {
       this.set.updateLag();
     } catch (err) {
       this.fail(node, err as ProxyError);
-    } finally {
-      this.busy.delete(node);
     }
   }
 
