@@ -1,0 +1,41 @@
+import t from 'tap';
+import { cacheKey, cachePrefix } from '../../src/cache/key.js';
+
+const base = { group: 'mainnet', callName: 'eth_call', keyMaterial: '{"to":"0x1","data":"0x"}', version: 19_000_000n };
+
+t.test('readable prefix, short hash, deterministic', async (t) => {
+  const k = cacheKey(base);
+  t.match(k, /^mainnet:eth_call:[A-Za-z0-9_-]{22}$/);
+  t.equal(cacheKey({ ...base }), k);
+  t.ok(k.startsWith(cachePrefix('mainnet')));
+  t.ok(k.startsWith(cachePrefix('mainnet', 'eth_call')));
+  t.equal(cachePrefix('mainnet', 'eth_call'), 'mainnet:eth_call:');
+  const long = cacheKey({ ...base, keyMaterial: 'x'.repeat(100_000) });
+  t.equal(long.length, 'mainnet:eth_call:'.length + 22, 'bounded whatever the material');
+});
+
+t.test('every field changes the key', async (t) => {
+  const k = cacheKey(base);
+  t.not(cacheKey({ ...base, group: 'testnet' }).slice(-22), k.slice(-22));
+  t.not(cacheKey({ ...base, callName: 'eth_getBalance' }).slice(-22), k.slice(-22));
+  t.not(cacheKey({ ...base, keyMaterial: base.keyMaterial + ' ' }), k);
+  t.not(cacheKey({ ...base, version: 19_000_001n }), k);
+});
+
+t.test('fields cannot bleed into each other', async (t) => {
+  const a = cacheKey({ group: 'g', callName: 'a:b', keyMaterial: 'c' });
+  const b = cacheKey({ group: 'g', callName: 'a', keyMaterial: 'b:c' });
+  t.not(a.slice(-22), b.slice(-22));
+  const c = cacheKey({ group: 'g', callName: 'm', keyMaterial: 'x', version: '' });
+  const d = cacheKey({ group: 'g', callName: 'm', keyMaterial: 'x' });
+  t.not(c, d, 'no version differs from an empty version');
+  const e = cacheKey({ group: 'g', callName: 'm', keyMaterial: 'x1', version: 2 });
+  const f = cacheKey({ group: 'g', callName: 'm', keyMaterial: 'x', version: 12 });
+  t.not(e, f);
+});
+
+t.test('a version is the same key whatever its JS type', async (t) => {
+  const n = cacheKey({ ...base, version: 5 });
+  t.equal(cacheKey({ ...base, version: 5n }), n);
+  t.equal(cacheKey({ ...base, version: '5' }), n);
+});

@@ -1,0 +1,97 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import zlib from 'node:zlib';
+import t from 'tap';
+import { ENTRY_OVERHEAD, MemoryStore, entrySize } from '../../src/cache/memory-store.js';
+import type { CacheEntry } from '../../src/cache/types.js';
+import { cacheBytes, cacheEntries, cacheEvictionsTotal, cacheLookupsTotal } from '../../src/metrics/metrics.js';
+
+function entry(size: number, ttlMs = 60_000): CacheEntry {
+  const body = Buffer.alloc(size, 0x61);
+  const now = Date.now();
+  return { status: 200, headers: [['content-type', 'application/json']], body, compressed: false, crc32: zlib.crc32(body), rawLength: size, storedAt: now, expiresAt: now + ttlMs };
+}
+
+async function metric(m: { get(): Promise<{ values: Array<{ labels: object; value: number }> }> }, labels: Record<string, string>): Promise<number> {
+  const { values } = await m.get();
+  const v = values.find((x) => Object.entries(labels).every(([k, val]) => (x.labels as Record<string, unknown>)[k] === val));
+  return v?.value ?? 0;
+}
+
+t.test('the byte bound holds under many inserts', async (t) => {
+  const maxBytes = 200_000;
+  const store = new MemoryStore({ maxBytes, maxEntryBytes: 20_000 });
+  const evictionsBefore = await metric(cacheEvictionsTotal, { tier: 'memory' });
+  const sizes = new Map<string, number>();
+  let violations = 0;
+  for (let i = 0; i < 5000; i++) {
+    const key = `g:m:${i}`;
+    const e = entry(Math.floor(Math.random() * 15_000));
+    sizes.set(key, entrySize(key, e));
+    await store.set(key, e);
+    if (store.bytes > maxBytes) violations++;
+  }
+  t.equal(violations, 0, 'calculated size never above maxBytes');
+  let held = 0;
+  let count = 0;
+  for (const key of sizes.keys()) {
+    if (await store.get(key)) {
+      held += sizes.get(key) ?? 0;
+      count++;
+    }
+  }
+  t.ok(held <= maxBytes, `sum of held entries ${held} ≤ ${maxBytes}`);
+  t.equal(held, store.bytes, 'store accounts exactly what it holds');
+  t.ok(count > 5 && count < 5000, `some entries kept, most evicted (${count})`);
+  t.ok((await metric(cacheEvictionsTotal, { tier: 'memory' })) - evictionsBefore >= 5000 - count, 'evictions counted');
+  t.equal(await metric(cacheEntries, { tier: 'memory' }), store.size, 'entries gauge');
+  t.equal(await metric(cacheBytes, { tier: 'memory' }), store.bytes, 'bytes gauge');
+});
+
+t.test('entries are charged body, headers and overhead; oversize entries are refused', async (t) => {
+  const store = new MemoryStore({ maxBytes: 100_000, maxEntryBytes: 10_000 });
+  const e = entry(1000);
+  await store.set('k', e);
+  t.equal(store.bytes, ENTRY_OVERHEAD + 1 + 1000 + 'content-type'.length + 'application/json'.length);
+  t.notOk(store.setSync('big', entry(10_000)), 'over maxEntryBytes once headers and overhead count');
+  t.equal(await store.get('big'), undefined);
+  t.throws(() => new MemoryStore({ maxBytes: 0 }));
+});
+
+t.test('entries expire at expiresAt', async (t) => {
+  const store = new MemoryStore({ maxBytes: 1_000_000 });
+  await store.set('short', entry(10, 60));
+  await store.set('long', entry(10, 60_000));
+  t.ok(await store.get('short'));
+  await sleep(90);
+  t.equal(await store.get('short'), undefined, 'expired');
+  t.ok(await store.get('long'));
+  t.notOk(store.setSync('stale', entry(10, -1)), 'an already expired entry is not stored');
+  t.equal(store.size, 1);
+});
+
+t.test('lookups are counted by result', async (t) => {
+  const store = new MemoryStore({ maxBytes: 1_000_000 });
+  const hits = await metric(cacheLookupsTotal, { tier: 'memory', result: 'hit' });
+  const misses = await metric(cacheLookupsTotal, { tier: 'memory', result: 'miss' });
+  await store.set('a', entry(5));
+  await store.get('a');
+  await store.get('a');
+  await store.get('b');
+  t.equal((await metric(cacheLookupsTotal, { tier: 'memory', result: 'hit' })) - hits, 2);
+  t.equal((await metric(cacheLookupsTotal, { tier: 'memory', result: 'miss' })) - misses, 1);
+});
+
+t.test('purge by prefix', async (t) => {
+  const store = new MemoryStore({ maxBytes: 1_000_000 });
+  for (const k of ['main:eth_call:a', 'main:eth_call:b', 'main:eth_getBalance:c', 'mainx:eth_call:d', 'test:eth_call:e']) await store.set(k, entry(5));
+  t.equal(await store.purge('main:eth_call:'), 2);
+  t.equal(await store.get('main:eth_call:a'), undefined);
+  t.ok(await store.get('main:eth_getBalance:c'));
+  t.equal(await store.purge('main:'), 1, 'group prefix does not touch mainx');
+  t.ok(await store.get('mainx:eth_call:d'));
+  t.equal(await store.purge('nothing:'), 0);
+  t.equal(await store.purge(''), 2, "'' purges all");
+  t.equal(store.size, 0);
+  t.equal(store.bytes, 0);
+  t.equal(await metric(cacheBytes, { tier: 'memory' }), 0);
+});
