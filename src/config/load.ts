@@ -63,7 +63,7 @@ function formatIssue(issue: z.core.$ZodIssue, locate: (p: PathPart[]) => string)
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((k) => `${formatPath([...path, k])}${locate([...path, k])}: unknown key`).join('\n  ');
   }
-  if (issue.code === 'invalid_type' && issue.input === undefined) {
+  if (issue.code === 'invalid_type' && / received undefined$/.test(issue.message)) {
     return `${formatPath(path)}${locate(path.slice(0, -1))}: required`;
   }
   return `${formatPath(path)}${locate(path)}: ${issue.message}`;
