@@ -24,7 +24,7 @@ export function makeStoreAnswer(cache: TieredStore, config: Config['cache']): (p
     if (!plan.store || plan.key === undefined || !answer.cacheable) return answer;
     const now = Date.now();
     const segment = compressSegment(answer.entry.body, config.compression);
-    const entry: CacheEntry = { ...answer.entry, ...segment, storedAt: now, expiresAt: now + plan.ttlMs };
+    const entry: CacheEntry = { ...answer.entry, ...segment, storedAt: now, expiresAt: now + Math.min(plan.ttlMs, answer.ttlMs ?? Infinity) };
     void cache.set(plan.key, entry);
     return { ...answer, entry };
   };

@@ -179,6 +179,15 @@ function isCacheable(call: Call, answer: CallAnswer): boolean {
   return true;
 }
 
+/** Methods whose answer names the block it landed in: a reorg can move it to another block. */
+const LANDED_IN_BLOCK = new Set(['eth_getTransactionByHash', 'eth_getTransactionReceipt']);
+
+function answerBlock(call: Call, body: Buffer): bigint | undefined {
+  if (!call.rpc || !LANDED_IN_BLOCK.has(call.rpc.method)) return undefined;
+  const blockNumber = resultObject(body)?.blockNumber;
+  return typeof blockNumber === 'string' && HEX_U64.test(blockNumber) ? BigInt(`0x${blockNumber.slice(2)}`) : undefined;
+}
+
 function headFromBlockNumber(result: JsonValue): bigint | undefined {
   return typeof result === 'string' && HEX_U64.test(result) ? BigInt(`0x${result.slice(2)}`) : undefined;
 }
@@ -189,6 +198,7 @@ export const evmJsonRpc: Dialect = {
   plan: (method) => rpcPlan(method),
   parse: (req, limits) => parseRpcRequest(req.body, limits, { knownMethods: KNOWN, classify }),
   isCacheable,
+  answerBlock,
   headFromHeaders: () => undefined,
   headPoll: () => rpcHeadPoll('eth_blockNumber', headFromBlockNumber),
 };

@@ -131,6 +131,12 @@ export interface Dialect {
   parse(req: InboundRequest, limits: ParseLimits): ParsedRequest;
   /** May this answer be stored? Called only for calls whose class is immutable or head. */
   isCacheable(call: Call, answer: CallAnswer): boolean;
+  /**
+   * For lookups by hash whose answer can still move in a reorg (an EVM transaction or receipt):
+   * the block the answer says it is in, so the pipeline can keep it only briefly while that block
+   * is within finalityDepth of the head. Undefined: the answer is as immutable as its class says.
+   */
+  answerBlock?(call: Call, body: Buffer): bigint | undefined;
   /** The head the answer reveals through its headers (X-Aptos-Ledger-Version), if any. */
   headFromHeaders(headers: Record<string, string | string[] | undefined>): bigint | undefined;
   /** The light request that asks a node for its head. */

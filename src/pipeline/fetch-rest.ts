@@ -15,6 +15,8 @@ export interface FetchContext {
   strong: boolean;
   signal: AbortSignal;
   maxEntryBytes: number;
+  /** TTL for answers found to sit in a block that may still reorg. */
+  unfinalizedTtlMs: number;
   /** Receives the name of the node that answered (for the request log). */
   onNode(name: string): void;
 }

@@ -103,7 +103,15 @@ function toAnswer(
   const cacheable =
     baseCacheable(status, headers, result.length, fc.maxEntryBytes) &&
     fc.group.dialect.isCacheable(plan.call, { status, headers, body: result, rpcError: false });
-  return { entry: identityEntry(200, [], result, now), cacheable, node };
+  return { entry: identityEntry(200, [], result, now), cacheable, node, ttlMs: reorgTtl(plan, result, fc) };
+}
+
+/** A transaction found by hash in a block within finalityDepth of the head may still move. */
+function reorgTtl(plan: CallPlan, result: Buffer, fc: FetchContext): number | undefined {
+  const block = fc.group.dialect.answerBlock?.(plan.call, result);
+  if (block === undefined || fc.group.finalityDepth === 0n) return undefined;
+  const head = fc.group.set.head;
+  return head === undefined || block > head - fc.group.finalityDepth ? fc.unfinalizedTtlMs : undefined;
 }
 
 function statusError(status: number): ProxyError {

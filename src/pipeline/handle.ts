@@ -74,7 +74,8 @@ async function serveParsed(state: ProxyState, ctx: RequestContext, parsed: Exclu
   const now = Date.now();
   const plans = calls.map((call) => planCall(call, route, now, strong));
   const fc = fetchContext(state, ctx, strong);
-  const fetcher = parsed.kind === 'rest' ? restFetcher(fc) : rpcFetcher(fc, path + (ctx.query ? `?${ctx.query}` : ''));
+  // JSON-RPC goes to the node URL's own path: the client's path only chose the route.
+  const fetcher = parsed.kind === 'rest' ? restFetcher(fc) : rpcFetcher(fc, '/');
   const deps = { cache: state.cache, flights: state.flights, group: route.group.name, timeoutMs: remaining(ctx) };
   const results = await serveCalls(plans, deps, fetcher, state.storeAnswer);
   ctx.calls = calls.length;
@@ -98,6 +99,7 @@ function fetchContext(state: ProxyState, ctx: RequestContext, strong: boolean): 
     strong,
     signal: AbortSignal.timeout(Math.max(1, remaining(ctx))),
     maxEntryBytes: state.runtime.config.cache.memory.maxEntryBytes,
+    unfinalizedTtlMs: route.config.cache.ttlMs.unfinalized,
     onNode: (name) => { ctx.node = name; },
   };
 }

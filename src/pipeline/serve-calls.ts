@@ -20,6 +20,8 @@ export interface Answer {
   node?: string;
   /** The upstream answer may be stored (decided by the fetcher with the dialect's rules). */
   cacheable?: boolean;
+  /** Shorter lifetime than the plan's, decided from the answer (a transaction in an unfinalized block). */
+  ttlMs?: number;
 }
 
 export type CallResult =

@@ -47,7 +47,7 @@ export async function sendToNode(
   node.inflight++;
   try {
     const res = await node.pool.request({
-      path: node.basePath + payload.pathAndQuery,
+      path: joinPath(node.basePath, payload.pathAndQuery),
       method: payload.method as 'GET',
       headers: buildHeaders(payload, fwd, opts.extraHeaders),
       body: payload.body,
@@ -67,6 +67,12 @@ export async function sendToNode(
     node.inflight--;
     upstreamDuration.observe({ group: node.group, node: node.name }, (performance.now() - started) / 1000);
   }
+}
+
+/** `/rpc` + `/` is `/rpc` (a JSON-RPC endpoint), `/api` + `/v1/x` is `/api/v1/x`. */
+export function joinPath(basePath: string, pathAndQuery: string): string {
+  if (basePath === '') return pathAndQuery;
+  return pathAndQuery === '/' || pathAndQuery.startsWith('/?') ? basePath + pathAndQuery.slice(1) : basePath + pathAndQuery;
 }
 
 function buildHeaders(payload: UpstreamPayload, fwd: ForwardInfo, extra: Readonly<Record<string, string>>): Record<string, string> {
