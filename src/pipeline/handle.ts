@@ -3,9 +3,9 @@
 // Each stage either continues or produces the reply; none calls back into an earlier one.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { InboundRequest, ParsedRequest } from '../dialects/types.js';
+import type { Call, InboundRequest, ParsedRequest } from '../dialects/types.js';
 import { asProxyError, NoRouteError } from '../errors.js';
-import { inflightRequests } from '../metrics/metrics.js';
+import { callsTotal, inflightRequests } from '../metrics/metrics.js';
 import { writeError } from '../response/error-reply.js';
 import { acceptsGzip } from '../response/headers.js';
 import { writeEntry, writeRpc } from '../response/write.js';
@@ -80,6 +80,7 @@ async function serveParsed(state: ProxyState, ctx: RequestContext, parsed: Exclu
   const results = await serveCalls(plans, deps, fetcher, state.storeAnswer);
   ctx.calls = calls.length;
   summarize(ctx, results);
+  countCalls(route.group.name, calls, results);
   const opts = { gzip: acceptsGzip(ctx.req.headers['accept-encoding']), headOnly: ctx.method === 'HEAD', requestId: ctx.id, xCache: ctx.xCache ?? 'MISS' };
   if (parsed.kind === 'jsonrpc') {
     ctx.status = writeRpc(ctx.res, { calls, results, batch: parsed.batch }, opts);
@@ -116,6 +117,10 @@ async function streamThrough(state: ProxyState, ctx: RequestContext, path: strin
   });
   ctx.node = done.node;
   ctx.status = done.status;
+}
+
+function countCalls(group: string, calls: Call[], results: CallResult[]): void {
+  calls.forEach((call, i) => callsTotal.inc({ group, call: call.name, cache: results[i]?.cache ?? 'error' }));
 }
 
 /** X-Cache for the response and the aggregate label for metrics. */
