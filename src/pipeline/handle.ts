@@ -12,7 +12,7 @@ import { writeEntry, writeRpc } from '../response/write.js';
 import type { RequestContext } from '../server/context.js';
 import { remainingMs as remaining, splitUrl } from '../server/context.js';
 import type { ProxyState } from '../server/state.js';
-import type { ForwardInfo } from '../upstream/client.js';
+import { forwardInfo } from '../upstream/forwarding.js';
 import { passThrough } from '../upstream/passthrough.js';
 import { endRequest } from './end.js';
 import { restFetcher, type FetchContext } from './fetch-rest.js';
@@ -65,10 +65,10 @@ async function runStages(state: ProxyState, ctx: RequestContext): Promise<void> 
   const inbound: InboundRequest = { method: ctx.method, path, query: ctx.query, headers: req.headers, body };
   const parsed = route.group.dialect.parse(inbound, limits);
   if (parsed.kind === 'passthrough') return streamThrough(state, ctx, path, parsed.write, strong, body);
-  await serveParsed(state, ctx, parsed, path, strong);
+  await serveParsed(state, ctx, parsed, inbound, strong);
 }
 
-async function serveParsed(state: ProxyState, ctx: RequestContext, parsed: Exclude<ParsedRequest, { kind: 'passthrough' }>, path: string, strong: boolean): Promise<void> {
+async function serveParsed(state: ProxyState, ctx: RequestContext, parsed: Exclude<ParsedRequest, { kind: 'passthrough' }>, inbound: InboundRequest, strong: boolean): Promise<void> {
   const route = ctx.route!;
   const calls = parsed.kind === 'rest' ? [parsed.call] : parsed.calls;
   const now = Date.now();
@@ -87,6 +87,11 @@ async function serveParsed(state: ProxyState, ctx: RequestContext, parsed: Exclu
     return;
   }
   const only = results[0];
+  // Too large to buffer (and so to cache): ask again through the streaming path, which holds no
+  // more than a socket buffer of it. Only reads get here; repeating a read is safe.
+  if (only?.cache === 'error' && only.error.code === 'upstream_response_too_large' && calls[0]?.cls !== 'write') {
+    return streamThrough(state, ctx, inbound.path, false, strong, inbound.body.length > 0 ? inbound.body : undefined);
+  }
   if (!only || only.cache === 'error') throw only?.error ?? new Error('no result');
   ctx.status = only.answer.entry.status;
   writeEntry(ctx.res, only.answer.entry, opts);
@@ -96,7 +101,7 @@ function fetchContext(state: ProxyState, ctx: RequestContext, strong: boolean): 
   const route = ctx.route!;
   return {
     group: route.group,
-    fwd: forwardInfo(state, ctx),
+    fwd: forwardInfo(state.runtime.config.server.trustForwardedFor, ctx.id, ctx.req),
     strong,
     signal: AbortSignal.timeout(Math.max(1, remaining(ctx))),
     maxEntryBytes: state.runtime.config.cache.memory.maxEntryBytes,
@@ -112,7 +117,7 @@ async function streamThrough(state: ProxyState, ctx: RequestContext, path: strin
   ctx.res.setHeader('x-request-id', ctx.id);
   ctx.xCache = 'BYPASS';
   const done = await passThrough(ctx.req, ctx.res, {
-    set: route.group.set, write, strong, requestId: ctx.id, timeoutMs: remaining(ctx),
+    set: route.group.set, write, strong, fwd: forwardInfo(state.runtime.config.server.trustForwardedFor, ctx.id, ctx.req), timeoutMs: remaining(ctx),
     body,
   });
   ctx.node = done.node;
@@ -137,18 +142,6 @@ function summarize(ctx: RequestContext, results: CallResult[]): void {
   ctx.xCache = `PARTIAL ${served}/${results.length}`;
 }
 
-function forwardInfo(state: ProxyState, ctx: RequestContext): ForwardInfo {
-  const ip = ctx.req.socket.remoteAddress;
-  const incoming = ctx.req.headers['x-forwarded-for'];
-  const trusted = state.runtime.config.server.trustForwardedFor && typeof incoming === 'string';
-  return {
-    requestId: ctx.id,
-    clientIp: ip,
-    forwardedFor: trusted ? `${incoming}, ${ip ?? 'unknown'}` : ip,
-    proto: 'http',
-    host: ctx.req.headers.host,
-  };
-}
 
 function stripPrefix(path: string, prefix: string): string {
   const rest = path.slice(prefix.replace(/\/$/, '').length);

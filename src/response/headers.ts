@@ -28,6 +28,25 @@ export function storableResponseHeaders(headers: Record<string, string | string[
   return out.sort((a, b) => (a[0] < b[0] ? -1 : 1));
 }
 
+const hopByHopRequest = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade'];
+
+/**
+ * Removes, in place, the request headers that belong to the client's hop (RFC 9110 §7.6.1), plus
+ * any the client listed in Connection, before the request is streamed to a node. `keepUpgrade`
+ * keeps Connection/Upgrade for a WebSocket handshake.
+ */
+export function stripHopByHopRequest(headers: Record<string, string | string[] | undefined>, keepUpgrade = false): void {
+  for (const name of tokens(headers['connection'])) if (!keepUpgrade || name !== 'upgrade') delete headers[name];
+  for (const name of hopByHopRequest) if (!keepUpgrade || (name !== 'upgrade' && name !== 'connection')) delete headers[name];
+}
+
+/** Removes, in place, response headers the node listed in Connection (they were for its hop). */
+export function stripConnectionListed(headers: Record<string, string | string[] | undefined>): void {
+  for (const name of tokens(headers['connection'])) if (name !== 'close' && name !== 'keep-alive') delete headers[name];
+  delete headers['keep-alive'];
+  delete headers['proxy-connection'];
+}
+
 function tokens(value: string | string[] | undefined): Set<string> {
   if (value === undefined) return new Set();
   const joined = Array.isArray(value) ? value.join(',') : value;

@@ -1,8 +1,10 @@
 // The client-facing node:http server. It only wires sockets to the pipeline: request → handle,
 // upgrade → WebSocket pass-through to the matched group's primary, malformed HTTP → 400 and close.
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { handleRequest } from '../pipeline/handle.js';
+import { forwardInfo } from '../upstream/forwarding.js';
 import { passThroughUpgrade } from '../upstream/passthrough.js';
 import type { ProxyState } from './state.js';
 import { splitUrl } from './context.js';
@@ -18,7 +20,8 @@ export function createTrafficServer(state: ProxyState): Server {
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
     }
-    passThroughUpgrade(req, socket, head, route.group.set);
+    const id = typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : randomUUID();
+    passThroughUpgrade(req, socket, head, route.group.set, forwardInfo(state.runtime.config.server.trustForwardedFor, id, req));
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable) return socket.destroy();

@@ -9,7 +9,8 @@ import { Readable, type Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
 import type { ProxyError } from '../errors.js';
 import { upstreamRequestsTotal, upstreamErrorsTotal } from '../metrics/metrics.js';
-import { toUpstreamError } from './client.js';
+import { stripConnectionListed, stripHopByHopRequest } from '../response/headers.js';
+import { toUpstreamError, type ForwardInfo } from './client.js';
 import { isNodeFailureStatus, recordFailure, recordSuccess } from './health.js';
 import type { UpstreamNode } from './node.js';
 import type { ReplicaSet } from './replica-set.js';
@@ -18,13 +19,14 @@ export interface PassthroughRequest {
   set: ReplicaSet;
   write: boolean;
   strong: boolean;
-  requestId: string;
+  fwd: ForwardInfo;
   timeoutMs: number;
   /** The body, when the proxy already read it (a parsed request the dialect handed back). */
   body?: Buffer | undefined;
 }
 
-const proxy = createProxyServer({ xfwd: true, changeOrigin: true, ws: true });
+// xfwd off: the forwarding headers are set by forwardingHeaders(), under the proxy's trust policy.
+const proxy = createProxyServer({ xfwd: false, changeOrigin: true, ws: true });
 const agents = new WeakMap<UpstreamNode, Agent>();
 // One listener for the shared proxy, dispatching to the request that owns the response.
 const onProxyRes = new WeakMap<IncomingMessage, (proxyRes: IncomingMessage) => void>();
@@ -76,6 +78,7 @@ function forward(
   };
   onProxyRes.set(req, (proxyRes) => {
     onProxyRes.delete(req);
+    stripConnectionListed(proxyRes.headers);
     const status = proxyRes.statusCode ?? 502;
     upstreamRequestsTotal.inc({ ...labels, outcome: status >= 500 ? 'http_5xx' : status >= 400 ? 'http_4xx' : 'ok' });
     if (isNodeFailureStatus(status)) recordFailure(node, pr.set.config.health.ejectAfterFailures, Date.now(), status);
@@ -85,10 +88,11 @@ function forward(
     proxyRes.once('close', done);
     onResponse(status);
   });
+  stripHopByHopRequest(req.headers);
   proxy.web(req, res, {
     target: node.origin + node.basePath,
     agent: agentFor(node),
-    headers: { ...pr.set.config.headers, 'x-request-id': pr.requestId },
+    headers: { ...forwardingHeaders(pr.fwd), ...pr.set.config.headers },
     proxyTimeout: pr.timeoutMs,
     // A fresh stream per attempt: a retry must send the body again.
     ...(pr.body ? { buffer: Readable.from([pr.body]) } : {}),
@@ -102,10 +106,19 @@ function forward(
   });
 }
 
+function forwardingHeaders(fwd: ForwardInfo): Record<string, string> {
+  const headers: Record<string, string> = { 'x-request-id': fwd.requestId, 'x-forwarded-proto': fwd.proto };
+  if (fwd.forwardedFor) headers['x-forwarded-for'] = fwd.forwardedFor;
+  if (fwd.host) headers['x-forwarded-host'] = fwd.host;
+  return headers;
+}
+
 /** WebSocket upgrades go to the group's primary: subscriptions are node-local state. */
-export function passThroughUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, set: ReplicaSet): void {
+export function passThroughUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, set: ReplicaSet, fwd: ForwardInfo): void {
   const node = set.primary;
-  proxy.ws(req, socket, head, { target: node.origin + node.basePath, agent: agentFor(node), headers: { ...set.config.headers } }, (err: Error) => {
+  stripHopByHopRequest(req.headers, true);
+  const headers = { ...forwardingHeaders(fwd), ...set.config.headers };
+  proxy.ws(req, socket, head, { target: node.origin + node.basePath, agent: agentFor(node), headers }, (err: Error) => {
     upstreamErrorsTotal.inc({ group: node.group, node: node.name, code: toUpstreamError(err).code });
     socket.destroy();
   });
