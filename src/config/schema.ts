@@ -25,7 +25,7 @@ const ms = (d: number) => z.number().int().min(0).default(d);
 const posInt = (d: number) => z.number().int().min(1).default(d);
 
 export const dialectNames = ['aptos-rest', 'evm-jsonrpc', 'neo-jsonrpc'] as const;
-export const balanceModes = ['round-robin', 'least-connections', 'random'] as const;
+export const balanceModes = ['round-robin', 'least-connections', 'random', 'latency'] as const;
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const serverSchema = z
@@ -65,8 +65,19 @@ const retrySchema = z
 
 const healthSchema = z
   .strictObject({
-    ejectAfterFailures: posInt(3).describe('consecutive failures that take a node out of rotation'),
-    probeIntervalMs: posInt(1_000).describe('how often an ejected node is probed'),
+    ejectAfterFailures: posInt(3).describe('consecutive failures that open the breaker (take the node out of rotation)'),
+    errorRate: z.number().gt(0).max(1).default(0.5).describe('failure rate over the window that opens the breaker'),
+    windowSize: posInt(20).describe('outcomes in the rolling window'),
+    minSamples: posInt(10).describe('outcomes needed before the failure rate counts'),
+    openMs: posInt(5_000).describe('how long an open breaker keeps traffic away before one trial request'),
+    probeIntervalMs: posInt(1_000).describe('how often an out-of-rotation node is probed; a good probe puts it back'),
+  })
+  .prefault({});
+
+const lagSchema = z
+  .strictObject({
+    maxLag: z.number().int().min(0).optional().describe('versions/blocks a replica may be behind the group head and still serve reads (default: 50000 versions for aptos-rest, 5 blocks for evm-jsonrpc, 2 for neo-jsonrpc)'),
+    maxHeadAgeMs: posInt(30_000).describe('a replica whose head has not moved for this long while the group head has leaves the read rotation'),
   })
   .prefault({});
 
@@ -81,6 +92,7 @@ const upstreamSchema = z.strictObject({
   timeouts: timeoutsSchema,
   retry: retrySchema,
   health: healthSchema,
+  lag: lagSchema,
   head: z.strictObject({ pollIntervalMs: posInt(1_000) }).prefault({}),
 });
 

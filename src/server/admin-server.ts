@@ -58,7 +58,11 @@ function status(state: ProxyState): unknown {
       head: n.head?.toString(),
       oldest: n.oldest?.toString(),
       inflight: n.inflight,
-      consecutiveFailures: n.consecutiveFailures,
+      breaker: n.breaker.state(Date.now()),
+      consecutiveFailures: n.breaker.consecutiveFailures,
+      failureRate: n.breaker.failureRate,
+      current: g.set.isCurrent(n),
+      latencyMs: Math.round(n.latencyMs * 10) / 10,
     })),
   }));
   const memory = state.cache.memory;

@@ -2,6 +2,7 @@
 // routes that point at them. A reload builds a new Runtime and retires the old one once its
 // in-flight requests are done; the cache and the coalescer live outside it and survive reloads.
 import type { Config, RouteConfig, UpstreamConfig } from '../config/schema.js';
+import { finalityDepthOf } from '../config/dialect-defaults.js';
 import { dialectFor } from '../dialects/index.js';
 import type { Dialect } from '../dialects/types.js';
 import { HeadTracker } from '../upstream/head-tracker.js';
@@ -66,8 +67,7 @@ export class Runtime {
 function buildGroup(name: string, cfg: UpstreamConfig): GroupRuntime {
   const dialect = dialectFor(cfg.dialect);
   const set = new ReplicaSet(name, cfg, dialect);
-  const depth = cfg.finalityDepth ?? (cfg.dialect === 'evm-jsonrpc' ? 64 : 0);
-  return { name, config: cfg, dialect, set, heads: new HeadTracker(set), finalityDepth: BigInt(depth) };
+  return { name, config: cfg, dialect, set, heads: new HeadTracker(set), finalityDepth: finalityDepthOf(cfg) };
 }
 
 /** `/v1` matches `/v1` and `/v1/...` but not `/v10`. */

@@ -65,7 +65,9 @@ export async function sendToNode(
     throw proxyErr;
   } finally {
     node.inflight--;
-    upstreamDuration.observe({ group: node.group, node: node.name }, (performance.now() - started) / 1000);
+    const ms = performance.now() - started;
+    node.noteLatency(ms);
+    upstreamDuration.observe({ group: node.group, node: node.name }, ms / 1000);
   }
 }
 

@@ -30,7 +30,7 @@ export async function callGroup(set: ReplicaSet, call: UpstreamCall, fwd: Forwar
     }
     tried.add(node);
     last = await attemptOnce(set, node, call, fwd, signal);
-    if (!shouldRetry(last)) break;
+    if (!shouldRetry(last, call)) break;
   }
   if (last === undefined) throw new UpstreamUnavailableError(`no node of group ${set.name} can take this request`);
   if (last instanceof ProxyError) throw last;
@@ -51,20 +51,23 @@ async function attemptOnce(
       maxResponseBytes: set.config.maxResponseBytes,
       signal,
     });
-    if (isNodeFailureStatus(answer.status)) recordFailure(node, set.config.health.ejectAfterFailures, now, answer.status);
+    if (isNodeFailureStatus(answer.status)) recordFailure(node, now, answer.status);
     else recordSuccess(node, now);
     learnHead(set, node, answer);
     return answer;
   } catch (err) {
     const proxyErr = err as ProxyError;
     // A response too large is the request's property, not the node's fault.
-    if (proxyErr.retryable) recordFailure(node, set.config.health.ejectAfterFailures, now, proxyErr);
+    if (proxyErr.retryable) recordFailure(node, now, proxyErr);
     return proxyErr;
   }
 }
 
-function shouldRetry(outcome: UpstreamAnswer | ProxyError): boolean {
+function shouldRetry(outcome: UpstreamAnswer | ProxyError, call: UpstreamCall): boolean {
   if (outcome instanceof ProxyError) return outcome.retryable;
+  // 410 Gone on a pinned read: this node pruned the version (its X-Aptos-Ledger-Oldest-Version
+  // now tells selection so); another node may still have it.
+  if (outcome.status === 410 && call.pin !== undefined) return true;
   return isNodeFailureStatus(outcome.status);
 }
 

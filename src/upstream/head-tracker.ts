@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { componentLogger } from '../log.js';
 import type { ProxyError } from '../errors.js';
 import { sendToNode } from './client.js';
-import { isNodeFailureStatus, recordFailure, recordSuccess } from './health.js';
+import { isNodeFailureStatus, recordFailure, recordProbeSuccess } from './health.js';
 import type { UpstreamNode } from './node.js';
 import type { ReplicaSet } from './replica-set.js';
 
@@ -43,7 +43,7 @@ export class HeadTracker {
   private async pollDue(): Promise<void> {
     const now = Date.now();
     const due = this.set.all.filter((node) => {
-      const every = node.ejected ? this.set.config.health.probeIntervalMs : this.set.config.head.pollIntervalMs;
+      const every = node.healthy ? this.set.config.head.pollIntervalMs : this.set.config.health.probeIntervalMs;
       return now - (this.lastPoll.get(node) ?? 0) >= every;
     });
     await Promise.all(due.map((n) => this.poll(n)));
@@ -73,7 +73,7 @@ export class HeadTracker {
         this.fail(node, answer.status);
         return;
       }
-      recordSuccess(node, Date.now());
+      recordProbeSuccess(node, Date.now());
       node.noteHead(head, Date.now());
       this.set.updateLag();
     } catch (err) {
@@ -86,7 +86,7 @@ export class HeadTracker {
     if (typeof reason === 'number' && !isNodeFailureStatus(reason)) {
       log.debug({ group: node.group, node: node.name, status: reason }, 'head poll not understood');
     }
-    recordFailure(node, this.set.config.health.ejectAfterFailures, Date.now(), reason);
+    recordFailure(node, Date.now(), reason);
   }
 }
 

@@ -1,8 +1,9 @@
-// Passive health: outcomes of real traffic move a node in and out of rotation. A node that fails
-// `ejectAfterFailures` times in a row leaves the rotation; the head monitor keeps probing it and
-// puts it back on its first good answer. (The rolling-window circuit breaker builds on this.)
+// Outcomes of real traffic and of the head probes feed each node's circuit breaker (breaker.ts).
+// This module turns outcomes into breaker records and breaker transitions into the node_healthy
+// gauge and one log line per transition (not per request).
 import { componentLogger } from '../log.js';
 import type { ProxyError } from '../errors.js';
+import { nodeHealthy } from '../metrics/metrics.js';
 import type { UpstreamNode } from './node.js';
 
 const log = componentLogger('health');
@@ -13,18 +14,25 @@ export function isNodeFailureStatus(status: number): boolean {
 }
 
 export function recordSuccess(node: UpstreamNode, now: number): void {
-  node.consecutiveFailures = 0;
-  if (node.ejected) {
-    node.setHealthy(true, now);
-    log.info({ group: node.group, node: node.name }, 'node back in rotation');
-  }
+  report(node, node.breaker.record(true, now));
 }
 
-export function recordFailure(node: UpstreamNode, ejectAfter: number, now: number, reason: ProxyError | number): void {
-  node.consecutiveFailures++;
-  if (!node.ejected && node.consecutiveFailures >= ejectAfter) {
-    node.setHealthy(false, now);
+export function recordFailure(node: UpstreamNode, now: number, reason: ProxyError | number): void {
+  const change = node.breaker.record(false, now);
+  if (change?.to === 'open') {
     const why = typeof reason === 'number' ? `status ${reason}` : reason.code;
-    log.warn({ group: node.group, node: node.name, failures: node.consecutiveFailures, reason: why }, 'node taken out of rotation');
+    log.warn({ group: node.group, node: node.name, failures: node.breaker.consecutiveFailures, failureRate: node.breaker.failureRate, reason: why }, 'breaker open: node out of rotation');
   }
+  report(node, change);
+}
+
+/** A good answer to the active probe is proof enough that an out-of-rotation node is back. */
+export function recordProbeSuccess(node: UpstreamNode, now: number): void {
+  report(node, node.breaker.closeAfterProbe(now));
+}
+
+function report(node: UpstreamNode, change: { from: string; to: string } | undefined): void {
+  if (!change) return;
+  nodeHealthy.set({ group: node.group, node: node.name }, change.to === 'open' ? 0 : 1);
+  if (change.to === 'closed') log.info({ group: node.group, node: node.name }, 'breaker closed: node back in rotation');
 }

@@ -1,27 +1,32 @@
-// One upstream node: its connection pool, its passive health and the head it last reported.
-// Node names are roles (`primary`, `replica-0`, ...), never URLs, so metric labels stay bounded and
-// credentials in URLs never reach a label or a log line.
+// One upstream node: its connection pool, its circuit breaker, the head it last reported and how
+// fast it has been answering. Node names are roles (`primary`, `replica-0`, ...), never URLs, so
+// metric labels stay bounded and credentials in URLs never reach a label or a log line.
 import { Pool } from 'undici';
 import type { UpstreamConfig } from '../config/schema.js';
 import { nodeHealthy, nodeHead } from '../metrics/metrics.js';
+import { Breaker } from './breaker.js';
 
 export type NodeRole = 'primary' | 'replica';
+
+/** Weight of the newest sample in the latency average (about the last 10 answers). */
+const EWMA_ALPHA = 0.2;
 
 export class UpstreamNode {
   readonly pool: Pool;
   readonly origin: string;
   /** Path prefix of the node URL (e.g. `/rpc` for `http://host/rpc`), prepended to every request path. */
   readonly basePath: string;
+  readonly breaker: Breaker;
   /** Requests in flight on this node (for least-connections). */
   inflight = 0;
-  consecutiveFailures = 0;
-  ejected = false;
-  ejectedAt = 0;
   /** Latest version / block height seen from this node. */
   head: bigint | undefined;
-  headSeenAt = 0;
+  /** When the head last moved forward (a node whose head stops moving is stuck). */
+  headMovedAt = 0;
   /** Aptos: oldest version the node still has (pruning). */
   oldest: bigint | undefined;
+  /** Exponentially weighted average answer time, ms (0 until the first answer). */
+  latencyMs = 0;
 
   constructor(
     readonly group: string,
@@ -41,32 +46,32 @@ export class UpstreamNode {
       headersTimeout: config.timeouts.headersMs,
       bodyTimeout: config.timeouts.bodyMs,
     });
+    const h = config.health;
+    this.breaker = new Breaker({ windowSize: h.windowSize, minSamples: h.minSamples, errorRate: h.errorRate, consecutiveFailures: h.ejectAfterFailures, openMs: h.openMs });
     nodeHealthy.set({ group, node: name }, 1);
   }
 
+  /** In rotation (breaker not open)? */
   get healthy(): boolean {
-    return !this.ejected;
+    return this.breaker.state(Date.now()) !== 'open';
   }
 
   noteHead(head: bigint, now: number): void {
-    if (this.head === undefined || head >= this.head) {
+    if (this.head === undefined || head > this.head) {
       this.head = head;
-      this.headSeenAt = now;
+      this.headMovedAt = now;
       nodeHead.set({ group: this.group, node: this.name }, Number(head));
     }
+  }
+
+  noteLatency(ms: number): void {
+    this.latencyMs = this.latencyMs === 0 ? ms : this.latencyMs + EWMA_ALPHA * (ms - this.latencyMs);
   }
 
   /** True when this node can answer a read pinned to `pin` (as far as the proxy knows). */
   hasVersion(pin: bigint): boolean {
     if (this.oldest !== undefined && pin < this.oldest) return false;
     return this.head === undefined || this.head >= pin;
-  }
-
-  setHealthy(healthy: boolean, now: number): void {
-    this.ejected = !healthy;
-    if (!healthy) this.ejectedAt = now;
-    else this.consecutiveFailures = 0;
-    nodeHealthy.set({ group: this.group, node: this.name }, healthy ? 1 : 0);
   }
 
   async close(): Promise<void> {

@@ -81,7 +81,7 @@ function forward(
     stripConnectionListed(proxyRes.headers);
     const status = proxyRes.statusCode ?? 502;
     upstreamRequestsTotal.inc({ ...labels, outcome: status >= 500 ? 'http_5xx' : status >= 400 ? 'http_4xx' : 'ok' });
-    if (isNodeFailureStatus(status)) recordFailure(node, pr.set.config.health.ejectAfterFailures, Date.now(), status);
+    if (isNodeFailureStatus(status)) recordFailure(node, Date.now(), status);
     else recordSuccess(node, Date.now());
     const head = pr.set.dialect.headFromHeaders(proxyRes.headers);
     if (head !== undefined) node.noteHead(head, Date.now());
@@ -101,7 +101,7 @@ function forward(
     const proxyErr = toUpstreamError(err);
     upstreamRequestsTotal.inc({ ...labels, outcome: 'error' });
     upstreamErrorsTotal.inc({ ...labels, code: proxyErr.code });
-    recordFailure(node, pr.set.config.health.ejectAfterFailures, Date.now(), proxyErr);
+    recordFailure(node, Date.now(), proxyErr);
     onError(proxyErr);
   });
 }

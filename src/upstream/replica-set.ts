@@ -1,7 +1,10 @@
-// Node selection for one upstream group. Reads go to healthy replicas (round-robin by default);
-// the primary serves reads only when no replica can (none configured, none healthy, none that has
-// the pinned version) or when the client asked for strong consistency. Writes go to the primary only.
+// Node selection for one upstream group. Reads go to replicas that are in rotation: breaker not
+// open, not lagging more than maxLag behind the group head, head not stuck for maxHeadAgeMs while
+// the group moved on, and — for a pinned read — holding that version (head ≥ pin, and for Aptos
+// oldest ≤ pin). The primary serves reads only when no replica can, or when the client asked for
+// strong consistency. Writes go to the primary only.
 import type { UpstreamConfig } from '../config/schema.js';
+import { maxLagOf } from '../config/dialect-defaults.js';
 import type { Dialect } from '../dialects/types.js';
 import { nodeLag } from '../metrics/metrics.js';
 import { UpstreamNode } from './node.js';
@@ -20,6 +23,7 @@ export class ReplicaSet {
   readonly primary: UpstreamNode;
   readonly replicas: readonly UpstreamNode[];
   readonly all: readonly UpstreamNode[];
+  private readonly maxLag: bigint;
   private cursor = 0;
 
   constructor(
@@ -30,9 +34,10 @@ export class ReplicaSet {
     this.primary = new UpstreamNode(name, 'primary', 'primary', config.primary, config);
     this.replicas = config.replicas.map((url, i) => new UpstreamNode(name, `replica-${i}`, 'replica', url, config));
     this.all = [this.primary, ...this.replicas];
+    this.maxLag = maxLagOf(config);
   }
 
-  /** The highest head any healthy node reported; the version "latest" reads are keyed by. */
+  /** The highest head any node in rotation reported; the version "latest" reads are keyed by. */
   get head(): bigint | undefined {
     let best: bigint | undefined;
     for (const node of this.all) {
@@ -42,26 +47,41 @@ export class ReplicaSet {
   }
 
   select(opts: SelectOptions): UpstreamNode | undefined {
-    const usable = (n: UpstreamNode) => n.healthy && !opts.exclude?.has(n);
+    const now = Date.now();
     // Writes have one place to go, healthy or not; they are never retried elsewhere.
     if (opts.write) return opts.exclude?.has(this.primary) ? undefined : this.primary;
+    const usable = (n: UpstreamNode) => !opts.exclude?.has(n) && n.breaker.isAvailable(now);
     if (!opts.strong) {
-      const candidates = this.replicas.filter((n) => usable(n) && (opts.pin === undefined || n.hasVersion(opts.pin)));
+      const head = this.head;
+      const candidates = this.replicas.filter((n) => usable(n) && this.current(n, head, now) && (opts.pin === undefined || n.hasVersion(opts.pin)));
       const picked = this.pick(candidates);
-      if (picked) return picked;
+      if (picked && picked.breaker.tryAcquire(now)) return picked;
     }
-    if (usable(this.primary)) return this.primary;
-    // Every node is ejected: try one anyway rather than fail without asking (it may be back).
+    if (usable(this.primary) && this.primary.breaker.tryAcquire(now)) return this.primary;
+    // Nothing in rotation: try one anyway rather than fail without asking (it may be back).
     return this.all.find((n) => !opts.exclude?.has(n));
   }
 
+  /** Not lagging and not stuck (a node without a known head is given the benefit of the doubt). */
+  isCurrent(node: UpstreamNode): boolean {
+    return this.current(node, this.head, Date.now());
+  }
+
+  private current(node: UpstreamNode, groupHead: bigint | undefined, now: number): boolean {
+    if (node.head === undefined || groupHead === undefined || node.head >= groupHead) return true;
+    if (groupHead - node.head > this.maxLag) return false;
+    return now - node.headMovedAt <= this.config.lag.maxHeadAgeMs;
+  }
+
   private pick(candidates: UpstreamNode[]): UpstreamNode | undefined {
-    if (candidates.length === 0) return undefined;
+    if (candidates.length <= 1) return candidates[0];
     switch (this.config.balance) {
       case 'random':
         return candidates[Math.floor(Math.random() * candidates.length)];
       case 'least-connections':
         return candidates.reduce((a, b) => (b.inflight < a.inflight ? b : a));
+      case 'latency':
+        return pickByLatency(candidates);
       default:
         return candidates[this.cursor++ % candidates.length];
     }
@@ -79,4 +99,16 @@ export class ReplicaSet {
   async close(): Promise<void> {
     await Promise.all(this.all.map((n) => n.close()));
   }
+}
+
+/**
+ * Power of two choices on (average latency × (in flight + 1)): steers load to fast nodes without
+ * sending everything to the single fastest one, and a node with no samples yet gets tried.
+ */
+function pickByLatency(candidates: UpstreamNode[]): UpstreamNode | undefined {
+  const a = candidates[Math.floor(Math.random() * candidates.length)];
+  const b = candidates[Math.floor(Math.random() * candidates.length)];
+  if (!a || !b) return a ?? b;
+  const cost = (n: UpstreamNode) => n.latencyMs * (n.inflight + 1);
+  return cost(b) < cost(a) ? b : a;
 }
