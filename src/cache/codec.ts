@@ -7,14 +7,15 @@
 //   0  u8[2] magic 'LP'        4  u16 status           12 u32 rawLength
 //   2  u8    format version    6  u32 crc32            16 f64 storedAt (epoch ms)
 //   3  u8    flags             10 (u16 reserved, 0)     24 f64 expiresAt (epoch ms)
-//  32  u32   length H of the headers JSON, then H bytes of JSON [[name, value], ...], then the body.
+//  32  f64   staleUntil (epoch ms; = expiresAt when not set)
+//  40  u32   length H of the headers JSON, then H bytes of JSON [[name, value], ...], then the body.
 import type { CacheEntry } from './types.js';
 
 const MAGIC_0 = 0x4c; // 'L'
 const MAGIC_1 = 0x50; // 'P'
-export const CODEC_VERSION = 1;
+export const CODEC_VERSION = 2;
 const FLAG_COMPRESSED = 0x01;
-const FIXED = 36;
+const FIXED = 44;
 // A sync-flushed deflate segment always ends with an empty stored block: a cheap truncation check.
 const SYNC_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
@@ -31,7 +32,8 @@ export function encodeEntry(e: CacheEntry): Buffer {
   out.writeUInt32BE(e.rawLength, 12);
   out.writeDoubleBE(e.storedAt, 16);
   out.writeDoubleBE(e.expiresAt, 24);
-  out.writeUInt32BE(headers.length, 32);
+  out.writeDoubleBE(e.staleUntil ?? e.expiresAt, 32);
+  out.writeUInt32BE(headers.length, 40);
   headers.copy(out, FIXED);
   e.body.copy(out, FIXED + headers.length);
   return out;
@@ -42,7 +44,7 @@ export function decodeEntry(b: Buffer): CacheEntry | undefined {
   if (b.length < FIXED || b[0] !== MAGIC_0 || b[1] !== MAGIC_1 || b[2] !== CODEC_VERSION) return undefined;
   const flags = b[3] ?? 0;
   if ((flags & ~FLAG_COMPRESSED) !== 0) return undefined;
-  const headerLen = b.readUInt32BE(32);
+  const headerLen = b.readUInt32BE(40);
   if (FIXED + headerLen > b.length) return undefined;
   const headers = parseHeaders(b.subarray(FIXED, FIXED + headerLen));
   if (!headers) return undefined;
@@ -58,6 +60,9 @@ export function decodeEntry(b: Buffer): CacheEntry | undefined {
     storedAt: b.readDoubleBE(16),
     expiresAt: b.readDoubleBE(24),
   };
+  // Written as expiresAt when absent; only a later time means the entry may be served stale.
+  const staleUntil = b.readDoubleBE(32);
+  if (staleUntil > entry.expiresAt) entry.staleUntil = staleUntil;
   return plausible(entry) ? entry : undefined;
 }
 

@@ -58,7 +58,8 @@ export class MemoryStore implements CacheStore {
     let entry = this.lru.get(key);
     // lru-cache's clock is coarse (ttlResolution); expiresAt is the contract.
     if (entry && entry.expiresAt <= Date.now()) {
-      this.lru.delete(key);
+      // Past its life: kept only while it may still serve as a stale answer.
+      if ((entry.staleUntil ?? 0) <= Date.now()) this.lru.delete(key);
       entry = undefined;
     }
     cacheLookupsTotal.inc({ tier: this.tier, result: entry ? 'hit' : 'miss' });
@@ -70,9 +71,16 @@ export class MemoryStore implements CacheStore {
     this.setSync(key, entry);
   }
 
+  /** An expired entry still kept for stale serving (undefined when fresh, absent or gone). */
+  getStaleSync(key: string): CacheEntry | undefined {
+    const entry = this.lru.get(key);
+    const now = Date.now();
+    return entry && entry.expiresAt <= now && (entry.staleUntil ?? 0) > now ? entry : undefined;
+  }
+
   /** Stores for the remaining lifetime of the entry; returns false when it was not kept. */
   setSync(key: string, entry: CacheEntry): boolean {
-    const ttl = Math.ceil(entry.expiresAt - Date.now());
+    const ttl = Math.ceil(Math.max(entry.expiresAt, entry.staleUntil ?? 0) - Date.now());
     if (ttl <= 0 || entrySize(key, entry) > this.maxEntryBytes) return false;
     this.lru.set(key, entry, { ttl });
     cacheStoresTotal.inc({ tier: this.tier });

@@ -24,7 +24,10 @@ export function makeStoreAnswer(cache: TieredStore, config: Config['cache']): (p
     if (!plan.store || plan.key === undefined || !answer.cacheable) return answer;
     const now = Date.now();
     const segment = compressSegment(answer.entry.body, config.compression);
-    const entry: CacheEntry = { ...answer.entry, ...segment, storedAt: now, expiresAt: now + Math.min(plan.ttlMs, answer.ttlMs ?? Infinity) };
+    const expiresAt = now + Math.min(plan.ttlMs, answer.ttlMs ?? Infinity);
+    // Kept past its life only when the route may serve it stale.
+    const staleUntil = expiresAt + Math.max(plan.staleIfErrorMs, plan.staleWhileRevalidateMs);
+    const entry: CacheEntry = { ...answer.entry, ...segment, storedAt: now, expiresAt, staleUntil };
     void cache.set(plan.key, entry);
     return { ...answer, entry };
   };

@@ -29,6 +29,7 @@ export interface RedisStoreDeps {
 }
 
 const MAX_BACKOFF_MS = 2000;
+const FAILED = Symbol('redis-failed');
 const SCAN_COUNT = 1000;
 type Op = 'get' | 'set' | 'purge' | 'decode';
 
@@ -68,25 +69,39 @@ export class RedisStore implements CacheStore {
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
+    const entry = await this.read(key);
+    if (entry === FAILED) return undefined;
+    const fresh = entry !== undefined && entry.expiresAt > Date.now();
+    cacheLookupsTotal.inc({ tier: this.tier, result: fresh ? 'hit' : 'miss' });
+    return fresh ? entry : undefined;
+  }
+
+  /** An expired entry still kept for stale serving (undefined when fresh, absent or gone). */
+  async getStale(key: string): Promise<CacheEntry | undefined> {
+    const entry = await this.read(key);
+    const now = Date.now();
+    return entry && entry !== FAILED && entry.expiresAt <= now && (entry.staleUntil ?? 0) > now ? entry : undefined;
+  }
+
+  /** The stored entry, fresh or not; FAILED when Redis did not answer (already counted). */
+  private async read(key: string): Promise<CacheEntry | undefined | typeof FAILED> {
     let raw: Buffer | null;
     try {
       raw = await this.deadline(this.client.getBuffer(this.prefix + key));
     } catch (err) {
       this.failed('get', err);
       cacheLookupsTotal.inc({ tier: this.tier, result: 'error' });
-      return undefined;
+      return FAILED;
     }
     this.answered();
     const entry = raw === null ? undefined : decodeEntry(raw);
     // A value from another format version (rolling upgrade) or a damaged one is a plain miss.
     if (raw !== null && entry === undefined) cacheErrorsTotal.inc({ tier: this.tier, op: 'decode' });
-    const fresh = entry !== undefined && entry.expiresAt > Date.now();
-    cacheLookupsTotal.inc({ tier: this.tier, result: fresh ? 'hit' : 'miss' });
-    return fresh ? entry : undefined;
+    return entry;
   }
 
   async set(key: string, entry: CacheEntry): Promise<void> {
-    const ttl = Math.ceil(entry.expiresAt - Date.now());
+    const ttl = Math.ceil(Math.max(entry.expiresAt, entry.staleUntil ?? 0) - Date.now());
     if (ttl <= 0) return;
     try {
       await this.deadline(this.client.set(this.prefix + key, encodeEntry(entry), 'PX', ttl));

@@ -21,6 +21,11 @@ export interface CacheEntry {
   storedAt: number;
   /** Epoch ms after which the entry must not be served as fresh. */
   expiresAt: number;
+  /**
+   * Epoch ms until which an expired entry is still kept, to be served marked STALE when every node
+   * fails (stale-if-error) or while a refresh runs (stale-while-revalidate). Absent: expiresAt.
+   */
+  staleUntil?: number;
 }
 
 export type CacheTier = 'memory' | 'redis';

@@ -114,6 +114,8 @@ const routeCacheSchema = z
         ms: ms(1_000).describe('... and for a head snapshot at most this old; 0 with versions 0 means exactly the current head'),
       })
       .prefault({}),
+    staleIfErrorMs: ms(0).describe('when every node fails, an expired answer of the same read (or the previous head\'s) up to this old may be served, marked X-Cache: STALE; 0 = off'),
+    staleWhileRevalidateMs: ms(0).describe('latest reads: when the head snapshot moved, the previous head\'s answer up to this old is served (STALE) while one background refresh runs; 0 = off'),
   })
   .prefault({});
 

@@ -11,6 +11,8 @@ export interface StalenessBound {
 export class HeadSnapshot {
   private version: bigint | undefined;
   private takenAt = 0;
+  /** The snapshot before the current one: where the last answer of a latest read is keyed. */
+  previous: bigint | undefined;
 
   constructor(private readonly bound: StalenessBound) {}
 
@@ -18,6 +20,7 @@ export class HeadSnapshot {
   resolve(trackedHead: bigint | undefined, now: number): bigint | undefined {
     if (trackedHead === undefined) return this.version;
     if (this.version === undefined || this.isTooOld(trackedHead, now)) {
+      if (this.version !== trackedHead) this.previous = this.version;
       this.version = trackedHead;
       this.takenAt = now;
     }

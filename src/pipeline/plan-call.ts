@@ -29,6 +29,11 @@ export interface CallPlan {
   write: boolean;
   /** REST payload to send (pinned when forwardPin is set). */
   restPayload?: UpstreamPayload;
+  /** Where an older answer to the same read may be found (stale-if-error, stale-while-revalidate). */
+  fallbackKey?: string;
+  staleIfErrorMs: number;
+  /** Latest reads only: serve the previous head's answer while refreshing, if it is this young. */
+  staleWhileRevalidateMs: number;
 }
 
 /**
@@ -37,7 +42,7 @@ export interface CallPlan {
  */
 export function planCall(call: Call, route: RouteRuntime, now: number, strong = false): CallPlan {
   const write = call.cls === 'write';
-  const base: CallPlan = { call, store: false, ttlMs: 0, write, restPayload: call.rest?.payload };
+  const base: CallPlan = { call, store: false, ttlMs: 0, write, restPayload: call.rest?.payload, staleIfErrorMs: 0, staleWhileRevalidateMs: 0 };
   if (call.reject || write || call.cls === 'uncached') return base;
   const cacheOn = route.config.cache.enabled;
   if (call.cls === 'immutable') return planPinned(base, route, cacheOn);
@@ -49,7 +54,8 @@ function planPinned(plan: CallPlan, route: RouteRuntime, cacheOn: boolean): Call
   const { call } = plan;
   const ttlClass = isUnfinalized(call.pin, call.reorgable, route) ? 'unfinalized' : 'immutable';
   const version = call.pin === undefined ? 'i' : `v:${call.pin}`;
-  return finish({ ...plan, pin: call.pin }, route, version, ttlClass, cacheOn);
+  const planned = finish({ ...plan, pin: call.pin }, route, version, ttlClass, cacheOn);
+  return { ...planned, fallbackKey: planned.key, staleIfErrorMs: route.config.cache.staleIfErrorMs };
 }
 
 function planHead(plan: CallPlan, route: RouteRuntime, cacheOn: boolean, now: number): CallPlan {
@@ -57,19 +63,30 @@ function planHead(plan: CallPlan, route: RouteRuntime, cacheOn: boolean, now: nu
   const head = route.snapshot.resolve(route.group.set.head, now);
   if (head === undefined) return plan;
   const canPin = call.rest?.pinnedPayload !== undefined || call.rpc?.canPin === true;
-  if (!canPin) return finish(plan, route, `h:${head}`, 'head', cacheOn);
+  const prefix = canPin ? 'v' : 'h';
+  const previous = route.snapshot.previous;
+  const stale: Partial<CallPlan> = {
+    fallbackKey: previous === undefined ? undefined : keyFor(route, call, `${prefix}:${previous}`),
+    staleIfErrorMs: route.config.cache.staleIfErrorMs,
+    staleWhileRevalidateMs: route.config.cache.staleWhileRevalidateMs,
+  };
+  if (!canPin) return { ...finish(plan, route, `h:${head}`, 'head', cacheOn), ...stale };
   const pinned: CallPlan = { ...plan, pin: head, forwardPin: head, restPayload: call.rest?.pinnedPayload?.(head) ?? plan.restPayload };
   // Pinned to H it is the same read as an explicit pin to H, and ages like one.
   const ttlClass = isUnfinalized(head, call.reorgable ?? call.rpc !== undefined, route) ? 'unfinalized' : 'immutable';
-  return finish(pinned, route, `v:${head}`, ttlClass, cacheOn);
+  return { ...finish(pinned, route, `v:${head}`, ttlClass, cacheOn), ...stale };
 }
 
 function finish(plan: CallPlan, route: RouteRuntime, version: string, ttlClass: TtlClass, cacheOn: boolean): CallPlan {
   const { call } = plan;
-  const key = cacheKey({ group: route.group.name, callName: call.name, keyMaterial: call.keyMaterial, version });
+  const key = keyFor(route, call, version);
   const ttlMs = route.config.cache.ttlMs[ttlClass];
   const store = cacheOn && !call.coalesceOnly && ttlMs > 0;
   return { ...plan, key, store, ttlMs, ttlClass };
+}
+
+function keyFor(route: RouteRuntime, call: Call, version: string): string {
+  return cacheKey({ group: route.group.name, callName: call.name, keyMaterial: call.keyMaterial, version });
 }
 
 /** A read pinned by number is unfinalized while it is within finalityDepth of the head. */

@@ -10,6 +10,8 @@ import { type Leader, Singleflight, withDeadline } from '../coalesce/singlefligh
 import { asProxyError, type ProxyError, UpstreamTimeoutError } from '../errors.js';
 import { coalescedCallsTotal } from '../metrics/metrics.js';
 import type { CallPlan } from './plan-call.js';
+import { staleForError, staleWhileRevalidate } from './stale.js';
+import { isNodeFailureStatus } from '../upstream/health.js';
 
 /** What one call resolves to; shared between a leader and its followers. */
 export interface Answer {
@@ -25,7 +27,7 @@ export interface Answer {
 }
 
 export type CallResult =
-  | { cache: 'hit' | 'miss' | 'coalesced' | 'bypass'; answer: Answer }
+  | { cache: 'hit' | 'miss' | 'coalesced' | 'bypass' | 'stale'; answer: Answer }
   | { cache: 'error'; error: ProxyError };
 
 /** Fetches answers for the calls that must go upstream, one result per plan, in order. */
@@ -61,8 +63,12 @@ export async function serveCalls(plans: CallPlan[], deps: ServeDeps, fetchMisses
   });
   if (followers.length > 0) coalescedCallsTotal.inc({ group: deps.group }, followers.length);
   const remoteHits = await lookupRemote(plans, leaders, deps, results);
-  const toFetch = [...leaders.filter(([i]) => !remoteHits.has(i)).map(([i]) => i), ...direct];
-  await fetchAndSettle(plans, toFetch, leaders, results, fetchMisses, store);
+  const misses = leaders.filter(([i]) => !remoteHits.has(i)).map(([i]) => i);
+  const revalidating = serveWhileRevalidating(plans, misses, deps, results);
+  // The refresh behind a stale answer runs on without this client; its followers still wait for it.
+  if (revalidating.length > 0) void fetchAndSettle(plans, revalidating, leaders, [], fetchMisses, store, deps).catch(() => undefined);
+  const toFetch = [...misses.filter((i) => !revalidating.includes(i)), ...direct];
+  await fetchAndSettle(plans, toFetch, leaders, results, fetchMisses, store, deps);
   await Promise.all(followers.map(async ([i, flight]) => {
     results[i] = await follow(flight, deps.timeoutMs);
   }));
@@ -97,6 +103,16 @@ async function lookupRemote(
   return hits;
 }
 
+/** Latest-read leaders answered now from the previous head's entry; returns their indexes. */
+function serveWhileRevalidating(plans: CallPlan[], misses: number[], deps: ServeDeps, results: Array<CallResult | undefined>): number[] {
+  const now = Date.now();
+  return misses.filter((i) => {
+    const entry = staleWhileRevalidate(plans[i] as CallPlan, deps.cache, now);
+    if (entry) results[i] = { cache: 'stale', answer: { entry } };
+    return entry !== undefined;
+  });
+}
+
 async function fetchAndSettle(
   plans: CallPlan[],
   indexes: number[],
@@ -104,6 +120,7 @@ async function fetchAndSettle(
   results: Array<CallResult | undefined>,
   fetchMisses: FetchMisses,
   store: StoreAnswer,
+  deps: ServeDeps,
 ): Promise<void> {
   if (indexes.length === 0) return;
   const leaderOf = new Map(leaders);
@@ -113,11 +130,17 @@ async function fetchAndSettle(
   } catch (err) {
     fetched = indexes.map(() => asProxyError(err));
   }
-  indexes.forEach((i, n) => {
+  await Promise.all(indexes.map(async (i, n) => {
     const plan = plans[i] as CallPlan;
     const outcome = fetched[n] ?? asProxyError(new Error('no answer for call'));
     const leader = leaderOf.get(i);
-    if ('entry' in outcome) {
+    const failed = !('entry' in outcome) ? outcome.source === 'upstream' : isNodeFailureStatus(outcome.entry.status);
+    const stale = failed ? await staleForError(plan, deps.cache, Date.now()) : undefined;
+    if (stale) {
+      const answer: Answer = { entry: stale };
+      results[i] = { cache: 'stale', answer };
+      leader?.settle(answer);
+    } else if ('entry' in outcome) {
       // Stored before the flight is removed: a request arriving after this sees the entry.
       const shared = store(plan, outcome);
       results[i] = { cache: plan.key === undefined ? 'bypass' : 'miss', answer: shared };
@@ -126,7 +149,7 @@ async function fetchAndSettle(
       results[i] = { cache: 'error', error: outcome };
       leader?.fail(outcome);
     }
-  });
+  }));
 }
 
 async function follow(flight: Promise<Answer>, timeoutMs: number): Promise<CallResult> {

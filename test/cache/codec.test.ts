@@ -59,10 +59,10 @@ t.test('garbage, other versions and foreign values decode to undefined', async (
   badFlags[3] = 0x80;
   t.equal(decodeEntry(badFlags), undefined, 'unknown flag');
   const badJson = Buffer.from(good);
-  badJson[36] = 0x7d; // '}' where '[' opens the headers JSON
+  badJson[44] = 0x7d; // '}' where '[' opens the headers JSON
   t.equal(decodeEntry(badJson), undefined, 'headers JSON broken');
   const hugeHeaderLen = Buffer.from(good);
-  hugeHeaderLen.writeUInt32BE(0xffffffff, 32);
+  hugeHeaderLen.writeUInt32BE(0xffffffff, 40);
   t.equal(decodeEntry(hugeHeaderLen), undefined, 'header length beyond the value');
   t.equal(decodeEntry(Buffer.from('{"jsonrpc":"2.0","result":"0x1"}')), undefined, 'plain JSON');
   t.equal(decodeEntry(Buffer.alloc(0)), undefined, 'empty');
@@ -72,4 +72,10 @@ t.test('garbage, other versions and foreign values decode to undefined', async (
     if (decodeEntry(junk) !== undefined) t.fail(`junk decoded: ${junk.toString('hex')}`);
   }
   t.pass('random junk never decodes and never throws');
+});
+
+t.test('staleUntil round-trips when it extends the entry', async (t) => {
+  const base = { status: 200, headers: [], body: Buffer.from('x'), compressed: false, crc32: zlib.crc32(Buffer.from('x')), rawLength: 1, storedAt: 1, expiresAt: 100 };
+  t.equal(decodeEntry(encodeEntry({ ...base, staleUntil: 500 }))?.staleUntil, 500);
+  t.equal(decodeEntry(encodeEntry(base))?.staleUntil, undefined, 'absent stays absent');
 });

@@ -95,3 +95,16 @@ t.test('purge by prefix', async (t) => {
   t.equal(store.bytes, 0);
   t.equal(await metric(cacheBytes, { tier: 'memory' }), 0);
 });
+
+t.test('an expired entry with staleUntil is kept for stale serving only, then dropped', async (t) => {
+  const store = new MemoryStore({ maxBytes: 1_000_000 });
+  const e = { ...entry(100, 50), staleUntil: Date.now() + 250 };
+  store.setSync('k', e);
+  t.equal(store.getSync('k'), e, 'fresh');
+  t.equal(store.getStaleSync('k'), undefined, 'not stale while fresh');
+  await sleep(80);
+  t.equal(store.getSync('k'), undefined, 'expired: not served as fresh');
+  t.equal(store.getStaleSync('k'), e, 'still there for stale serving');
+  await sleep(250);
+  t.equal(store.getStaleSync('k'), undefined, 'gone after staleUntil');
+});
