@@ -71,6 +71,25 @@ export class MethodNotAllowedError extends ProxyError {
   override readonly rpcCode = -32600;
 }
 
+export class UnauthorizedError extends ProxyError {
+  readonly code = 'unauthorized';
+  readonly status = 401;
+  readonly source = 'client';
+  override readonly rpcCode = -32001;
+}
+
+/** EIP-1474 names -32005 "limit exceeded". */
+export class RateLimitedError extends ProxyError {
+  readonly code = 'rate_limited';
+  readonly status = 429;
+  readonly source = 'client';
+  override readonly retryable = true;
+  override readonly rpcCode = -32005;
+  constructor(message: string, readonly retryAfterS: number) {
+    super(message);
+  }
+}
+
 export class RequestTimeoutError extends ProxyError {
   readonly code = 'request_timeout';
   readonly status = 408;

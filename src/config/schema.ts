@@ -37,7 +37,22 @@ const serverSchema = z
     maxHeaderBytes: posInt(16_384).describe('largest request header block accepted'),
     requestTimeoutMs: posInt(30_000).describe('a client request is answered by this deadline'),
     keepAliveTimeoutMs: posInt(65_000),
-    trustForwardedFor: z.boolean().default(false).describe('append to an incoming X-Forwarded-For instead of replacing it'),
+    trustForwardedFor: z.boolean().default(false).describe('append to an incoming X-Forwarded-For instead of replacing it (and rate-limit by its first address)'),
+    apiKeys: z
+      .strictObject({
+        header: z.string().regex(/^[a-z0-9-]+$/, 'a lower-case header name').default('x-api-key'),
+        keys: z.array(z.string().min(16, 'keys need at least 16 characters')).min(1),
+      })
+      .optional()
+      .describe('when set, clients must send one of these keys (the header is not forwarded)'),
+    rateLimit: z
+      .strictObject({
+        requestsPerSecond: z.number().gt(0).describe('sustained calls per second per client (a JSON-RPC batch counts each call)'),
+        burst: posInt(100).describe('calls a client may send at once'),
+        keyBy: z.enum(['ip', 'apiKey']).default('ip'),
+        maxClients: posInt(100_000).describe('clients tracked at once (least recently seen forgotten first)'),
+      })
+      .optional(),
     shutdown: z
       .strictObject({
         drainDelayMs: ms(5_000).describe('after SIGTERM, keep accepting while /readyz is 503, so the endpoint leaves the Service first'),
@@ -128,6 +143,7 @@ const routeSchema = z.strictObject({
   }),
   upstream: z.string(),
   stripPrefix: z.boolean().default(false).describe('remove pathPrefix before forwarding'),
+  monotonicReads: z.boolean().default(false).describe('honour X-Min-Ledger-Version: a latest read is never answered for an older version (answers carry X-Ledgerproxy-Version)'),
   cache: routeCacheSchema,
 });
 

@@ -29,7 +29,7 @@ async function fetchOne(plan: CallPlan, fc: FetchContext): Promise<Answer | Prox
   const payload = plan.restPayload;
   if (!payload) throw new Error('REST call without a payload');
   try {
-    const res = await callGroup(fc.group.set, { payload, write: plan.write, strong: fc.strong, pin: plan.pin }, fc.fwd, fc.signal);
+    const res = await callGroup(fc.group.set, { payload, write: plan.write, strong: fc.strong || plan.strong === true, pin: plan.pin }, fc.fwd, fc.signal);
     fc.onNode(res.node.name);
     const cacheable =
       baseCacheable(res.status, res.headers, res.body.length, fc.maxEntryBytes) &&

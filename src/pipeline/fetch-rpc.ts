@@ -50,7 +50,8 @@ async function exchange(plans: CallPlan[], write: boolean, fc: FetchContext, pat
   const payload: UpstreamPayload = { method: 'POST', pathAndQuery: path, headers: { 'content-type': 'application/json', accept: 'application/json' }, body };
   const pin = plans.reduce<bigint | undefined>((max, p) => (p.pin !== undefined && (max === undefined || p.pin > max) ? p.pin : max), undefined);
   try {
-    const res = await callGroup(fc.group.set, { payload, write, strong: fc.strong, pin }, fc.fwd, fc.signal);
+    const strong = fc.strong || plans.some((p) => p.strong === true);
+    const res = await callGroup(fc.group.set, { payload, write, strong, pin }, fc.fwd, fc.signal);
     fc.onNode(res.node.name);
     return matchAnswers(plans, res.status, res.headers, res.body, res.node.name, fc);
   } catch (err) {

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Call, InboundRequest, ParsedRequest } from '../dialects/types.js';
-import { asProxyError, NoRouteError } from '../errors.js';
+import { asProxyError, InvalidParamsError, NoRouteError } from '../errors.js';
 import { callsTotal, inflightRequests } from '../metrics/metrics.js';
 import { writeError } from '../response/error-reply.js';
 import { acceptsGzip } from '../response/headers.js';
@@ -17,7 +17,7 @@ import { passThrough } from '../upstream/passthrough.js';
 import { endRequest } from './end.js';
 import { restFetcher, type FetchContext } from './fetch-rest.js';
 import { rpcFetcher } from './fetch-rpc.js';
-import { planCall } from './plan-call.js';
+import { planCall, type PlanOptions } from './plan-call.js';
 import { readBody } from './read-body.js';
 import { serveCalls, type CallResult } from './serve-calls.js';
 
@@ -55,6 +55,7 @@ async function runStages(state: ProxyState, ctx: RequestContext): Promise<void> 
   const route = state.runtime.match(ctx.method, ctx.path, req.headers.host);
   if (!route) throw new NoRouteError(`no route for ${ctx.method} ${ctx.path}`);
   ctx.route = route;
+  const client = state.runtime.admission.admit(req);
   const strong = req.headers['x-read-consistency'] === 'strong';
   delete req.headers['x-read-consistency'];
   const path = route.config.stripPrefix ? stripPrefix(ctx.path, route.config.match.pathPrefix) : ctx.path;
@@ -65,14 +66,16 @@ async function runStages(state: ProxyState, ctx: RequestContext): Promise<void> 
   const inbound: InboundRequest = { method: ctx.method, path, query: ctx.query, headers: req.headers, body };
   const parsed = route.group.dialect.parse(inbound, limits);
   if (parsed.kind === 'passthrough') return streamThrough(state, ctx, path, parsed.write, strong, body);
-  await serveParsed(state, ctx, parsed, inbound, strong);
+  if (parsed.kind === 'jsonrpc') state.runtime.admission.charge(client, parsed.calls.length - 1);
+  await serveParsed(state, ctx, parsed, inbound, { strong, minVersion: minVersion(ctx) });
 }
 
-async function serveParsed(state: ProxyState, ctx: RequestContext, parsed: Exclude<ParsedRequest, { kind: 'passthrough' }>, inbound: InboundRequest, strong: boolean): Promise<void> {
+async function serveParsed(state: ProxyState, ctx: RequestContext, parsed: Exclude<ParsedRequest, { kind: 'passthrough' }>, inbound: InboundRequest, planOpts: PlanOptions): Promise<void> {
   const route = ctx.route!;
+  const strong = planOpts.strong === true;
   const calls = parsed.kind === 'rest' ? [parsed.call] : parsed.calls;
   const now = Date.now();
-  const plans = calls.map((call) => planCall(call, route, now, strong));
+  const plans = calls.map((call) => planCall(call, route, now, planOpts));
   const fc = fetchContext(state, ctx, strong);
   // JSON-RPC goes to the node URL's own path: the client's path only chose the route.
   const fetcher = parsed.kind === 'rest' ? restFetcher(fc) : rpcFetcher(fc, '/');
@@ -81,6 +84,8 @@ async function serveParsed(state: ProxyState, ctx: RequestContext, parsed: Exclu
   ctx.calls = calls.length;
   summarize(ctx, results);
   countCalls(route.group.name, calls, results);
+  const answersFor = plans.length === 1 ? plans[0]?.answersFor : undefined;
+  if (answersFor !== undefined) ctx.res.setHeader('x-ledgerproxy-version', answersFor.toString());
   const opts = { gzip: acceptsGzip(ctx.req.headers['accept-encoding']), headOnly: ctx.method === 'HEAD', requestId: ctx.id, xCache: ctx.xCache ?? 'MISS' };
   if (parsed.kind === 'jsonrpc') {
     ctx.status = writeRpc(ctx.res, { calls, results, batch: parsed.batch }, opts);
@@ -122,6 +127,15 @@ async function streamThrough(state: ProxyState, ctx: RequestContext, path: strin
   });
   ctx.node = done.node;
   ctx.status = done.status;
+}
+
+/** X-Min-Ledger-Version, on routes that promise monotonic reads. */
+function minVersion(ctx: RequestContext): bigint | undefined {
+  const raw = ctx.req.headers['x-min-ledger-version'];
+  delete ctx.req.headers['x-min-ledger-version'];
+  if (!ctx.route?.config.monotonicReads || raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !/^\d{1,20}$/.test(raw)) throw new InvalidParamsError('X-Min-Ledger-Version must be a decimal version');
+  return BigInt(raw);
 }
 
 function countCalls(group: string, calls: Call[], results: CallResult[]): void {

@@ -27,6 +27,8 @@ export interface CallPlan {
   /** Head the call is forwarded pinned to, when the dialect can pin it. */
   forwardPin?: bigint;
   write: boolean;
+  /** Send to the primary (monotonic read the replicas may not have caught up with). */
+  strong?: boolean;
   /** REST payload to send (pinned when forwardPin is set). */
   restPayload?: UpstreamPayload;
   /** Where an older answer to the same read may be found (stale-if-error, stale-while-revalidate). */
@@ -34,20 +36,29 @@ export interface CallPlan {
   staleIfErrorMs: number;
   /** Latest reads only: serve the previous head's answer while refreshing, if it is this young. */
   staleWhileRevalidateMs: number;
+  /** The ledger version / block the answer is for, when the proxy chose it (latest reads). */
+  answersFor?: bigint;
+}
+
+export interface PlanOptions {
+  /** X-Read-Consistency: strong. */
+  strong?: boolean;
+  /** X-Min-Ledger-Version on a route with monotonicReads: never answer for an older version. */
+  minVersion?: bigint;
 }
 
 /**
  * `strong` (X-Read-Consistency: strong) sends the read to the primary as the client wrote it: a
  * latest read then bypasses the cache, since a head snapshot is exactly what it asked not to get.
  */
-export function planCall(call: Call, route: RouteRuntime, now: number, strong = false): CallPlan {
+export function planCall(call: Call, route: RouteRuntime, now: number, opts: PlanOptions = {}): CallPlan {
   const write = call.cls === 'write';
   const base: CallPlan = { call, store: false, ttlMs: 0, write, restPayload: call.rest?.payload, staleIfErrorMs: 0, staleWhileRevalidateMs: 0 };
   if (call.reject || write || call.cls === 'uncached') return base;
   const cacheOn = route.config.cache.enabled;
   if (call.cls === 'immutable') return planPinned(base, route, cacheOn);
-  if (strong) return base;
-  return planHead(base, route, cacheOn, now);
+  if (opts.strong) return base;
+  return planHead(base, route, cacheOn, now, opts.minVersion);
 }
 
 function planPinned(plan: CallPlan, route: RouteRuntime, cacheOn: boolean): CallPlan {
@@ -58,11 +69,11 @@ function planPinned(plan: CallPlan, route: RouteRuntime, cacheOn: boolean): Call
   return { ...planned, fallbackKey: planned.key, staleIfErrorMs: route.config.cache.staleIfErrorMs };
 }
 
-function planHead(plan: CallPlan, route: RouteRuntime, cacheOn: boolean, now: number): CallPlan {
+function planHead(plan: CallPlan, route: RouteRuntime, cacheOn: boolean, now: number, minVersion?: bigint): CallPlan {
   const { call } = plan;
-  const head = route.snapshot.resolve(route.group.set.head, now);
-  if (head === undefined) return plan;
   const canPin = call.rest?.pinnedPayload !== undefined || call.rpc?.canPin === true;
+  const head = monotonicHead(route.snapshot.resolve(route.group.set.head, now), route.group.set.head, minVersion, canPin);
+  if (head === undefined) return { ...plan, strong: minVersion !== undefined };
   const prefix = canPin ? 'v' : 'h';
   const previous = route.snapshot.previous;
   const stale: Partial<CallPlan> = {
@@ -70,11 +81,23 @@ function planHead(plan: CallPlan, route: RouteRuntime, cacheOn: boolean, now: nu
     staleIfErrorMs: route.config.cache.staleIfErrorMs,
     staleWhileRevalidateMs: route.config.cache.staleWhileRevalidateMs,
   };
-  if (!canPin) return { ...finish(plan, route, `h:${head}`, 'head', cacheOn), ...stale };
+  if (!canPin) return { ...finish(plan, route, `h:${head}`, 'head', cacheOn), ...stale, answersFor: head };
   const pinned: CallPlan = { ...plan, pin: head, forwardPin: head, restPayload: call.rest?.pinnedPayload?.(head) ?? plan.restPayload };
   // Pinned to H it is the same read as an explicit pin to H, and ages like one.
   const ttlClass = isUnfinalized(head, call.reorgable ?? call.rpc !== undefined, route) ? 'unfinalized' : 'immutable';
-  return { ...finish(pinned, route, `v:${head}`, ttlClass, cacheOn), ...stale };
+  return { ...finish(pinned, route, `v:${head}`, ttlClass, cacheOn), ...stale, answersFor: head };
+}
+
+/**
+ * Monotonic reads: a client that has seen version V must not get an older answer. A snapshot below
+ * V is replaced by the tracked head when that is ≥ V, or — where the read can be pinned — by V
+ * itself (sent only to a node that has it). A read that cannot be pinned and whose V the proxy has
+ * not seen yet gets no version at all: it goes uncached to the primary.
+ */
+function monotonicHead(snapshot: bigint | undefined, tracked: bigint | undefined, minVersion: bigint | undefined, canPin: boolean): bigint | undefined {
+  if (minVersion === undefined || (snapshot !== undefined && snapshot >= minVersion)) return snapshot;
+  if (tracked !== undefined && tracked >= minVersion) return tracked;
+  return canPin ? minVersion : undefined;
 }
 
 function finish(plan: CallPlan, route: RouteRuntime, version: string, ttlClass: TtlClass, cacheOn: boolean): CallPlan {

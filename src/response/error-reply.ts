@@ -3,7 +3,7 @@
 // JSON-RPC code. Routes that are not matched (no dialect known) get the REST shape.
 import type { ServerResponse } from 'node:http';
 import { rpcErrorText } from '../dialects/jsonrpc.js';
-import type { ProxyError } from '../errors.js';
+import { RateLimitedError, type ProxyError } from '../errors.js';
 
 export type ErrorShapeKind = 'rest' | 'jsonrpc';
 
@@ -26,6 +26,9 @@ export function writeError(res: ServerResponse, kind: ErrorShapeKind, err: Proxy
     'x-cache': 'ERROR',
   };
   if (err.status === 503) headers['retry-after'] = '1';
+  if (err instanceof RateLimitedError) headers['retry-after'] = String(err.retryAfterS);
+  // Refused before its body was read: close rather than read an unwanted body to keep the socket.
+  if (!res.req.complete) headers['connection'] = 'close';
   res.writeHead(err.status, headers);
   res.end(body);
 }

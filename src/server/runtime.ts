@@ -8,6 +8,7 @@ import type { Dialect } from '../dialects/types.js';
 import { HeadTracker } from '../upstream/head-tracker.js';
 import { ReplicaSet } from '../upstream/replica-set.js';
 import { HeadSnapshot } from '../pipeline/head-snapshot.js';
+import { Admission } from './admission.js';
 
 export interface GroupRuntime {
   readonly name: string;
@@ -31,8 +32,10 @@ export interface RouteRuntime {
 export class Runtime {
   readonly groups: ReadonlyMap<string, GroupRuntime>;
   readonly routes: readonly RouteRuntime[];
+  readonly admission: Admission;
 
   constructor(readonly config: Config) {
+    this.admission = new Admission(config.server);
     const groups = new Map<string, GroupRuntime>();
     for (const [name, cfg] of Object.entries(config.upstreams)) groups.set(name, buildGroup(name, cfg));
     this.groups = groups;
