@@ -74,7 +74,7 @@ async function serveParsed(state: ProxyState, ctx: RequestContext, parsed: Exclu
   const route = ctx.route!;
   const strong = planOpts.strong === true;
   const calls = parsed.kind === 'rest' ? [parsed.call] : parsed.calls;
-  const now = Date.now();
+  const now = performance.now();
   const plans = calls.map((call) => planCall(call, route, now, planOpts));
   const fc = fetchContext(state, ctx, strong);
   // JSON-RPC goes to the node URL's own path: the client's path only chose the route.

@@ -16,7 +16,7 @@ export class HeadSnapshot {
 
   constructor(private readonly bound: StalenessBound) {}
 
-  /** The head to key a latest read by, or undefined while no head is known yet. */
+  /** The head to key a latest read by, or undefined while no head is known yet. `now` is a monotonic clock (performance.now()), so a wall-clock step cannot stretch the bound. */
   resolve(trackedHead: bigint | undefined, now: number): bigint | undefined {
     if (trackedHead === undefined) return this.version;
     if (this.version === undefined || this.isTooOld(trackedHead, now)) {

@@ -51,6 +51,7 @@ export interface PlanOptions {
  * `strong` (X-Read-Consistency: strong) sends the read to the primary as the client wrote it: a
  * latest read then bypasses the cache, since a head snapshot is exactly what it asked not to get.
  */
+/** `now` is a monotonic clock (performance.now()): the head snapshot ages by it. */
 export function planCall(call: Call, route: RouteRuntime, now: number, opts: PlanOptions = {}): CallPlan {
   const write = call.cls === 'write';
   const base: CallPlan = { call, store: false, ttlMs: 0, write, restPayload: call.rest?.payload, staleIfErrorMs: 0, staleWhileRevalidateMs: 0 };

@@ -74,7 +74,7 @@ export class HeadTracker {
         return;
       }
       recordProbeSuccess(node, Date.now());
-      node.noteHead(head, Date.now());
+      node.setPolledHead(head, Date.now());
       this.set.updateLag();
     } catch (err) {
       this.fail(node, err as ProxyError);

@@ -56,6 +56,22 @@ export class UpstreamNode {
     return this.breaker.state(Date.now()) !== 'open';
   }
 
+  /**
+   * The node's own answer to the head probe is authoritative, even when lower than before: after a
+   * reorg to a shorter chain, or a node resynced or replaced, latest reads must not stay pinned to
+   * a block the node no longer has.
+   */
+  setPolledHead(head: bigint, now: number): void {
+    if (this.head !== undefined && head < this.head) {
+      this.head = head;
+      this.headMovedAt = now;
+      nodeHead.set({ group: this.group, node: this.name }, Number(head));
+      return;
+    }
+    this.noteHead(head, now);
+  }
+
+  /** A head seen in passing (response headers): answers can arrive out of order, so only forward. */
   noteHead(head: bigint, now: number): void {
     if (this.head === undefined || head > this.head) {
       this.head = head;

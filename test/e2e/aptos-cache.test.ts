@@ -2,13 +2,14 @@
 // by the head, a cold herd costs one upstream call, gzip bytes are stored once and served as-is.
 import { gunzipSync } from 'node:zlib';
 import t from 'tap';
+import type { TapTest } from '../support/tap-test.js';
 import { startAptosNode, APTOS_ACCOUNTS, BALANCE_VIEW_FUNCTION, APTOS_COIN } from '../support/aptos-node.js';
 import { request } from '../support/http-client.js';
 import { startTestProxy } from '../support/proxy-harness.js';
 
 const viewBody = { function: BALANCE_VIEW_FUNCTION, type_arguments: [APTOS_COIN], arguments: [APTOS_ACCOUNTS.alice] };
 
-async function setup(t: Tap.Test, nodeOpts: Parameters<typeof startAptosNode>[0] = {}, cache = '') {
+async function setup(t: TapTest, nodeOpts: Parameters<typeof startAptosNode>[0] = {}, cache = '') {
   const node = await startAptosNode(nodeOpts);
   t.teardown(() => node.close());
   const proxy = await startTestProxy(`

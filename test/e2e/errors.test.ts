@@ -2,6 +2,7 @@
 // dialect's own shape, and the proxy keeps serving afterwards.
 import { connect } from 'node:net';
 import t from 'tap';
+import type { TapTest } from '../support/tap-test.js';
 import { startAptosNode, APTOS_ACCOUNTS, BALANCE_VIEW_FUNCTION, APTOS_COIN } from '../support/aptos-node.js';
 import { startJsonRpcNode } from '../support/jsonrpc-node.js';
 import { request } from '../support/http-client.js';
@@ -10,7 +11,7 @@ import { startTestProxy } from '../support/proxy-harness.js';
 const viewBody = { function: BALANCE_VIEW_FUNCTION, type_arguments: [APTOS_COIN], arguments: [APTOS_ACCOUNTS.alice] };
 const aptosShape = { message: String, error_code: String, vm_error_code: null };
 
-async function aptosProxy(t: Tap.Test) {
+async function aptosProxy(t: TapTest) {
   const node = await startAptosNode();
   t.teardown(() => node.close());
   const proxy = await startTestProxy(`

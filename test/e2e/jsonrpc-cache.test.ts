@@ -1,6 +1,7 @@
 // JSON-RPC through the proxy: ids are the client's, batches come back in the client's order,
 // identical calls coalesce, latest reads are pinned to the head, writes go to the primary only.
 import t from 'tap';
+import type { TapTest } from '../support/tap-test.js';
 import { gunzipSync } from 'node:zlib';
 import { startJsonRpcNode, type JsonRpcNodeHandle } from '../support/jsonrpc-node.js';
 import { request } from '../support/http-client.js';
@@ -9,7 +10,7 @@ import { startTestProxy } from '../support/proxy-harness.js';
 const TO = '0x00000000000000000000000000000000000000aa';
 const ADDR = '0x00000000000000000000000000000000000000bb';
 
-async function setup(t: Tap.Test, flavor: 'evm' | 'neo', opts: { latencyMs?: number; replica?: boolean } = {}) {
+async function setup(t: TapTest, flavor: 'evm' | 'neo', opts: { latencyMs?: number; replica?: boolean } = {}) {
   const primary = await startJsonRpcNode({ flavor, latencyMs: opts.latencyMs });
   const replica = opts.replica ? await startJsonRpcNode({ flavor, latencyMs: opts.latencyMs }) : undefined;
   t.teardown(() => Promise.all([primary.close(), replica?.close()]));
@@ -32,7 +33,7 @@ routes:
   return { proxy, primary, replica };
 }
 
-const rpc = (url: string, body: unknown, headers: Record<string, string> = {}) => request(url, { method: 'POST', body, headers });
+const rpc = (url: string, body: object, headers: Record<string, string> = {}) => request(url, { method: 'POST', body, headers });
 
 t.test('a herd of 200 identical eth_call costs one upstream call; each client gets its own id', async (t) => {
   const { proxy, primary } = await setup(t, 'evm', { latencyMs: 50 });

@@ -1,11 +1,12 @@
 // A lagging or stuck replica leaves the read rotation; a pinned read goes only to a node that has
 // the version; a pruned replica's 410 is not served when another node has the data.
 import t from 'tap';
+import type { TapTest } from '../support/tap-test.js';
 import { startAptosNode, APTOS_ACCOUNTS, type AptosNodeHandle } from '../support/aptos-node.js';
 import { request } from '../support/http-client.js';
 import { startTestProxy } from '../support/proxy-harness.js';
 
-async function setup(t: Tap.Test, lag: string) {
+async function setup(t: TapTest, lag: string) {
   const nodes = await Promise.all([startAptosNode(), startAptosNode(), startAptosNode()]);
   t.teardown(() => Promise.all(nodes.map((n) => n.close())));
   const [primary, r0, r1] = nodes as [AptosNodeHandle, AptosNodeHandle, AptosNodeHandle];

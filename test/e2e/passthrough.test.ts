@@ -3,6 +3,7 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
+import type { TapTest } from '../support/tap-test.js';
 import { WebSocket, WebSocketServer } from 'ws';
 import { request } from '../support/http-client.js';
 import { startTestProxy } from '../support/proxy-harness.js';
@@ -56,7 +57,7 @@ async function startStreamNode(): Promise<StreamNode> {
   };
 }
 
-async function setup(t: Tap.Test, extra = '') {
+async function setup(t: TapTest, extra = '') {
   const node = await startStreamNode();
   t.teardown(() => node.close());
   const proxy = await startTestProxy(`

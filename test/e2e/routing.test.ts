@@ -1,11 +1,12 @@
 // Issue 2's acceptance: reads spread over replicas, writes to the primary only, a dead replica
 // costs no client request.
 import t from 'tap';
+import type { TapTest } from '../support/tap-test.js';
 import { startAptosNode, APTOS_ACCOUNTS, type AptosNodeHandle } from '../support/aptos-node.js';
 import { request } from '../support/http-client.js';
 import { startTestProxy } from '../support/proxy-harness.js';
 
-async function threeNodes(t: Tap.Test) {
+async function threeNodes(t: TapTest) {
   const nodes = await Promise.all([startAptosNode(), startAptosNode(), startAptosNode()]);
   t.teardown(() => Promise.all(nodes.map((n) => n.close())));
   const [primary, r0, r1] = nodes as [AptosNodeHandle, AptosNodeHandle, AptosNodeHandle];

@@ -1,5 +1,6 @@
 // Stale-if-error and stale-while-revalidate: bounded, opt-in per route, marked X-Cache: STALE.
 import t from 'tap';
+import type { TapTest } from '../support/tap-test.js';
 import { startAptosNode, APTOS_ACCOUNTS, BALANCE_VIEW_FUNCTION, APTOS_COIN } from '../support/aptos-node.js';
 import { request } from '../support/http-client.js';
 import { startTestProxy } from '../support/proxy-harness.js';
@@ -7,7 +8,7 @@ import { startTestProxy } from '../support/proxy-harness.js';
 const viewBody = { function: BALANCE_VIEW_FUNCTION, type_arguments: [APTOS_COIN], arguments: [APTOS_ACCOUNTS.alice] };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function setup(t: Tap.Test, cache: string) {
+async function setup(t: TapTest, cache: string) {
   const node = await startAptosNode();
   t.teardown(() => node.close());
   const proxy = await startTestProxy(`

@@ -1,0 +1,123 @@
+import t from 'tap';
+import { acceptsGzip, passableResponseHeaders, storableResponseHeaders } from '../../src/response/headers.js';
+
+t.test('acceptsGzip', async (t) => {
+  const rows: Array<[string | string[] | undefined, boolean]> = [
+    [undefined, false],
+    ['', false],
+    ['gzip', true],
+    ['GZIP', true],
+    ['x-gzip', true],
+    ['gzip, deflate, br', true],
+    ['br, gzip;q=0.1', true],
+    ['gzip;q=1.0', true],
+    ['gzip; q=0.001', true],
+    ['gzip;q=0', false],
+    ['gzip; q=0', false],
+    ['gzip;q=0.0', false],
+    ['gzip;q=0.000', false],
+    ['GZIP;Q=0', false],
+    ['identity', false],
+    ['identity;q=1, deflate', false],
+    ['deflate, br', false],
+    ['*', true],
+    ['*;q=0.5', true],
+    ['*;q=0', false],
+    ['deflate, *;q=0.5', true],
+    // An explicit gzip weight wins over the wildcard, in either order.
+    ['gzip;q=0, *', false],
+    ['*, gzip;q=0', false],
+    ['*;q=0, gzip', true],
+    ['gzip;level=9', true],
+    // Arrays (repeated header lines) are read as one list.
+    [['deflate', 'gzip'], true],
+    [['gzip;q=0', '*'], false],
+    [['identity'], false],
+    [[], false],
+  ];
+  for (const [value, expected] of rows) t.equal(acceptsGzip(value), expected, JSON.stringify(value));
+});
+
+t.test('acceptsGzip allows optional whitespace around ";" (RFC 9110 weight = OWS ";" OWS "q=" qvalue)', async (t) => {
+  t.equal(acceptsGzip('gzip ;q=1'), true, '"gzip ;q=1" accepts gzip');
+  t.equal(acceptsGzip('gzip ; q=0.5'), true, '"gzip ; q=0.5" accepts gzip');
+  t.equal(acceptsGzip('*, gzip ;q=0'), false, '"*, gzip ;q=0" refuses gzip');
+});
+
+t.test('passableResponseHeaders drops hop-by-hop and recomputed headers', async (t) => {
+  const out = passableResponseHeaders({
+    'content-type': 'application/json',
+    connection: 'keep-alive',
+    'keep-alive': 'timeout=5',
+    'proxy-connection': 'keep-alive',
+    'proxy-authenticate': 'Basic',
+    'proxy-authorization': 'Basic abc',
+    te: 'trailers',
+    trailer: 'x-checksum',
+    'transfer-encoding': 'chunked',
+    upgrade: 'websocket',
+    'content-length': '12',
+    'content-encoding': 'gzip',
+    date: 'Tue, 01 Jan 2030 00:00:00 GMT',
+    'x-aptos-ledger-version': '42',
+    'cache-control': 'no-store',
+    'x-missing': undefined,
+  });
+  t.same(out, [
+    ['content-type', 'application/json'],
+    ['x-aptos-ledger-version', '42'],
+    ['cache-control', 'no-store'],
+  ]);
+});
+
+t.test('passableResponseHeaders drops headers named in Connection', async (t) => {
+  const out = passableResponseHeaders({
+    connection: 'close, X-Private-Hop ,  x-other',
+    'x-private-hop': 'secret',
+    'x-other': '1',
+    'x-kept': 'yes',
+  });
+  t.same(out, [['x-kept', 'yes']]);
+  const fromArray = passableResponseHeaders({ connection: ['x-a', 'x-b'], 'x-a': '1', 'x-b': '2', 'x-c': '3' });
+  t.same(fromArray, [['x-c', '3']], 'Connection given as several lines');
+});
+
+t.test('passableResponseHeaders keeps every value of a repeated header', async (t) => {
+  const out = passableResponseHeaders({ 'set-cookie': ['a=1', 'b=2'], link: '<x>' });
+  t.same(out, [
+    ['set-cookie', 'a=1'],
+    ['set-cookie', 'b=2'],
+    ['link', '<x>'],
+  ]);
+});
+
+t.test('storableResponseHeaders keeps content-type and x-aptos-* only, sorted by name', async (t) => {
+  const out = storableResponseHeaders({
+    'x-aptos-ledger-version': '100',
+    'set-cookie': ['s=1'],
+    'content-type': 'application/json; charset=utf-8',
+    'x-aptos-chain-id': '4',
+    'x-aptos-block-height': '25',
+    date: 'today',
+    'content-length': '10',
+    'content-encoding': 'gzip',
+    'cache-control': 'max-age=1',
+    'x-request-id': 'abc',
+    'x-aptosnot': 'no',
+    'x-aptos-array': ['1', '2'],
+    'x-aptos-undefined': undefined,
+  });
+  t.same(out, [
+    ['content-type', 'application/json; charset=utf-8'],
+    ['x-aptos-block-height', '25'],
+    ['x-aptos-chain-id', '4'],
+    ['x-aptos-ledger-version', '100'],
+  ]);
+});
+
+t.test('storableResponseHeaders is stable whatever the input order', async (t) => {
+  const a = storableResponseHeaders({ 'x-aptos-b': '2', 'content-type': 'x', 'x-aptos-a': '1' });
+  const b = storableResponseHeaders({ 'x-aptos-a': '1', 'x-aptos-b': '2', 'content-type': 'x' });
+  t.same(a, b);
+  t.same(storableResponseHeaders({}), []);
+});
