@@ -9,7 +9,7 @@
 // read pinned to H and the same read with `?ledger_version=H` share one entry.
 import { createHash } from 'node:crypto';
 import { InvalidParamsError } from '../errors.js';
-import type { Call, CallAnswer, Dialect, InboundRequest, ParsedRequest, UpstreamPayload } from './types.js';
+import type { Call, CallAnswer, Dialect, InboundRequest, ParsedRequest, RestForward, UpstreamPayload } from './types.js';
 
 type RouteKind = 'pinnable' | 'head' | 'immutable' | 'tx_by_hash' | 'wait';
 
@@ -172,25 +172,38 @@ function classifyRoute(
   switch (route.kind) {
     case 'pinnable':
       if (q.ledgerVersion !== undefined) {
-        return { ...base, cls: 'immutable', pin: q.ledgerVersion, rest: { payload: payloadAt(q.ledgerVersion) } };
+        return { ...base, cls: 'immutable', pin: q.ledgerVersion, rest: lazyPayload(() => payloadAt(q.ledgerVersion)) };
       }
-      return { ...base, cls: 'head', rest: { payload: payloadAt(), pinnedPayload: (h) => payloadAt(h) } };
+      return { ...base, cls: 'head', rest: lazyPayload(() => payloadAt(), (h) => payloadAt(h)) };
     case 'head':
-      return { ...base, cls: 'head', rest: { payload: payloadAt() } };
+      return { ...base, cls: 'head', rest: lazyPayload(() => payloadAt()) };
     case 'immutable': {
-      const call: Call = { ...base, cls: 'immutable', rest: { payload: payloadAt() } };
+      const call: Call = { ...base, cls: 'immutable', rest: lazyPayload(() => payloadAt()) };
       if (route.pinFromPath === true) call.pin = parseU64(route.re.exec(rel)?.[1] ?? '') ?? invalidVersion();
       return call;
     }
     case 'tx_by_hash':
       // With BCS we cannot cheaply tell a pending transaction from a committed one: never store.
-      return { ...base, cls: accept === 'bcs' ? 'uncached' : 'immutable', rest: { payload: payloadAt() } };
+      return { ...base, cls: accept === 'bcs' ? 'uncached' : 'immutable', rest: lazyPayload(() => payloadAt()) };
     case 'wait':
       // Long-polls until committed: many waiters share one upstream call, nothing is stored
       // (class immutable so that the pipeline gives it a coalescing key; coalesceOnly and
       // isCacheable keep it out of the cache).
-      return { ...base, cls: 'immutable', coalesceOnly: true, rest: { payload: payloadAt() } };
+      return { ...base, cls: 'immutable', coalesceOnly: true, rest: lazyPayload(() => payloadAt()) };
   }
+}
+
+/** Built on first use only: a cache hit never needs the upstream request. */
+function lazyPayload(build: () => UpstreamPayload, pinnedPayload?: (h: bigint) => UpstreamPayload): RestForward {
+  let built: UpstreamPayload | undefined;
+  const forward: RestForward = {
+    get payload() {
+      built ??= build();
+      return built;
+    },
+  };
+  if (pinnedPayload) forward.pinnedPayload = pinnedPayload;
+  return forward;
 }
 
 function invalidVersion(): never {

@@ -26,7 +26,9 @@ export function restFetcher(fc: FetchContext): FetchMisses {
 }
 
 async function fetchOne(plan: CallPlan, fc: FetchContext): Promise<Answer | ProxyError> {
-  const payload = plan.restPayload;
+  // Built only now: a hit never needed it. A latest read goes pinned to the head it is keyed by.
+  const rest = plan.call.rest;
+  const payload = plan.forwardPin !== undefined && rest?.pinnedPayload ? rest.pinnedPayload(plan.forwardPin) : rest?.payload;
   if (!payload) throw new Error('REST call without a payload');
   try {
     const res = await callGroup(fc.group.set, { payload, write: plan.write, strong: fc.strong || plan.strong === true, pin: plan.pin }, fc.fwd, fc.signal);

@@ -12,6 +12,7 @@ import { writeEntry, writeRpc } from '../response/write.js';
 import type { RequestContext } from '../server/context.js';
 import { remainingMs as remaining, splitUrl } from '../server/context.js';
 import type { ProxyState } from '../server/state.js';
+import type { ForwardInfo } from '../upstream/client.js';
 import { forwardInfo } from '../upstream/forwarding.js';
 import { passThrough } from '../upstream/passthrough.js';
 import { endRequest } from './end.js';
@@ -102,13 +103,20 @@ async function serveParsed(state: ProxyState, ctx: RequestContext, parsed: Exclu
   writeEntry(ctx.res, only.answer.entry, opts);
 }
 
+/** Everything a fetcher needs; the parts that cost something are made only when a call goes upstream. */
 function fetchContext(state: ProxyState, ctx: RequestContext, strong: boolean): FetchContext {
   const route = ctx.route!;
+  let fwd: ForwardInfo | undefined;
+  let signal: AbortSignal | undefined;
   return {
     group: route.group,
-    fwd: forwardInfo(state.runtime.config.server.trustForwardedFor, ctx.id, ctx.req),
+    get fwd() {
+      return (fwd ??= forwardInfo(state.runtime.config.server.trustForwardedFor, ctx.id, ctx.req));
+    },
+    get signal() {
+      return (signal ??= AbortSignal.timeout(Math.max(1, remaining(ctx))));
+    },
     strong,
-    signal: AbortSignal.timeout(Math.max(1, remaining(ctx))),
     maxEntryBytes: state.runtime.config.cache.memory.maxEntryBytes,
     unfinalizedTtlMs: route.config.cache.ttlMs.unfinalized,
     onNode: (name) => { ctx.node = name; },

@@ -9,7 +9,7 @@
 // - while no head is known yet, a latest read is not cached (there is no version to key it by);
 // - writes and uncached reads have no key at all: never stored, never coalesced.
 import { cacheKey } from '../cache/key.js';
-import type { Call, UpstreamPayload } from '../dialects/types.js';
+import type { Call } from '../dialects/types.js';
 import type { RouteRuntime } from '../server/runtime.js';
 
 export type TtlClass = 'immutable' | 'head' | 'unfinalized';
@@ -29,8 +29,6 @@ export interface CallPlan {
   write: boolean;
   /** Send to the primary (monotonic read the replicas may not have caught up with). */
   strong?: boolean;
-  /** REST payload to send (pinned when forwardPin is set). */
-  restPayload?: UpstreamPayload;
   /** Where an older answer to the same read may be found (stale-if-error, stale-while-revalidate). */
   fallbackKey?: string;
   staleIfErrorMs: number;
@@ -54,7 +52,7 @@ export interface PlanOptions {
 /** `now` is a monotonic clock (performance.now()): the head snapshot ages by it. */
 export function planCall(call: Call, route: RouteRuntime, now: number, opts: PlanOptions = {}): CallPlan {
   const write = call.cls === 'write';
-  const base: CallPlan = { call, store: false, ttlMs: 0, write, restPayload: call.rest?.payload, staleIfErrorMs: 0, staleWhileRevalidateMs: 0 };
+  const base: CallPlan = { call, store: false, ttlMs: 0, write, staleIfErrorMs: 0, staleWhileRevalidateMs: 0 };
   if (call.reject || write || call.cls === 'uncached') return base;
   const cacheOn = route.config.cache.enabled;
   if (call.cls === 'immutable') return planPinned(base, route, cacheOn);
@@ -83,7 +81,7 @@ function planHead(plan: CallPlan, route: RouteRuntime, cacheOn: boolean, now: nu
     staleWhileRevalidateMs: route.config.cache.staleWhileRevalidateMs,
   };
   if (!canPin) return { ...finish(plan, route, `h:${head}`, 'head', cacheOn), ...stale, answersFor: head };
-  const pinned: CallPlan = { ...plan, pin: head, forwardPin: head, restPayload: call.rest?.pinnedPayload?.(head) ?? plan.restPayload };
+  const pinned: CallPlan = { ...plan, pin: head, forwardPin: head };
   // Pinned to H it is the same read as an explicit pin to H, and ages like one.
   const ttlClass = isUnfinalized(head, call.reorgable ?? call.rpc !== undefined, route) ? 'unfinalized' : 'immutable';
   return { ...finish(pinned, route, `v:${head}`, ttlClass, cacheOn), ...stale, answersFor: head };

@@ -85,6 +85,19 @@ export function gzipSplice(parts: ReadonlyArray<Buffer | Segment>): Buffer {
   return out;
 }
 
+/**
+ * One compressed segment as a gzip member, as three chunks to write in order: the shared header,
+ * the segment itself (not copied) and its 13-byte tail (final block + trailer). A hit served this
+ * way costs no compression and no copy of the body.
+ */
+export function gzipWrap(seg: Segment): [Buffer, Buffer, Buffer] {
+  const tail = Buffer.allocUnsafe(FINAL_BLOCK.length + TRAILER);
+  FINAL_BLOCK.copy(tail, 0);
+  tail.writeUInt32LE(seg.crc32 >>> 0, FINAL_BLOCK.length);
+  tail.writeUInt32LE(seg.rawLength % 0x1_0000_0000, FINAL_BLOCK.length + 4);
+  return [GZIP_HEADER, seg.body, tail];
+}
+
 function storedSize(n: number): number {
   return n + STORED_HEADER * Math.ceil(n / STORED_MAX);
 }

@@ -60,8 +60,9 @@ export function acceptsGzip(acceptEncoding: string | string[] | undefined): bool
   let gzip: number | undefined;
   let star: number | undefined;
   for (const item of value.split(',')) {
-    const [rawName, ...params] = item.trim().toLowerCase().split(';');
-    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    const [rawNameUntrimmed, ...params] = item.toLowerCase().split(';');
+    const rawName = rawNameUntrimmed?.trim();
+    const q = params.map((p) => p.trim().replace(/\s*=\s*/, '=')).find((p) => p.startsWith('q='));
     const weight = q === undefined ? 1 : Number(q.slice(2));
     if (rawName === 'gzip' || rawName === 'x-gzip') gzip = Number.isNaN(weight) ? 0 : weight;
     else if (rawName === '*') star = Number.isNaN(weight) ? 0 : weight;

@@ -6,7 +6,7 @@ import { envelopePrefix, ENVELOPE_SUFFIX, rpcErrorText } from '../dialects/jsonr
 import type { Call } from '../dialects/types.js';
 import type { CallResult } from '../pipeline/serve-calls.js';
 import type { CacheEntry } from '../cache/types.js';
-import { gzipSplice, inflateSegment, type Segment } from './gzip-splice.js';
+import { gzipSplice, gzipWrap, inflateSegment, type Segment } from './gzip-splice.js';
 
 export interface WriteOptions {
   gzip: boolean;
@@ -15,10 +15,43 @@ export interface WriteOptions {
   xCache: string;
 }
 
+/** What every hit of one entry shares, prepared on its first hit (the entry never changes). */
+interface PreparedEntry {
+  headers: string[];
+  /** Gzip member as chunks (header, stored segment, tail), for compressed entries. */
+  gzip?: [Buffer, Buffer, Buffer];
+}
+
+const prepared = new WeakMap<CacheEntry, PreparedEntry>();
+
+function prepare(entry: CacheEntry): PreparedEntry {
+  let p = prepared.get(entry);
+  if (p) return p;
+  const headers: string[] = [];
+  for (const [n, v] of entry.headers) headers.push(n, v);
+  if (entry.compressed) headers.push('vary', 'accept-encoding');
+  p = entry.compressed ? { headers, gzip: gzipWrap(entry) } : { headers };
+  prepared.set(entry, p);
+  return p;
+}
+
 export function writeEntry(res: ServerResponse, entry: CacheEntry, opts: WriteOptions): void {
-  const headers: Array<[string, string]> = entry.headers.map(([n, v]) => [n, v]);
-  const body = encodeBody([entry], opts.gzip, headers, entry.compressed);
-  send(res, entry.status, headers, body, opts);
+  if (res.headersSent || res.destroyed) return;
+  const p = prepare(entry);
+  const chunks = opts.gzip && p.gzip ? p.gzip : [entry.compressed ? inflateSegment(entry.body) : entry.body];
+  const length = chunks.reduce((n, c) => n + c.length, 0);
+  const headers = [...p.headers, 'x-cache', opts.xCache, 'x-request-id', opts.requestId, 'content-length', String(length)];
+  if (chunks === p.gzip) headers.push('content-encoding', 'gzip');
+  res.writeHead(entry.status, headers);
+  if (opts.headOnly) {
+    res.end();
+    return;
+  }
+  // Corked: headers and every chunk leave in one writev.
+  res.cork();
+  for (let i = 0; i < chunks.length - 1; i++) res.write(chunks[i]);
+  res.end(chunks[chunks.length - 1]);
+  res.uncork();
 }
 
 export interface RpcWriteInput {
@@ -38,7 +71,8 @@ export function writeRpc(res: ServerResponse, input: RpcWriteInput, opts: WriteO
     if (answered++ > 0) parts.push(COMMA);
     anyCompressed = pushAnswer(parts, call, result) || anyCompressed;
   });
-  if (answered === 0 && input.batch === false && input.calls[0]?.rpc?.notification) {
+  // Only notifications: JSON-RPC 2.0 §6 says nothing comes back, not even an empty array.
+  if (answered === 0 && input.calls.length > 0 && input.calls.every((c) => c.rpc?.notification)) {
     send(res, 204, [], Buffer.alloc(0), opts);
     return 204;
   }
