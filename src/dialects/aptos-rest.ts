@@ -147,7 +147,7 @@ function routeCall(route: Route, req: InboundRequest, rel: string): Call {
   const post = route.method === 'POST';
   const ct = post ? contentTypeOf(req.headers) : undefined;
   const key = [`${req.method} ${rel}`, `q=${queryText(q.params)}`, `accept=${accept}`];
-  if (post) key.push(`ct=${ct ?? ''}`, `body=${createHash('sha256').update(req.body).digest('hex')}`);
+  if (post) key.push(`ct=${ct ?? ''}`, bodyMaterial(req.body));
   const payloadAt = (lv?: bigint): UpstreamPayload => {
     const params: Array<[string, string]> = lv === undefined ? q.params : [...q.params, ['ledger_version', lv.toString()]];
     const qs = queryText(params);
@@ -159,6 +159,14 @@ function routeCall(route: Route, req: InboundRequest, rel: string): Call {
   };
   const base = { name: route.name, keyMaterial: key.join('\n') };
   return classifyRoute(route, rel, q, accept, base, payloadAt);
+}
+
+/**
+ * The raw body bytes: a small body as latin1 text (one byte, one char: exact, and the key hash
+ * covers it anyway), a big one by its sha256, so key material stays bounded.
+ */
+function bodyMaterial(body: Buffer): string {
+  return body.length <= 4096 ? `body=${body.toString('latin1')}` : `bodyhash=${createHash('sha256').update(body).digest('hex')}`;
 }
 
 function classifyRoute(
