@@ -87,14 +87,19 @@ async function purge(state: ProxyState, params: URLSearchParams, res: ServerResp
 }
 
 function authorized(state: ProxyState, req: IncomingMessage): boolean {
-  const token = state.runtime.config.server.adminToken;
-  const remote = req.socket.remoteAddress ?? '';
-  const loopback = remote === '127.0.0.1' || remote === '::1' || remote === '::ffff:127.0.0.1';
-  if (token === undefined) return loopback;
-  const given = req.headers.authorization?.replace(/^Bearer\s+/i, '') ?? '';
-  const a = Buffer.from(given);
+  return isAdminAuthorized(state.runtime.config.server.adminToken, req.socket.remoteAddress, req.headers.authorization);
+}
+
+/** Loopback callers always; others only with `Authorization: Bearer <adminToken>` when one is set. */
+export function isAdminAuthorized(token: string | undefined, remoteAddress: string | undefined, authorization: string | undefined): boolean {
+  const remote = (remoteAddress ?? '').replace(/^::ffff:/, '');
+  if (remote === '::1' || /^127\.\d+\.\d+\.\d+$/.test(remote)) return true;
+  if (token === undefined) return false;
+  const match = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
+  if (!match) return false;
+  const a = Buffer.from(match[1] as string);
   const b = Buffer.from(token);
-  return loopback || (a.length === b.length && timingSafeEqual(a, b));
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

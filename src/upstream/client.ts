@@ -111,6 +111,10 @@ function decode(raw: Buffer, encoding: string | string[] | undefined, limit: num
   try {
     return gunzipSync(raw, { maxOutputLength: limit });
   } catch (err) {
+    // Too big once inflated is a property of the answer (stream it), not a broken node.
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new UpstreamResponseTooLargeError(`upstream answer larger than ${limit} bytes once inflated`, { cause: err });
+    }
     throw new UpstreamBadResponseError('upstream sent a broken gzip body', { cause: err });
   }
 }

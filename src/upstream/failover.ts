@@ -57,8 +57,10 @@ async function attemptOnce(
     return answer;
   } catch (err) {
     const proxyErr = err as ProxyError;
-    // A response too large is the request's property, not the node's fault.
+    // A response too large is the request's property, not the node's fault: the node did answer
+    // (which also frees a half-open breaker's trial slot).
     if (proxyErr.retryable) recordFailure(node, now, proxyErr);
+    else recordSuccess(node, now);
     return proxyErr;
   }
 }

@@ -50,13 +50,13 @@ export class ReplicaSet {
     const now = Date.now();
     // Writes have one place to go, healthy or not; they are never retried elsewhere.
     if (opts.write) return opts.exclude?.has(this.primary) ? undefined : this.primary;
+    // Strong (and monotonic reads the replicas may not have): the primary or nobody, never a replica.
+    if (opts.strong) return opts.exclude?.has(this.primary) ? undefined : this.primary;
     const usable = (n: UpstreamNode) => !opts.exclude?.has(n) && n.breaker.isAvailable(now);
-    if (!opts.strong) {
-      const head = this.head;
-      const candidates = this.replicas.filter((n) => usable(n) && this.current(n, head, now) && (opts.pin === undefined || n.hasVersion(opts.pin)));
-      const picked = this.pick(candidates);
-      if (picked && picked.breaker.tryAcquire(now)) return picked;
-    }
+    const head = this.head;
+    const candidates = this.replicas.filter((n) => usable(n) && this.current(n, head, now) && (opts.pin === undefined || n.hasVersion(opts.pin)));
+    const picked = this.pick(candidates);
+    if (picked && picked.breaker.tryAcquire(now)) return picked;
     if (usable(this.primary) && this.primary.breaker.tryAcquire(now)) return this.primary;
     // Nothing in rotation: try one anyway rather than fail without asking (it may be back).
     return this.all.find((n) => !opts.exclude?.has(n));

@@ -10,7 +10,8 @@ const limits = { maxJsonDepth: 64, maxBatchLength: 100 };
 const TX = '{"to":"0x00000000000000000000000000000000000000aa","data":"0x70a08231"}';
 const VIEW_BODY = '{"function":"0x1::coin::balance","type_arguments":["0x1::aptos_coin::AptosCoin"],"arguments":["0x1"]}';
 
-// Nodes are never contacted: the runtime is not started, heads are set by hand.
+// Nodes are never contacted: the runtime is not started, heads are set by hand. planCall's `now`
+// is the monotonic clock (performance.now()) the head snapshot ages by.
 const YAML = `
 server: { listen: 127.0.0.1:0, admin: 127.0.0.1:0 }
 upstreams:
@@ -98,7 +99,7 @@ t.test('an immutable pinned read is keyed by v:N and gets the immutable TTL', as
   setHead('aptos', 5_000n);
   const call = aptos('POST', '/v1/view?ledger_version=1200', VIEW_BODY);
   t.equal(call.cls, 'immutable');
-  const plan = planCall(call, route('aptos'), Date.now());
+  const plan = planCall(call, route('aptos'), performance.now());
   t.type(plan.key, 'string');
   t.match(plan.key, /^aptos:view:/, 'key prefix is group:call:');
   t.equal(plan.ttlClass, 'immutable');
@@ -107,11 +108,11 @@ t.test('an immutable pinned read is keyed by v:N and gets the immutable TTL', as
   t.equal(plan.pin, 1200n);
   t.equal(plan.forwardPin, undefined, 'already pinned by the client');
   t.equal(plan.write, false);
-  t.equal(plan.restPayload?.pathAndQuery, '/v1/view?ledger_version=1200');
+  t.equal(call.rest?.payload.pathAndQuery, '/v1/view?ledger_version=1200', 'sent as the client pinned it');
 
   // Different pins give different keys; the same pin the same key.
-  const other = planCall(aptos('POST', '/v1/view?ledger_version=1201', VIEW_BODY), route('aptos'), Date.now());
-  const same = planCall(aptos('POST', '/v1/view?ledger_version=1200', VIEW_BODY), route('aptos'), Date.now());
+  const other = planCall(aptos('POST', '/v1/view?ledger_version=1201', VIEW_BODY), route('aptos'), performance.now());
+  const same = planCall(aptos('POST', '/v1/view?ledger_version=1200', VIEW_BODY), route('aptos'), performance.now());
   t.not(other.key, plan.key);
   t.equal(same.key, plan.key);
 });
@@ -119,9 +120,9 @@ t.test('an immutable pinned read is keyed by v:N and gets the immutable TTL', as
 t.test('an immutable read without a pin (by hash) is keyed without a version and is not affected by the head', async (t) => {
   const { route, setHead } = setup(t);
   const hash = `0x${'ab'.repeat(32)}`;
-  const before = planCall(evm('eth_getTransactionByHash', `["${hash}"]`), route('evm'), Date.now());
+  const before = planCall(evm('eth_getTransactionByHash', `["${hash}"]`), route('evm'), performance.now());
   setHead('evm', 1_000n);
-  const after = planCall(evm('eth_getTransactionByHash', `["${hash}"]`), route('evm'), Date.now());
+  const after = planCall(evm('eth_getTransactionByHash', `["${hash}"]`), route('evm'), performance.now());
   t.type(before.key, 'string', 'keyed even with no head known');
   t.equal(before.key, after.key, 'the head does not enter the key');
   t.equal(after.ttlClass, 'immutable');
@@ -131,34 +132,34 @@ t.test('an immutable read without a pin (by hash) is keyed without a version and
 t.test('EVM reads pinned by number: unfinalized within finalityDepth, immutable deeper', async (t) => {
   const { route, setHead } = setup(t);
   setHead('evm', 200n);
-  const within = planCall(evm('eth_getBalance', '["0xaa","0xc8"]'), route('evm'), Date.now()); // 200 = head
+  const within = planCall(evm('eth_getBalance', '["0xaa","0xc8"]'), route('evm'), performance.now()); // 200 = head
   t.equal(within.ttlClass, 'unfinalized');
   t.equal(within.ttlMs, 3_000);
   t.equal(within.pin, 200n);
   t.equal(within.store, true);
 
-  const edgeIn = planCall(evm('eth_getBalance', '["0xaa","0x89"]'), route('evm'), Date.now()); // 137 > 200-64
+  const edgeIn = planCall(evm('eth_getBalance', '["0xaa","0x89"]'), route('evm'), performance.now()); // 137 > 200-64
   t.equal(edgeIn.ttlClass, 'unfinalized', '137 is within 64 of 200');
-  const edgeOut = planCall(evm('eth_getBalance', '["0xaa","0x88"]'), route('evm'), Date.now()); // 136 = 200-64
+  const edgeOut = planCall(evm('eth_getBalance', '["0xaa","0x88"]'), route('evm'), performance.now()); // 136 = 200-64
   t.equal(edgeOut.ttlClass, 'immutable', '136 is exactly finalityDepth deep');
   t.equal(edgeOut.ttlMs, 100_000);
-  const deep = planCall(evm('eth_getBalance', '["0xaa","0x1"]'), route('evm'), Date.now());
+  const deep = planCall(evm('eth_getBalance', '["0xaa","0x1"]'), route('evm'), performance.now());
   t.equal(deep.ttlClass, 'immutable');
 
   // An unfinalized and a finalized read of the same block share the key: only the TTL differs.
   setHead('evm', 10_000n);
-  const later = planCall(evm('eth_getBalance', '["0xaa","0xc8"]'), route('evm'), Date.now());
+  const later = planCall(evm('eth_getBalance', '["0xaa","0xc8"]'), route('evm'), performance.now());
   t.equal(later.ttlClass, 'immutable', 'block 200 is final once the head moved on');
   t.equal(later.key, within.key);
 
   // Pinned by hash is immutable whatever the head.
-  const byHash = planCall(evm('eth_getBalance', `["0xaa",{"blockHash":"0x${'cd'.repeat(32)}"}]`), route('evm'), Date.now());
+  const byHash = planCall(evm('eth_getBalance', `["0xaa",{"blockHash":"0x${'cd'.repeat(32)}"}]`), route('evm'), performance.now());
   t.equal(byHash.ttlClass, 'immutable');
 });
 
 t.test('an EVM read pinned by number with no head known is assumed unfinalized', async (t) => {
   const { route } = setup(t);
-  const plan = planCall(evm('eth_getBalance', '["0xaa","0x1"]'), route('evm'), Date.now());
+  const plan = planCall(evm('eth_getBalance', '["0xaa","0x1"]'), route('evm'), performance.now());
   t.equal(plan.ttlClass, 'unfinalized');
   t.type(plan.key, 'string', 'still keyed: the pin is its own version');
 });
@@ -166,7 +167,7 @@ t.test('an EVM read pinned by number with no head known is assumed unfinalized',
 t.test('finalityDepth 0 makes pinned EVM reads immutable', async (t) => {
   const { route, setHead } = setup(t);
   setHead('evmbft', 200n);
-  const plan = planCall(evm('eth_getBalance', '["0xaa","0xc8"]'), route('evmbft'), Date.now());
+  const plan = planCall(evm('eth_getBalance', '["0xaa","0xc8"]'), route('evmbft'), performance.now());
   t.equal(plan.ttlClass, 'immutable');
 });
 
@@ -176,18 +177,18 @@ t.test('EVM latest read: forwarded pinned to the snapshot head, keyed like the e
   const latest = evm('eth_call', `[${TX},"latest"]`, '"client-a"');
   t.equal(latest.cls, 'head');
   t.equal(latest.rpc?.canPin, true);
-  const plan = planCall(latest, route('evm'), Date.now());
+  const plan = planCall(latest, route('evm'), performance.now());
   t.equal(plan.forwardPin, 0x1234n);
   t.equal(plan.pin, 0x1234n, 'the node must have the head');
   t.equal(plan.ttlClass, 'unfinalized', 'the head block is within finalityDepth');
-  const explicit = planCall(evm('eth_call', `[${TX},"0x1234"]`, '99'), route('evm'), Date.now());
+  const explicit = planCall(evm('eth_call', `[${TX},"0x1234"]`, '99'), route('evm'), performance.now());
   t.equal(plan.key, explicit.key, 'latest@H and 0xH share one entry');
   t.equal(explicit.forwardPin, undefined);
   // What the node is asked is the pinned call.
   t.match(latest.rpc?.body(0, plan.forwardPin), /"0x1234"\]/);
   // Omitted block param is latest too.
-  const omitted = planCall(evm('eth_getBalance', '["0xaa"]'), route('evm'), Date.now());
-  const explicitBal = planCall(evm('eth_getBalance', '["0xaa","0x1234"]'), route('evm'), Date.now());
+  const omitted = planCall(evm('eth_getBalance', '["0xaa"]'), route('evm'), performance.now());
+  const explicitBal = planCall(evm('eth_getBalance', '["0xaa","0x1234"]'), route('evm'), performance.now());
   t.equal(omitted.key, explicitBal.key);
   t.equal(omitted.forwardPin, 0x1234n);
 });
@@ -195,22 +196,24 @@ t.test('EVM latest read: forwarded pinned to the snapshot head, keyed like the e
 t.test('Aptos latest read: pinned payload to the snapshot head, key equal to ?ledger_version=H', async (t) => {
   const { route, setHead } = setup(t);
   setHead('aptos', 777n);
-  const plan = planCall(aptos('POST', '/v1/view', VIEW_BODY), route('aptos'), Date.now());
-  const explicit = planCall(aptos('POST', '/v1/view?ledger_version=777', VIEW_BODY), route('aptos'), Date.now());
+  const plan = planCall(aptos('POST', '/v1/view', VIEW_BODY), route('aptos'), performance.now());
+  const explicit = planCall(aptos('POST', '/v1/view?ledger_version=777', VIEW_BODY), route('aptos'), performance.now());
   t.equal(plan.forwardPin, 777n);
   t.equal(plan.pin, 777n);
   t.equal(plan.ttlClass, 'immutable', 'Aptos finalizes every version');
   t.equal(plan.ttlMs, 100_000);
   t.equal(plan.key, explicit.key);
-  t.equal(plan.restPayload?.pathAndQuery, '/v1/view?ledger_version=777');
-  t.same(plan.restPayload, explicit.restPayload, 'the same request goes upstream');
+  // What goes upstream for a plan with forwardPin is the dialect's payload pinned to it.
+  const sent = plan.forwardPin === undefined ? undefined : plan.call.rest?.pinnedPayload?.(plan.forwardPin);
+  t.equal(sent?.pathAndQuery, '/v1/view?ledger_version=777');
+  t.same(sent, explicit.call.rest?.payload, 'the same request as the explicit pin goes upstream');
 });
 
 t.test('a latest read follows the snapshot, not the tracked head', async (t) => {
   const { route, setHead } = setup(t);
   const r = route('evmstale');
   setHead('evm', 1_000n);
-  const now = Date.now();
+  const now = performance.now();
   const first = planCall(evm('eth_getBalance', '["0xaa","latest"]'), r, now);
   t.equal(first.forwardPin, 1_000n);
   setHead('evm', 1_005n);
@@ -229,7 +232,7 @@ t.test('a head read that cannot be pinned (Neo invokefunction) is keyed h:H with
   const call = rpc('neo-jsonrpc', 'invokefunction', '["0xef4073a0f2b305a38ec4050e4d3d28bc40ea63f5","symbol",[]]');
   t.equal(call.cls, 'head');
   t.equal(call.rpc?.canPin, false);
-  const plan = planCall(call, route('neo'), Date.now());
+  const plan = planCall(call, route('neo'), performance.now());
   t.type(plan.key, 'string');
   t.equal(plan.forwardPin, undefined, 'nothing to pin upstream');
   t.equal(plan.pin, undefined);
@@ -237,15 +240,15 @@ t.test('a head read that cannot be pinned (Neo invokefunction) is keyed h:H with
   t.equal(plan.ttlMs, 2_000);
   t.equal(plan.store, true);
   // The head is in the key: another head, another key; the same head, the same key (whatever the id).
-  const sameHead = planCall(rpc('neo-jsonrpc', 'invokefunction', '["0xef4073a0f2b305a38ec4050e4d3d28bc40ea63f5","symbol",[]]', '"x"'), route('neo'), Date.now());
+  const sameHead = planCall(rpc('neo-jsonrpc', 'invokefunction', '["0xef4073a0f2b305a38ec4050e4d3d28bc40ea63f5","symbol",[]]', '"x"'), route('neo'), performance.now());
   t.equal(sameHead.key, plan.key);
   setHead('neo', 5_001n);
-  const nextHead = planCall(call, route('neo'), Date.now());
+  const nextHead = planCall(call, route('neo'), performance.now());
   t.not(nextHead.key, plan.key);
   // Aptos ledger info is a head read without a pinnable form too.
   const { route: route2, setHead: setHead2 } = setup(t);
   setHead2('aptos', 50n);
-  const ledger = planCall(aptos('GET', '/v1'), route2('aptos'), Date.now());
+  const ledger = planCall(aptos('GET', '/v1'), route2('aptos'), performance.now());
   t.equal(ledger.ttlClass, 'head');
   t.equal(ledger.forwardPin, undefined);
   t.type(ledger.key, 'string');
@@ -253,15 +256,15 @@ t.test('a head read that cannot be pinned (Neo invokefunction) is keyed h:H with
 
 t.test('a head read with no head known has no key (bypass)', async (t) => {
   const { route } = setup(t);
-  const evmPlan = planCall(evm('eth_call', `[${TX},"latest"]`), route('evm'), Date.now());
+  const evmPlan = planCall(evm('eth_call', `[${TX},"latest"]`), route('evm'), performance.now());
   t.equal(evmPlan.key, undefined);
   t.equal(evmPlan.store, false);
   t.equal(evmPlan.forwardPin, undefined, 'sent as the client wrote it');
-  const neoPlan = planCall(rpc('neo-jsonrpc', 'getblockcount', '[]'), route('neo'), Date.now());
+  const neoPlan = planCall(rpc('neo-jsonrpc', 'getblockcount', '[]'), route('neo'), performance.now());
   t.equal(neoPlan.key, undefined);
-  const aptosPlan = planCall(aptos('POST', '/v1/view', VIEW_BODY), route('aptos'), Date.now());
+  const aptosPlan = planCall(aptos('POST', '/v1/view', VIEW_BODY), route('aptos'), performance.now());
   t.equal(aptosPlan.key, undefined);
-  t.equal(aptosPlan.restPayload?.pathAndQuery, '/v1/view', 'unpinned payload');
+  t.equal(aptosPlan.forwardPin, undefined, 'forwarded unpinned, as the client sent it');
 });
 
 t.test('a head read from an ejected node only is not keyed by that node', async (t) => {
@@ -270,7 +273,7 @@ t.test('a head read from an ejected node only is not keyed by that node', async 
   primary?.noteHead(100n, Date.now());
   for (let i = 0; i < 10 && primary?.healthy; i++) if (primary) recordFailure(primary, Date.now(), 503);
   t.equal(primary?.healthy, false, 'primary out of rotation');
-  const plan = planCall(evm('eth_call', `[${TX},"latest"]`), route('evm'), Date.now());
+  const plan = planCall(evm('eth_call', `[${TX},"latest"]`), route('evm'), performance.now());
   t.equal(plan.key, undefined, 'the group head ignores ejected nodes');
 });
 
@@ -278,19 +281,19 @@ t.test('writes and uncached reads have no key', async (t) => {
   const { route, setHead } = setup(t);
   setHead('evm', 100n);
   setHead('aptos', 100n);
-  const send = planCall(evm('eth_sendRawTransaction', '["0xdeadbeef"]'), route('evm'), Date.now());
+  const send = planCall(evm('eth_sendRawTransaction', '["0xdeadbeef"]'), route('evm'), performance.now());
   t.equal(send.write, true);
   t.equal(send.key, undefined);
   t.equal(send.store, false);
-  const unknown = planCall(evm('anvil_mine', '[]'), route('evm'), Date.now());
+  const unknown = planCall(evm('anvil_mine', '[]'), route('evm'), performance.now());
   t.equal(unknown.write, true, 'unknown methods are writes');
   t.equal(unknown.key, undefined);
-  const pending = planCall(evm('eth_call', `[${TX},"pending"]`), route('evm'), Date.now());
+  const pending = planCall(evm('eth_call', `[${TX},"pending"]`), route('evm'), performance.now());
   t.equal(pending.write, false);
   t.equal(pending.key, undefined, 'pending is uncached');
-  const logs = planCall(evm('eth_getLogs', '[{}]'), route('evm'), Date.now());
+  const logs = planCall(evm('eth_getLogs', '[{}]'), route('evm'), performance.now());
   t.equal(logs.key, undefined);
-  const other = planCall(aptos('GET', '/v1/something/unknown'), route('aptos'), Date.now());
+  const other = planCall(aptos('GET', '/v1/something/unknown'), route('aptos'), performance.now());
   t.equal(other.key, undefined);
 });
 
@@ -303,7 +306,7 @@ t.test('a rejected call (invalid batch element) has no key', async (t) => {
   );
   if (parsed.kind !== 'jsonrpc' || !parsed.calls[0]) throw new Error('expected a batch');
   t.ok(parsed.calls[0].reject, 'the dialect rejects the element');
-  const plan = planCall(parsed.calls[0], route('evm'), Date.now());
+  const plan = planCall(parsed.calls[0], route('evm'), performance.now());
   t.equal(plan.key, undefined);
   t.equal(plan.store, false);
 });
@@ -311,11 +314,11 @@ t.test('a rejected call (invalid batch element) has no key', async (t) => {
 t.test('strong: head reads bypass the cache, immutable reads do not', async (t) => {
   const { route, setHead } = setup(t);
   setHead('evm', 100n);
-  const head = planCall(evm('eth_call', `[${TX},"latest"]`), route('evm'), Date.now(), { strong: true });
+  const head = planCall(evm('eth_call', `[${TX},"latest"]`), route('evm'), performance.now(), { strong: true });
   t.equal(head.key, undefined);
   t.equal(head.forwardPin, undefined, 'forwarded as the client wrote it');
   t.equal(head.store, false);
-  const pinned = planCall(evm('eth_getBalance', '["0xaa","0x1"]'), route('evm'), Date.now(), { strong: true });
+  const pinned = planCall(evm('eth_getBalance', '["0xaa","0x1"]'), route('evm'), performance.now(), { strong: true });
   t.type(pinned.key, 'string');
   t.equal(pinned.store, true);
   t.equal(pinned.pin, 1n);
@@ -324,10 +327,10 @@ t.test('strong: head reads bypass the cache, immutable reads do not', async (t) 
 t.test('cache disabled: calls are still keyed (coalesced) but never stored', async (t) => {
   const { route, setHead } = setup(t);
   setHead('evm', 100n);
-  const pinned = planCall(evm('eth_getBalance', '["0xaa","0x1"]'), route('evmoff'), Date.now());
+  const pinned = planCall(evm('eth_getBalance', '["0xaa","0x1"]'), route('evmoff'), performance.now());
   t.type(pinned.key, 'string');
   t.equal(pinned.store, false);
-  const latest = planCall(evm('eth_getBalance', '["0xaa","latest"]'), route('evmoff'), Date.now());
+  const latest = planCall(evm('eth_getBalance', '["0xaa","latest"]'), route('evmoff'), performance.now());
   t.type(latest.key, 'string');
   t.equal(latest.store, false);
 });
@@ -335,7 +338,7 @@ t.test('cache disabled: calls are still keyed (coalesced) but never stored', asy
 t.test('a zero TTL means keyed but not stored', async (t) => {
   const { route, setHead } = setup(t);
   setHead('neo', 10n);
-  const plan = planCall(rpc('neo-jsonrpc', 'getblockcount', '[]'), route('neoheadoff'), Date.now());
+  const plan = planCall(rpc('neo-jsonrpc', 'getblockcount', '[]'), route('neoheadoff'), performance.now());
   t.type(plan.key, 'string');
   t.equal(plan.ttlMs, 0);
   t.equal(plan.store, false);
@@ -343,7 +346,7 @@ t.test('a zero TTL means keyed but not stored', async (t) => {
 
 t.test('coalesce-only calls (Aptos wait_by_hash) are keyed but never stored', async (t) => {
   const { route } = setup(t);
-  const plan = planCall(aptos('GET', `/v1/transactions/wait_by_hash/0x${'ab'.repeat(32)}`), route('aptos'), Date.now());
+  const plan = planCall(aptos('GET', `/v1/transactions/wait_by_hash/0x${'ab'.repeat(32)}`), route('aptos'), performance.now());
   t.type(plan.key, 'string');
   t.equal(plan.store, false);
 });
@@ -352,15 +355,15 @@ t.test('keys differ between groups and between calls', async (t) => {
   const { route, setHead } = setup(t);
   setHead('evm', 100n);
   setHead('evmbft', 100n);
-  const a = planCall(evm('eth_getBalance', '["0xaa","0x1"]'), route('evm'), Date.now());
-  const b = planCall(evm('eth_getBalance', '["0xaa","0x1"]'), route('evmbft'), Date.now());
-  const c = planCall(evm('eth_getCode', '["0xaa","0x1"]'), route('evm'), Date.now());
-  const d = planCall(evm('eth_getBalance', '["0xbb","0x1"]'), route('evm'), Date.now());
+  const a = planCall(evm('eth_getBalance', '["0xaa","0x1"]'), route('evm'), performance.now());
+  const b = planCall(evm('eth_getBalance', '["0xaa","0x1"]'), route('evmbft'), performance.now());
+  const c = planCall(evm('eth_getCode', '["0xaa","0x1"]'), route('evm'), performance.now());
+  const d = planCall(evm('eth_getBalance', '["0xbb","0x1"]'), route('evm'), performance.now());
   t.not(a.key, b.key, 'group is part of the key');
   t.not(a.key, c.key);
   t.not(a.key, d.key);
-  const idA = planCall(evm('eth_getBalance', '["0xaa","0x1"]', '1'), route('evm'), Date.now());
-  const idB = planCall(evm('eth_getBalance', '["0xaa","0x1"]', '"other"'), route('evm'), Date.now());
+  const idA = planCall(evm('eth_getBalance', '["0xaa","0x1"]', '1'), route('evm'), performance.now());
+  const idB = planCall(evm('eth_getBalance', '["0xaa","0x1"]', '"other"'), route('evm'), performance.now());
   t.equal(idA.key, idB.key, 'the JSON-RPC id is not part of the key');
 });
 
@@ -368,34 +371,34 @@ t.test('latest reads say which version they answer for; pinned reads do not need
   const { route, setHead } = setup(t);
   setHead('evm', 300n);
   setHead('neo', 40n);
-  t.equal(planCall(evm('eth_call', `[${TX},"latest"]`), route('evm'), Date.now()).answersFor, 300n);
-  t.equal(planCall(rpc('neo-jsonrpc', 'getblockcount', '[]'), route('neo'), Date.now()).answersFor, 40n);
-  t.equal(planCall(evm('eth_call', `[${TX},"0x10"]`), route('evm'), Date.now()).answersFor, undefined);
+  t.equal(planCall(evm('eth_call', `[${TX},"latest"]`), route('evm'), performance.now()).answersFor, 300n);
+  t.equal(planCall(rpc('neo-jsonrpc', 'getblockcount', '[]'), route('neo'), performance.now()).answersFor, 40n);
+  t.equal(planCall(evm('eth_call', `[${TX},"0x10"]`), route('evm'), performance.now()).answersFor, undefined);
 });
 
 t.test('fallback keys: a pinned read falls back to itself, a latest read to the previous snapshot', async (t) => {
   const { route, setHead } = setup(t);
   setHead('evm', 100n);
-  const pinned = planCall(evm('eth_getBalance', '["0xaa","0x5"]'), route('evm'), Date.now());
+  const pinned = planCall(evm('eth_getBalance', '["0xaa","0x5"]'), route('evm'), performance.now());
   t.equal(pinned.fallbackKey, pinned.key);
-  const first = planCall(evm('eth_getBalance', '["0xaa","latest"]'), route('evm'), Date.now());
+  const first = planCall(evm('eth_getBalance', '["0xaa","latest"]'), route('evm'), performance.now());
   t.equal(first.fallbackKey, undefined, 'no previous snapshot yet');
   setHead('evm', 101n);
-  const second = planCall(evm('eth_getBalance', '["0xaa","latest"]'), route('evm'), Date.now());
+  const second = planCall(evm('eth_getBalance', '["0xaa","latest"]'), route('evm'), performance.now());
   t.not(second.key, first.key);
   t.equal(second.fallbackKey, first.key, 'the answer at the previous head');
   // Neo: keyed h:H, the fallback is h:(previous H).
   setHead('neo', 7n);
-  const n1 = planCall(rpc('neo-jsonrpc', 'getblockcount', '[]'), route('neo'), Date.now());
+  const n1 = planCall(rpc('neo-jsonrpc', 'getblockcount', '[]'), route('neo'), performance.now());
   setHead('neo', 8n);
-  const n2 = planCall(rpc('neo-jsonrpc', 'getblockcount', '[]'), route('neo'), Date.now());
+  const n2 = planCall(rpc('neo-jsonrpc', 'getblockcount', '[]'), route('neo'), performance.now());
   t.equal(n2.fallbackKey, n1.key);
 });
 
 t.test('a minimum version lifts a stale snapshot (monotonic reads)', async (t) => {
   const { route, setHead } = setup(t);
   const r = route('evmstale');
-  const now = Date.now();
+  const now = performance.now();
   setHead('evm', 1_000n);
   t.equal(planCall(evm('eth_getBalance', '["0xaa","latest"]'), r, now).forwardPin, 1_000n);
   setHead('evm', 1_005n);
@@ -412,7 +415,7 @@ t.test('a minimum version lifts a stale snapshot (monotonic reads)', async (t) =
 t.test('a minimum version the proxy has not seen makes an unpinnable read go uncached to the primary', async (t) => {
   const { route, setHead } = setup(t);
   setHead('neo', 50n);
-  const plan = planCall(rpc('neo-jsonrpc', 'getblockcount', '[]'), route('neo'), Date.now(), { minVersion: 60n });
+  const plan = planCall(rpc('neo-jsonrpc', 'getblockcount', '[]'), route('neo'), performance.now(), { minVersion: 60n });
   t.equal(plan.key, undefined);
   t.equal(plan.store, false);
   t.equal(plan.strong, true);

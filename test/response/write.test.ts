@@ -103,6 +103,36 @@ t.test('writeEntry: a compressed entry is gzip for gzip clients and identity for
   t.equal(gunzipSync(gz.body).toString(), plain.text(), 'gunzip(gzip answer) equals the identity answer');
 });
 
+t.test('writeEntry: one entry served many times keeps each answer its own (no per-request leaks)', async (t) => {
+  const { url, handle } = await server(t);
+  const text = bigJson(3_000); // > 64 KiB identity: several stored blocks
+  const entry = storedEntry(text, true, [['content-type', 'application/json'], ['x-aptos-ledger-version', '9']]);
+  handle((req, res) =>
+    writeEntry(res, entry, {
+      gzip: req.headers['accept-encoding'] === 'gzip',
+      headOnly: req.method === 'HEAD',
+      requestId: String(req.headers['x-test-id']),
+      xCache: String(req.headers['x-test-cache']),
+    }),
+  );
+  const plan: Array<[string, boolean]> = [['GET', false], ['GET', true], ['HEAD', true], ['GET', false], ['GET', true], ['HEAD', false]];
+  let i = 0;
+  for (const [method, gzip] of plan) {
+    i++;
+    const headers: Record<string, string> = { 'x-test-id': `id-${i}`, 'x-test-cache': i % 2 ? 'HIT' : 'COALESCED' };
+    if (gzip) headers['accept-encoding'] = 'gzip';
+    const res = await request(url, { method, headers });
+    const label = `#${i} ${method} gzip=${gzip}`;
+    t.equal(res.header('x-request-id'), `id-${i}`, `${label}: own request id`);
+    t.equal(res.header('x-cache'), headers['x-test-cache'], `${label}: own x-cache`);
+    t.equal(res.header('content-encoding'), gzip ? 'gzip' : undefined, `${label}: encoding`);
+    t.equal(res.header('x-aptos-ledger-version'), '9');
+    t.same(res.headers['x-request-id'], `id-${i}`, `${label}: one x-request-id, not several`);
+    if (method === 'HEAD') t.equal(res.body.length, 0, `${label}: no body`);
+    else t.equal((gzip ? gunzipSync(res.body) : res.body).toString(), text, `${label}: body`);
+  }
+});
+
 t.test('writeEntry: HEAD gets the headers and no body', async (t) => {
   const { url, handle } = await server(t);
   const entry = storedEntry('{"ok":true}', false);
