@@ -19,6 +19,8 @@ export interface RpcClassification {
   keyParams?: RpcParams;
   pin?: bigint;
   reorgable?: boolean;
+  /** Session the call continues (see Call.affinity). */
+  affinity?: string;
   /** Only for a head read that can be forwarded pinned: the params pinned to block h. */
   pinParams?: (h: bigint) => RpcParams;
 }
@@ -104,6 +106,7 @@ function buildCall(spec: RpcSpec, env: Envelope, c: RpcClassification): Call {
   };
   if (c.pin !== undefined) call.pin = c.pin;
   if (c.reorgable === true) call.reorgable = true;
+  if (c.affinity !== undefined) call.affinity = c.affinity;
   return call;
 }
 

@@ -47,6 +47,8 @@ const UNCACHED = new Set([
 const BLOCK_READS = new Set(['getblock', 'getblockheader']);
 const INVOKES = new Set(['invokefunction', 'invokescript']);
 const KNOWN_WRITES = ['sendrawtransaction', 'submitblock'];
+/** Continue an iterator session: only the node that opened it knows it. */
+const SESSION_CALLS = new Set(['traverseiterator', 'terminatesession']);
 const KNOWN = new Set([
   ...HEAD,
   ...UNCACHED,
@@ -55,6 +57,7 @@ const KNOWN = new Set([
   'getblockhash',
   'getapplicationlog',
   ...KNOWN_WRITES,
+  ...SESSION_CALLS,
 ]);
 
 const U32_MAX = 0xffff_ffffn;
@@ -63,6 +66,10 @@ function classify(method: string, params: RpcParams | undefined): RpcClassificat
   if (HEAD.has(method)) return { cls: 'head' };
   if (UNCACHED.has(method)) return { cls: 'uncached' };
   if (BLOCK_READS.has(method)) return classifyBlock(positional(params));
+  if (SESSION_CALLS.has(method)) {
+    const session = positional(params)[0];
+    return typeof session === 'string' ? { cls: 'uncached', affinity: session } : invalid('session id expected');
+  }
   switch (method) {
     case 'getrawtransaction':
       return isVerbose(positional(params)[1]) ? { cls: 'head' } : { cls: 'immutable' };
@@ -113,6 +120,12 @@ function isCacheable(call: Call, answer: CallAnswer): boolean {
   return true;
 }
 
+function sessionOf(call: Call, body: Buffer): string | undefined {
+  if (call.rpc === undefined || !INVOKES.has(call.rpc.method)) return undefined;
+  const session = resultObject(body)?.session;
+  return typeof session === 'string' ? session : undefined;
+}
+
 /** An iterator session or an InteropInterface on the stack lives in one node's memory. */
 function holdsSession(result: Buffer): boolean {
   const r = resultObject(result);
@@ -140,6 +153,7 @@ export const neoJsonRpc: Dialect = {
   plan: (method) => rpcPlan(method),
   parse: (req, limits) => parseRpcRequest(req.body, limits, { knownMethods: KNOWN, classify }),
   isCacheable,
+  sessionOf,
   headFromHeaders: () => undefined,
   headPoll: () => rpcHeadPoll('getblockcount', headFromBlockCount),
 };

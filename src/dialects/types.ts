@@ -65,6 +65,11 @@ export interface Call {
    * JSON-RPC batch): the other calls of the batch are still served.
    */
   reject?: ProxyError;
+  /**
+   * Node-local state this call continues (a Neo iterator session id): it must go to the node that
+   * opened the session, found through Dialect.sessionOf, never to another one.
+   */
+  affinity?: string;
   /** Set for REST calls. */
   rest?: RestForward;
   /** Set for JSON-RPC calls. */
@@ -137,6 +142,8 @@ export interface Dialect {
    * is within finalityDepth of the head. Undefined: the answer is as immutable as its class says.
    */
   answerBlock?(call: Call, body: Buffer): bigint | undefined;
+  /** The node-local session an answer opened (Neo invoke with iterators), if any. */
+  sessionOf?(call: Call, body: Buffer): string | undefined;
   /** The head the answer reveals through its headers (X-Aptos-Ledger-Version), if any. */
   headFromHeaders(headers: Record<string, string | string[] | undefined>): bigint | undefined;
   /** The light request that asks a node for its head. */

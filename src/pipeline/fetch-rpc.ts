@@ -14,6 +14,7 @@ import {
   UpstreamUnavailableError,
 } from '../errors.js';
 import { callGroup } from '../upstream/failover.js';
+import type { UpstreamNode } from '../upstream/node.js';
 import type { FetchContext } from './fetch-rest.js';
 import type { CallPlan } from './plan-call.js';
 import type { Answer, FetchMisses } from './serve-calls.js';
@@ -21,9 +22,12 @@ import type { Answer, FetchMisses } from './serve-calls.js';
 export function rpcFetcher(fc: FetchContext, path: string): FetchMisses {
   return async (plans) => {
     const out: Array<Answer | ProxyError> = new Array(plans.length);
-    const reads = plans.map((p, i) => [p, i] as const).filter(([p]) => !p.write);
-    const writes = plans.map((p, i) => [p, i] as const).filter(([p]) => p.write);
-    await Promise.all([sendGroup(reads, false, fc, path, out), sendGroup(writes, true, fc, path, out)]);
+    const indexed = plans.map((p, i) => [p, i] as const);
+    const reads = indexed.filter(([p]) => !p.write && p.call.affinity === undefined);
+    const writes = indexed.filter(([p]) => p.write && p.call.affinity === undefined);
+    // A call continuing a session goes alone to the node that holds it.
+    const bound = indexed.filter(([p]) => p.call.affinity !== undefined).map((item) => sendGroup([item], false, fc, path, out));
+    await Promise.all([sendGroup(reads, false, fc, path, out), sendGroup(writes, true, fc, path, out), ...bound]);
     return out;
   };
 }
@@ -51,12 +55,30 @@ async function exchange(plans: CallPlan[], write: boolean, fc: FetchContext, pat
   const pin = plans.reduce<bigint | undefined>((max, p) => (p.pin !== undefined && (max === undefined || p.pin > max) ? p.pin : max), undefined);
   try {
     const strong = fc.strong || plans.some((p) => p.strong === true);
-    const res = await callGroup(fc.group.set, { payload, write, strong, pin }, fc.fwd, fc.signal);
+    const affinity = plans[0]?.call.affinity;
+    const node = affinity === undefined ? undefined : fc.group.set.nodeForSession(affinity);
+    const res = await callGroup(fc.group.set, { payload, write, strong, pin, node }, fc.fwd, fc.signal);
     fc.onNode(res.node.name);
-    return matchAnswers(plans, res.status, res.headers, res.body, res.node.name, fc);
+    const answers = matchAnswers(plans, res.status, res.headers, res.body, res.node.name, fc);
+    rememberSessions(plans, answers, res.node, fc);
+    return answers;
   } catch (err) {
     return plans.map(() => err as ProxyError);
   }
+}
+
+/** Sessions opened by these answers live on the node that gave them: later calls must go there. */
+function rememberSessions(plans: CallPlan[], answers: Array<Answer | ProxyError>, node: UpstreamNode, fc: FetchContext): void {
+  const sessionOf = fc.group.dialect.sessionOf;
+  if (!sessionOf) return;
+  answers.forEach((a, n) => {
+    const plan = plans[n];
+    if (!plan || !('entry' in a) || a.rpcError) return;
+    const session = sessionOf(plan.call, a.entry.body);
+    if (session === undefined) return;
+    fc.group.set.rememberSession(session, node);
+    a.exclusive = true;
+  });
 }
 
 function rpcText(plan: CallPlan, n: number): string {

@@ -24,6 +24,11 @@ export interface Answer {
   cacheable?: boolean;
   /** Shorter lifetime than the plan's, decided from the answer (a transaction in an unfinalized block). */
   ttlMs?: number;
+  /**
+   * The answer opened node-local state for its caller (a Neo iterator session): sharing it with a
+   * follower would let two clients consume one iterator, so each follower asks for its own.
+   */
+  exclusive?: boolean;
 }
 
 export type CallResult =
@@ -72,6 +77,7 @@ export async function serveCalls(plans: CallPlan[], deps: ServeDeps, fetchMisses
   await Promise.all(followers.map(async ([i, flight]) => {
     results[i] = await follow(flight, deps.timeoutMs);
   }));
+  await refetchExclusive(plans, results, fetchMisses);
   return results.map((r) => r ?? { cache: 'error', error: asProxyError(new Error('call left unanswered')) });
 }
 
@@ -150,6 +156,22 @@ async function fetchAndSettle(
       leader?.fail(outcome);
     }
   }));
+}
+
+/** Followers that got an answer only its leader may use make their own call, uncoalesced. */
+async function refetchExclusive(plans: CallPlan[], results: Array<CallResult | undefined>, fetchMisses: FetchMisses): Promise<void> {
+  const redo = results.flatMap((r, i) => (r?.cache === 'coalesced' && r.answer.exclusive ? [i] : []));
+  if (redo.length === 0) return;
+  let fetched: Array<Answer | ProxyError>;
+  try {
+    fetched = await fetchMisses(redo.map((i) => plans[i] as CallPlan));
+  } catch (err) {
+    fetched = redo.map(() => asProxyError(err));
+  }
+  redo.forEach((i, n) => {
+    const outcome = fetched[n] ?? asProxyError(new Error('no answer for call'));
+    results[i] = 'entry' in outcome ? { cache: 'bypass', answer: outcome } : { cache: 'error', error: outcome };
+  });
 }
 
 async function follow(flight: Promise<Answer>, timeoutMs: number): Promise<CallResult> {

@@ -15,14 +15,16 @@ export interface UpstreamCall {
   write: boolean;
   strong?: boolean;
   pin?: bigint;
+  /** This node and no other (node-local session state): sent once, never retried elsewhere. */
+  node?: UpstreamNode;
 }
 
 export async function callGroup(set: ReplicaSet, call: UpstreamCall, fwd: ForwardInfo, signal?: AbortSignal): Promise<UpstreamAnswer> {
   const tried = new Set<UpstreamNode>();
-  const maxTries = call.write ? 1 : 1 + set.config.retry.attempts;
+  const maxTries = call.write || call.node ? 1 : 1 + set.config.retry.attempts;
   let last: UpstreamAnswer | ProxyError | undefined;
   for (let attempt = 0; attempt < maxTries; attempt++) {
-    const node = set.select({ write: call.write, strong: call.strong, pin: call.pin, exclude: tried });
+    const node = call.node ?? set.select({ write: call.write, strong: call.strong, pin: call.pin, exclude: tried });
     if (!node) break;
     if (attempt > 0) {
       upstreamRetriesTotal.inc({ group: set.name });

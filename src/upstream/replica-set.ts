@@ -7,6 +7,7 @@ import type { UpstreamConfig } from '../config/schema.js';
 import { maxLagOf } from '../config/dialect-defaults.js';
 import type { Dialect } from '../dialects/types.js';
 import { nodeLag } from '../metrics/metrics.js';
+import { LRUCache } from 'lru-cache';
 import { UpstreamNode } from './node.js';
 
 export interface SelectOptions {
@@ -25,6 +26,8 @@ export class ReplicaSet {
   readonly all: readonly UpstreamNode[];
   private readonly maxLag: bigint;
   private cursor = 0;
+  /** Which node opened which iterator session (bounded; sessions expire on the node anyway). */
+  private readonly sessions = new LRUCache<string, UpstreamNode>({ max: 10_000, ttl: 10 * 60_000 });
 
   constructor(
     readonly name: string,
@@ -60,6 +63,15 @@ export class ReplicaSet {
     if (usable(this.primary) && this.primary.breaker.tryAcquire(now)) return this.primary;
     // Nothing in rotation: try one anyway rather than fail without asking (it may be back).
     return this.all.find((n) => !opts.exclude?.has(n));
+  }
+
+  rememberSession(id: string, node: UpstreamNode): void {
+    this.sessions.set(id, node);
+  }
+
+  /** The node holding a session; the primary when the proxy never saw it opened. */
+  nodeForSession(id: string): UpstreamNode {
+    return this.sessions.get(id) ?? this.primary;
   }
 
   /** Not lagging and not stuck (a node without a known head is given the benefit of the doubt). */
