@@ -53,7 +53,8 @@ t.test('classification table', async (t) => {
     ['calculatenetworkfee', '["AAEC"]', { cls: 'uncached' }],
     ['sendrawtransaction', '["AAEC"]', { cls: 'write' }],
     ['submitblock', '["AAEC"]', { cls: 'write' }],
-    ['traverseiterator', '["s","i",10]', { cls: 'write' }],
+    ['traverseiterator', '["s","i",10]', { cls: 'uncached', affinity: 's' }],
+    ['terminatesession', '["s"]', { cls: 'uncached', affinity: 's' }],
     ['somethingnew', '[]', { cls: 'write' }],
   ];
   for (const [method, params, want] of rows) {
