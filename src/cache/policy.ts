@@ -6,7 +6,7 @@ import { crc32 } from 'node:zlib';
 import type { Config } from '../config/schema.js';
 import type { Answer } from '../pipeline/serve-calls.js';
 import type { CallPlan } from '../pipeline/plan-call.js';
-import { compressSegment } from '../response/gzip-splice.js';
+import { compressSegment, ownedCopy } from '../response/gzip-splice.js';
 import type { TieredStore } from './tiered-store.js';
 import type { CacheEntry } from './types.js';
 
@@ -23,7 +23,9 @@ export function makeStoreAnswer(cache: TieredStore, config: Config['cache']): (p
   return (plan, answer) => {
     if (!plan.store || plan.key === undefined || !answer.cacheable) return answer;
     const now = Date.now();
+    // Stored bodies own their memory (an identity body may be a slice of a whole batch answer).
     const segment = compressSegment(answer.entry.body, config.compression);
+    if (!segment.compressed) segment.body = ownedCopy(segment.body);
     const expiresAt = now + Math.min(plan.ttlMs, answer.ttlMs ?? Infinity);
     // Kept past its life only when the route may serve it stale.
     const staleUntil = expiresAt + Math.max(plan.staleIfErrorMs, plan.staleWhileRevalidateMs);

@@ -8,7 +8,7 @@ import { asProxyError, InvalidParamsError, NoRouteError } from '../errors.js';
 import { callsTotal, inflightRequests } from '../metrics/metrics.js';
 import { writeError } from '../response/error-reply.js';
 import { acceptsGzip } from '../response/headers.js';
-import { writeEntry, writeRpc } from '../response/write.js';
+import { writeEntry, writeRpc, type WriteOptions } from '../response/write.js';
 import type { RequestContext } from '../server/context.js';
 import { remainingMs as remaining, splitUrl } from '../server/context.js';
 import type { ProxyState } from '../server/state.js';
@@ -18,7 +18,7 @@ import { passThrough } from '../upstream/passthrough.js';
 import { endRequest } from './end.js';
 import { restFetcher, type FetchContext } from './fetch-rest.js';
 import { rpcFetcher } from './fetch-rpc.js';
-import { planCall, type PlanOptions } from './plan-call.js';
+import { planCall, type CallPlan, type PlanOptions } from './plan-call.js';
 import { readBody } from './read-body.js';
 import { serveCalls, type CallResult } from './serve-calls.js';
 
@@ -58,25 +58,42 @@ async function runStages(state: ProxyState, ctx: RequestContext): Promise<void> 
   ctx.route = route;
   const client = state.runtime.admission.admit(req);
   const strong = req.headers['x-read-consistency'] === 'strong';
-  delete req.headers['x-read-consistency'];
   const path = route.config.stripPrefix ? stripPrefix(ctx.path, route.config.match.pathPrefix) : ctx.path;
   const plan = route.group.dialect.plan(ctx.method, path);
   if (plan.mode === 'passthrough') return streamThrough(state, ctx, path, plan.write, strong);
   const { server, limits } = state.runtime.config;
   const body = await readBody(req, server.maxBodyBytes, remaining(ctx));
+  const fingerprint = route.group.dialect.kind === 'rest' ? state.runtime.shortcut.fingerprint(route.index, ctx.method, path, ctx.query, req.headers, body) : undefined;
+  if (fingerprint !== undefined && serveRemembered(state, ctx, fingerprint)) return;
   const inbound: InboundRequest = { method: ctx.method, path, query: ctx.query, headers: req.headers, body };
   const parsed = route.group.dialect.parse(inbound, limits);
   if (parsed.kind === 'passthrough') return streamThrough(state, ctx, path, parsed.write, strong, body);
   if (parsed.kind === 'jsonrpc') state.runtime.admission.charge(client, parsed.calls.length - 1);
-  await serveParsed(state, ctx, parsed, inbound, { strong, minVersion: minVersion(ctx) });
+  await serveParsed(state, ctx, parsed, inbound, { strong, minVersion: minVersion(ctx), fingerprint });
 }
 
-async function serveParsed(state: ProxyState, ctx: RequestContext, parsed: Exclude<ParsedRequest, { kind: 'passthrough' }>, inbound: InboundRequest, planOpts: PlanOptions): Promise<void> {
+/** An L1 hit found from the request bytes alone (hit-shortcut.ts); false: take the full path. */
+function serveRemembered(state: ProxyState, ctx: RequestContext, fingerprint: string): boolean {
+  const remembered = state.runtime.shortcut.lookup(fingerprint);
+  const entry = remembered === undefined ? undefined : state.cache.memory.getSync(remembered.key);
+  if (!remembered || !entry) return false;
+  const group = ctx.route!.group.name;
+  ctx.calls = 1;
+  ctx.cacheResult = 'hit';
+  ctx.xCache = 'HIT';
+  ctx.status = entry.status;
+  callsTotal.inc({ group, call: remembered.callName, cache: 'hit' });
+  writeEntry(ctx.res, entry, { gzip: acceptsGzip(ctx.req.headers['accept-encoding']), headOnly: ctx.method === 'HEAD', requestId: ctx.id, xCache: 'HIT' });
+  return true;
+}
+
+async function serveParsed(state: ProxyState, ctx: RequestContext, parsed: Exclude<ParsedRequest, { kind: 'passthrough' }>, inbound: InboundRequest, planOpts: PlanOptions & { fingerprint?: string | undefined }): Promise<void> {
   const route = ctx.route!;
   const strong = planOpts.strong === true;
   const calls = parsed.kind === 'rest' ? [parsed.call] : parsed.calls;
   const now = performance.now();
   const plans = calls.map((call) => planCall(call, route, now, planOpts));
+  if (planOpts.fingerprint !== undefined && plans.length === 1) state.runtime.shortcut.remember(planOpts.fingerprint, plans[0] as CallPlan);
   const fc = fetchContext(state, ctx, strong);
   // JSON-RPC goes to the node URL's own path: the client's path only chose the route.
   const fetcher = parsed.kind === 'rest' ? restFetcher(fc) : rpcFetcher(fc, '/');
@@ -86,8 +103,8 @@ async function serveParsed(state: ProxyState, ctx: RequestContext, parsed: Exclu
   summarize(ctx, results);
   countCalls(route.group.name, calls, results);
   const answersFor = plans.length === 1 ? plans[0]?.answersFor : undefined;
-  if (answersFor !== undefined) ctx.res.setHeader('x-ledgerproxy-version', answersFor.toString());
-  const opts = { gzip: acceptsGzip(ctx.req.headers['accept-encoding']), headOnly: ctx.method === 'HEAD', requestId: ctx.id, xCache: ctx.xCache ?? 'MISS' };
+  const opts: WriteOptions = { gzip: acceptsGzip(ctx.req.headers['accept-encoding']), headOnly: ctx.method === 'HEAD', requestId: ctx.id, xCache: ctx.xCache ?? 'MISS' };
+  if (answersFor !== undefined) opts.extraHeaders = ['x-ledgerproxy-version', answersFor.toString()];
   if (parsed.kind === 'jsonrpc') {
     ctx.status = writeRpc(ctx.res, { calls, results, batch: parsed.batch }, opts);
     return;
@@ -114,7 +131,7 @@ function fetchContext(state: ProxyState, ctx: RequestContext, strong: boolean): 
       return (fwd ??= forwardInfo(state.runtime.config.server.trustForwardedFor, ctx.id, ctx.req));
     },
     get signal() {
-      return (signal ??= AbortSignal.timeout(Math.max(1, remaining(ctx))));
+      return (signal ??= deadlineSignal(ctx));
     },
     strong,
     maxEntryBytes: state.runtime.config.cache.memory.maxEntryBytes,
@@ -125,6 +142,9 @@ function fetchContext(state: ProxyState, ctx: RequestContext, strong: boolean): 
 
 async function streamThrough(state: ProxyState, ctx: RequestContext, path: string, write: boolean, strong: boolean, body?: Buffer): Promise<void> {
   const route = ctx.route!;
+  // Proxy-only headers end here (parsed requests never forward client headers, so only this path strips them).
+  delete ctx.req.headers['x-read-consistency'];
+  delete ctx.req.headers['x-min-ledger-version'];
   ctx.req.url = path + (ctx.query ? `?${ctx.query}` : '');
   ctx.res.setHeader('x-cache', 'BYPASS');
   ctx.res.setHeader('x-request-id', ctx.id);
@@ -140,7 +160,6 @@ async function streamThrough(state: ProxyState, ctx: RequestContext, path: strin
 /** X-Min-Ledger-Version, on routes that promise monotonic reads. */
 function minVersion(ctx: RequestContext): bigint | undefined {
   const raw = ctx.req.headers['x-min-ledger-version'];
-  delete ctx.req.headers['x-min-ledger-version'];
   if (!ctx.route?.config.monotonicReads || raw === undefined) return undefined;
   if (typeof raw !== 'string' || !/^\d{1,20}$/.test(raw)) throw new InvalidParamsError('X-Min-Ledger-Version must be a decimal version');
   return BigInt(raw);
@@ -164,6 +183,18 @@ function summarize(ctx: RequestContext, results: CallResult[]): void {
   ctx.xCache = `PARTIAL ${served}/${results.length}`;
 }
 
+
+/**
+ * Aborts at the request's deadline; the timer is cleared when the response is done, so a served
+ * request holds no timer (AbortSignal.timeout would keep one, and its listeners, for the full
+ * timeout after every miss).
+ */
+function deadlineSignal(ctx: RequestContext): AbortSignal {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error('request deadline')), Math.max(1, remaining(ctx)));
+  ctx.res.once('close', () => clearTimeout(timer));
+  return controller.signal;
+}
 
 function stripPrefix(path: string, prefix: string): string {
   const rest = path.slice(prefix.replace(/\/$/, '').length);

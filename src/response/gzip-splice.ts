@@ -43,10 +43,22 @@ export function compressSegment(raw: Buffer, opts: CompressOptions = {}): Segmen
     // Z_SYNC_FLUSH instead of Z_FINISH: no final block, output ends byte-aligned (00 00 ff ff).
     const deflated = zlib.deflateRawSync(raw, { level, finishFlush: zlib.constants.Z_SYNC_FLUSH });
     if (deflated.length <= raw.length * (1 - minSavings)) {
-      return { body: deflated, compressed: true, crc32, rawLength: raw.length };
+      // zlib hands back a view on its 16 KiB output chunk: a cache entry must not pin all of it.
+      return { body: ownedCopy(deflated), compressed: true, crc32, rawLength: raw.length };
     }
   }
   return { body: raw, compressed: false, crc32, rawLength: raw.length };
+}
+
+/**
+ * The bytes in a buffer of their own. Long-lived cache entries must not keep alive the larger
+ * allocation a slice points into (zlib's output chunk, a socket read, a whole JSON-RPC batch).
+ */
+export function ownedCopy(b: Buffer): Buffer {
+  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) return b;
+  const copy = Buffer.allocUnsafeSlow(b.length);
+  b.copy(copy);
+  return copy;
 }
 
 /** Identity bytes of a compressed segment, for clients that do not accept gzip. */

@@ -13,6 +13,8 @@ export interface WriteOptions {
   headOnly: boolean;
   requestId: string;
   xCache: string;
+  /** More headers, flat (name, value, ...), e.g. x-ledgerproxy-version. */
+  extraHeaders?: string[];
 }
 
 /** What every hit of one entry shares, prepared on its first hit (the entry never changes). */
@@ -41,6 +43,7 @@ export function writeEntry(res: ServerResponse, entry: CacheEntry, opts: WriteOp
   const chunks = opts.gzip && p.gzip ? p.gzip : [entry.compressed ? inflateSegment(entry.body) : entry.body];
   const length = chunks.reduce((n, c) => n + c.length, 0);
   const headers = [...p.headers, 'x-cache', opts.xCache, 'x-request-id', opts.requestId, 'content-length', String(length)];
+  if (opts.extraHeaders) headers.push(...opts.extraHeaders);
   if (chunks === p.gzip) headers.push('content-encoding', 'gzip');
   res.writeHead(entry.status, headers);
   if (opts.headOnly) {
@@ -122,6 +125,7 @@ function send(res: ServerResponse, status: number, headers: Array<[string, strin
   const flat: string[] = [];
   for (const [n, v] of headers) flat.push(n, v);
   flat.push('x-cache', opts.xCache, 'x-request-id', opts.requestId, 'content-length', String(body.length));
+  if (opts.extraHeaders) flat.push(...opts.extraHeaders);
   res.writeHead(status, flat);
   res.end(opts.headOnly ? undefined : body);
 }

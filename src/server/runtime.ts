@@ -9,6 +9,7 @@ import { HeadTracker } from '../upstream/head-tracker.js';
 import { ReplicaSet } from '../upstream/replica-set.js';
 import { HeadSnapshot } from '../pipeline/head-snapshot.js';
 import { Admission } from './admission.js';
+import { HitShortcut } from '../pipeline/hit-shortcut.js';
 
 export interface GroupRuntime {
   readonly name: string;
@@ -33,6 +34,8 @@ export class Runtime {
   readonly groups: ReadonlyMap<string, GroupRuntime>;
   readonly routes: readonly RouteRuntime[];
   readonly admission: Admission;
+  /** Raw request → cache key for immutable REST reads (see hit-shortcut.ts); per runtime. */
+  readonly shortcut = new HitShortcut();
 
   constructor(readonly config: Config) {
     this.admission = new Admission(config.server);

@@ -1,0 +1,46 @@
+// The hit path without parsing. For a REST read pinned to a version (immutable), the cache key is a
+// pure function of the request's bytes: route, method, path, query, Accept, Content-Type, body. So
+// once such a request has been planned, the proxy remembers "these bytes → this key", and the next
+// identical request is answered from L1 before the dialect parses it or a plan is built — the
+// same entry the full path would have found, with none of the allocation. Only immutable plans are
+// remembered: a latest read's key moves with the head snapshot. The map is per runtime (a reload
+// can point a route at another group) and bounded; a remembered key whose entry is gone is simply
+// a miss that takes the full path.
+import type { IncomingHttpHeaders } from 'node:http';
+import { LRUCache } from 'lru-cache';
+import type { CallPlan } from './plan-call.js';
+
+/** Bodies up to this size take part (view calls are far smaller); larger ones always parse. */
+const MAX_BODY = 4096;
+
+export interface RememberedKey {
+  key: string;
+  callName: string;
+}
+
+export class HitShortcut {
+  private readonly keys = new LRUCache<string, RememberedKey>({ max: 20_000 });
+
+  /** The request's exact bytes as a map key, or undefined when it cannot take the shortcut. */
+  fingerprint(routeIndex: number, method: string, path: string, query: string, headers: IncomingHttpHeaders, body: Buffer): string | undefined {
+    if (body.length > MAX_BODY) return undefined;
+    const accept = headers['accept'] ?? '';
+    const contentType = headers['content-type'] ?? '';
+    // Each field is length-prefixed: no choice of values can make two requests print alike.
+    const fields = [method, path, query, accept, contentType];
+    let fp = `${routeIndex}`;
+    for (const f of fields) fp += `|${f.length}:${f}`;
+    return `${fp}|${body.length}:${body.toString('latin1')}`;
+  }
+
+  lookup(fingerprint: string): RememberedKey | undefined {
+    return this.keys.get(fingerprint);
+  }
+
+  /** Remembers the key of a single REST call whose plan depends on the request bytes alone. */
+  remember(fingerprint: string, plan: CallPlan): void {
+    const immutable = plan.call.cls === 'immutable' && plan.ttlClass === 'immutable' && plan.forwardPin === undefined;
+    if (!immutable || !plan.store || plan.key === undefined || plan.call.rest === undefined) return;
+    this.keys.set(fingerprint, { key: plan.key, callName: plan.call.name });
+  }
+}
