@@ -106,3 +106,22 @@ t.test('unknown query params neither bust nor poison the cache', async (t) => {
   t.equal(noisy.header('x-cache'), 'HIT');
   t.equal(node.calls.total, 1);
 });
+
+t.test('the hit shortcut answers only byte-identical pinned reads, and never a latest read', async (t) => {
+  const { node, proxy } = await setup(t, {}, '    cache: { maxStaleness: { ms: 0 } }');
+  const url = `${proxy.url}/v1/view?ledger_version=910`;
+  const json = await request(url, { method: 'POST', body: viewBody });
+  t.equal((await request(url, { method: 'POST', body: viewBody })).header('x-cache'), 'HIT');
+  const bcs = await request(url, { method: 'POST', body: viewBody, headers: { accept: 'application/x-bcs' } });
+  t.equal(bcs.header('x-cache'), 'MISS', 'another Accept is another answer');
+  t.not(bcs.header('content-type'), json.header('content-type'));
+  const other = { ...viewBody, arguments: [APTOS_ACCOUNTS.bob] };
+  t.equal((await request(url, { method: 'POST', body: other })).header('x-cache'), 'MISS', 'another body is another answer');
+  await request(`${proxy.adminUrl}/admin/purge?all=true`, { method: 'POST' });
+  t.equal((await request(url, { method: 'POST', body: viewBody })).header('x-cache'), 'MISS', 'a purged entry is not served');
+  const latest = await request(`${proxy.url}/v1/view`, { method: 'POST', body: viewBody });
+  node.advance(1);
+  await proxy.state.runtime.groups.get('aptos')?.heads.pollAll();
+  const later = await request(`${proxy.url}/v1/view`, { method: 'POST', body: viewBody });
+  t.not(later.text(), latest.text(), 'a latest read follows the head');
+});
