@@ -42,9 +42,12 @@ COPY proxy.config.yaml /etc/ledgerproxy/proxy.config.yaml
 # mounted: admin must listen beyond loopback here or probes and Prometheus cannot reach it.
 # /healthz /readyz /metrics are open; /admin/* (purge, reload) answers loopback callers only,
 # others with server.adminToken as a bearer token.
+# A heap cap keeps RSS flat: without one V8 lets garbage pile up well past what the cache holds.
+# About 2 x cache.memory.maxBytes + 64 MiB (the default maxBytes is 64 MiB); raise both together.
 ENV LEDGERPROXY_CONFIG=/etc/ledgerproxy/proxy.config.yaml \
     LEDGERPROXY_LISTEN=0.0.0.0:8080 \
-    LEDGERPROXY_ADMIN=0.0.0.0:9090
+    LEDGERPROXY_ADMIN=0.0.0.0:9090 \
+    NODE_OPTIONS=--max-old-space-size=192
 # Code and config stay root-owned and read-only for the process; it writes nothing to disk.
 # The `node` user of the official image is uid/gid 1000. In Kubernetes set runAsUser: 1000 (or
 # runAsNonRoot alone fails on a named USER, which the kubelet cannot verify).

@@ -84,6 +84,38 @@ t.test(`fuzz: ${REQUESTS} abusive requests get well-formed answers, the proxy su
   t.equal(exit.code, 0, 'exits 0 on SIGTERM after the abuse');
 });
 
+t.test('the L1 byte bound holds in real memory: cached entries do not pin more than they are charged', async (t) => {
+  const aptos = await startAptosNode({ version: 1_000_000 });
+  t.teardown(() => aptos.close());
+  const proxy = await startProxyProcess({
+    body: `log: { level: warn, requests: silent }
+upstreams:
+  aptos: { dialect: aptos-rest, primary: ${aptos.url}, head: { pollIntervalMs: 1000 } }
+routes:
+  - { match: { pathPrefix: /v1 }, upstream: aptos }
+cache:
+  memory: { maxBytes: 67108864 }
+`,
+  });
+  t.teardown(() => proxy.stop('SIGKILL'));
+  const metric = async (name: string): Promise<number> => {
+    const r = await rawExchange(proxy.adminPort, buildRequest('GET', '/metrics', []), { timeoutMs: 3000 });
+    return Number(new RegExp(`^${name} (\\S+)`, 'm').exec(r.responses[0]?.body.toString('utf8') ?? '')?.[1] ?? NaN);
+  };
+  const external0 = await metric('ledgerproxy_nodejs_external_memory_bytes');
+  const READS = 3000;
+  // Distinct pinned resource reads: every answer (a few hundred bytes, gzip-compressed) is stored.
+  await pool(READS, 8, async (i) => {
+    await rawExchange(proxy.trafficPort, buildRequest('GET', `/v1/accounts/0x${'a11ce'.padStart(64, '0')}/resource/0x1::coin::CoinStore%3C0x1::aptos_coin::AptosCoin%3E?ledger_version=${1 + i}`, []), { timeoutMs: 5000 });
+  });
+  await sleep(1000);
+  const charged = await metric('ledgerproxy_cache_bytes\\{tier="memory"\\}');
+  const entries = await metric('ledgerproxy_cache_entries\\{tier="memory"\\}');
+  const grown = (await metric('ledgerproxy_nodejs_external_memory_bytes')) - external0;
+  t.ok(entries >= READS * 0.9, `${entries} entries stored`);
+  t.ok(grown <= 2 * charged + 8 * MiB, `off-heap memory grew ${(grown / MiB).toFixed(1)} MiB for ${entries} entries charged ${(charged / MiB).toFixed(1)} MiB (${(grown / Math.max(1, entries)).toFixed(0)} B per entry; bound: 2 × charged + 8 MiB)`);
+});
+
 t.test('slowloris: sockets sending headers a byte at a time do not stop normal requests, and are cut', async (t) => {
   const aptos = await startAptosNode({ version: FUZZ_TARGET.aptosVersion });
   t.teardown(() => aptos.close());
