@@ -1,0 +1,62 @@
+// A cold herd: N identical requests sent at once over N already-open keep-alive connections, each
+// timed from its own send to its last body byte. The leader is the answer marked X-Cache MISS.
+import { Pool } from 'undici';
+
+export interface HerdAnswer {
+  /** ms from this request's own send to its last byte */
+  ms: number;
+  /** ms from the first send of the herd to this request's send */
+  sentAt: number;
+  status: number;
+  xCache: string;
+  body: string;
+}
+
+export class HerdClient {
+  private readonly pool: Pool;
+
+  constructor(readonly origin: string, readonly size: number) {
+    this.pool = new Pool(origin, { connections: size, pipelining: 1, keepAliveTimeout: 120_000, keepAliveMaxTimeout: 120_000 });
+  }
+
+  /** Opens `size` connections (warmPath must be answered by the server itself, without upstream). */
+  async warm(warmPath: string): Promise<void> {
+    await Promise.all(
+      Array.from({ length: this.size }, async () => {
+        const res = await this.pool.request({ path: warmPath, method: 'GET' });
+        await res.body.text();
+      }),
+    );
+  }
+
+  async fire(req: { method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string }): Promise<HerdAnswer[]> {
+    const t0 = performance.now();
+    const one = async (): Promise<HerdAnswer> => {
+      const sent = performance.now();
+      const res = await this.pool.request({ path: req.path, method: req.method, headers: req.headers, body: req.body });
+      const body = await res.body.text();
+      const xc = res.headers['x-cache'];
+      return { ms: performance.now() - sent, sentAt: sent - t0, status: res.statusCode, xCache: Array.isArray(xc) ? xc.join(',') : (xc ?? ''), body };
+    };
+    const all: Array<Promise<HerdAnswer>> = [];
+    for (let i = 0; i < this.size; i++) all.push(one());
+    return Promise.all(all);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i] as number;
+}
+
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}

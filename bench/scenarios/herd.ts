@@ -1,0 +1,117 @@
+// (c) Cold herd: 500 identical requests for a key nobody asked for yet, sent at once over 500 open
+// connections, node at 50 ms. The node must see exactly one call; followers should wait no longer
+// than the leader. nginx with proxy_cache_lock as a reference.
+import { fmtMs, fmtRatio, freshTag, goal, type Ctx, type Goal, type Section } from '../lib/bench.js';
+import { runLoad } from '../lib/driver.js';
+import { HerdClient, median, percentile, type HerdAnswer } from '../lib/herd.js';
+import { sleep, type Child } from '../lib/proc.js';
+import { startMock, startNginx, startProxy, type Mock } from '../lib/stack.js';
+import { JSON_HEADERS, viewBody } from '../lib/workloads.js';
+
+export const HERD_SIZE = 500;
+export const HERD_LATENCY_MS = 50;
+
+interface Round {
+  upstream: number;
+  leaderMs: number;
+  followerP50: number;
+  followerP99: number;
+  followerMax: number;
+  sendSpreadMs: number;
+  labels: string;
+  bad: number;
+}
+
+async function herdRound(mock: Mock, client: HerdClient, path: string): Promise<Round> {
+  const body = viewBody(`0x${freshTag()}`);
+  await mock.reset();
+  const answers = await client.fire({ method: 'POST', path, headers: JSON_HEADERS, body });
+  await sleep(200);
+  const upstream = (await mock.calls()).view;
+  const misses = answers.filter((a) => a.xCache === 'MISS').sort((x, y) => x.sentAt - y.sentAt);
+  const leader: HerdAnswer | undefined = misses[0];
+  const followers = answers.filter((a) => a !== leader).map((a) => a.ms).sort((x, y) => x - y);
+  const counts = new Map<string, number>();
+  for (const a of answers) counts.set(a.xCache || '(none)', (counts.get(a.xCache || '(none)') ?? 0) + 1);
+  const bodies = new Set(answers.map((a) => a.body));
+  return {
+    upstream,
+    leaderMs: leader?.ms ?? NaN,
+    followerP50: percentile(followers, 50),
+    followerP99: percentile(followers, 99),
+    followerMax: followers[followers.length - 1] ?? NaN,
+    sendSpreadMs: Math.max(...answers.map((a) => a.sentAt)),
+    labels: [...counts].map(([k, v]) => `${k} ${v}`).join(', ') + (bodies.size === 1 ? '' : ` (${bodies.size} distinct bodies!)`),
+    bad: answers.filter((a) => a.status !== 200).length,
+  };
+}
+
+export async function scenarioHerd(ctx: Ctx): Promise<Section> {
+  const children: Child[] = [];
+  const clients: HerdClient[] = [];
+  const mock = await startMock(ctx.env, { latencyMs: HERD_LATENCY_MS });
+  children.push(mock.child);
+  try {
+    const proxy = await startProxy(ctx.env, { mockOrigin: mock.origin });
+    children.push(proxy.child);
+    const lv = (await mock.calls()).aptos_version - 1000;
+    const path = `/v1/view?ledger_version=${lv}`;
+    const targets: Array<{ name: string; origin: string; warm: string }> = [{ name: 'ledgerproxy', origin: proxy.origin, warm: '/__warm' }];
+    if (ctx.opts.useNginx) {
+      const nginx = await startNginx(ctx.env, mock.origin);
+      if (nginx) {
+        children.push(nginx.child);
+        targets.push({ name: 'nginx proxy_cache_lock (reference)', origin: nginx.origin, warm: '/__warm' });
+      }
+    }
+    const rounds = ctx.opts.quick ? 1 : 3;
+    const results = new Map<string, Round[]>();
+    for (const t of targets) {
+      // The proxy answers /__warm itself (no route: 404), nginx with a 204: connections open, no node call.
+      const client = new HerdClient(t.origin, HERD_SIZE);
+      clients.push(client);
+      await client.warm(t.warm);
+      // A cold key, not a cold process: warm the target's code paths first (node at 0 ms, distinct
+      // keys, then one herd that is not counted).
+      await mock.setLatency(0);
+      await runLoad(ctx.driver, ctx.env, { origin: t.origin, workload: { kind: 'view-distinct', path, tag: freshTag() }, connections: ctx.opts.connections, durationSec: Math.max(1, ctx.opts.warmupSec) });
+      await mock.setLatency(HERD_LATENCY_MS);
+      await herdRound(mock, client, path);
+      const list: Round[] = [];
+      for (let r = 0; r < rounds; r++) {
+        const round = await herdRound(mock, client, path);
+        ctx.log(`    ${t.name.padEnd(36)} round ${r + 1}: node calls ${round.upstream}, leader ${fmtMs(round.leaderMs)} ms, follower p50 ${fmtMs(round.followerP50)} ms p99 ${fmtMs(round.followerP99)} ms [${round.labels}]`);
+        list.push(round);
+      }
+      results.set(t.name, list);
+    }
+    const lines = [
+      `Workload: ${HERD_SIZE} identical \`POST ${path}\` (a fresh argument per round, so the key is cold) sent at once over`,
+      `${HERD_SIZE} pre-opened keep-alive connections (undici Pool in the orchestrator); the mock answers after ${HERD_LATENCY_MS} ms.`,
+      `Before the counted rounds each target is warmed (${Math.max(1, ctx.opts.warmupSec)} s of distinct views with the node at 0 ms, then one uncounted herd).`,
+      'Each latency is timed from that request\'s own send; the leader is the answer with X-Cache MISS. "Send spread" is the time',
+      `from the first to the last send of a round. ${rounds} round(s) per target; the table shows each round.`,
+      '',
+      '| target | round | node calls | leader ms | follower p50 ms | follower p99 ms | follower max ms | p50 / leader | send spread ms | X-Cache |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    ];
+    for (const [name, list] of results) {
+      list.forEach((r, i) => {
+        lines.push(`| ${name} | ${i + 1} | ${r.upstream} | ${fmtMs(r.leaderMs)} | ${fmtMs(r.followerP50)} | ${fmtMs(r.followerP99)} | ${fmtMs(r.followerMax)} | ${fmtRatio(r.followerP50 / r.leaderMs)} | ${fmtMs(r.sendSpreadMs)} | ${r.labels}${r.bad ? `, ${r.bad} non-200` : ''} |`);
+      });
+    }
+    lines.push('');
+    const goals: Goal[] = [];
+    const mine = results.get('ledgerproxy') ?? [];
+    if (mine.length > 0) {
+      const calls = mine.map((r) => r.upstream);
+      goals.push(goal('(c) herd: exactly 1 node call per herd', calls.every((c) => c === 1) && mine.every((r) => r.bad === 0), `node calls per round: ${calls.join(', ')}`));
+      const ratios = mine.map((r) => r.followerP50 / r.leaderMs);
+      goals.push(goal('(c) herd: follower p50 ≤ 1.2 × leader latency', ratios.every((x) => x <= 1.2), `p50/leader per round: ${ratios.map((x) => x.toFixed(2)).join(', ')} (median ${median(ratios).toFixed(2)})`));
+    }
+    return { id: 'c', title: `(c) Cold herd — ${HERD_SIZE} identical concurrent requests, node at ${HERD_LATENCY_MS} ms`, lines, goals };
+  } finally {
+    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    await Promise.all(children.map((c) => c.stop('SIGTERM', 15_000)));
+  }
+}

@@ -1,0 +1,63 @@
+// (b) Cache miss: every request a distinct pinned view (a new argument each time), node at 5 ms —
+// the proxy in front of the mock against the mock called directly.
+import { aggregate, fmtRatio, freshTag, goal, loadTable, measure, roundRatios, type Aggregate, type Ctx, type Goal, type Section } from '../lib/bench.js';
+import type { Child } from '../lib/proc.js';
+import { join } from 'node:path';
+import { mainThreadProfile, startMock, startProxy } from '../lib/stack.js';
+import type { Workload } from '../lib/workloads.js';
+
+export const MISS_LATENCY_MS = 5;
+
+export async function scenarioMiss(ctx: Ctx): Promise<Section> {
+  const profiling = ctx.opts.profile === 'b';
+  const children: Child[] = [];
+  const mock = await startMock(ctx.env, { latencyMs: MISS_LATENCY_MS });
+  children.push(mock.child);
+  try {
+    const cpuProfile = profiling ? { dir: join(ctx.opts.profileDir, `proxy-b-${Date.now()}`) } : undefined;
+    const proxy = await startProxy(ctx.env, { mockOrigin: mock.origin, cpuProfile });
+    children.push(proxy.child);
+    const lv = (await mock.calls()).aptos_version - 1000;
+    const path = `/v1/view?ledger_version=${lv}`;
+    const workload = (): Workload => ({ kind: 'view-distinct', path, tag: freshTag() });
+    const targets: Array<{ name: string; origin: string; pid: number; runs: Aggregate['runs'] }> = [];
+    if (!profiling) targets.push({ name: 'direct to mock node', origin: mock.origin, pid: mock.child.pid, runs: [] });
+    targets.push({ name: 'ledgerproxy (every call a miss)', origin: proxy.origin, pid: proxy.child.pid, runs: [] });
+    for (let round = 0; round < ctx.opts.rounds; round++) {
+      ctx.log(`  round ${round + 1}/${ctx.opts.rounds}`);
+      for (const t of targets) t.runs.push(await measure(ctx, t.origin, workload, t.name, t.pid));
+    }
+    // Sanity: through the proxy, every client request must have cost one node call.
+    await mock.reset();
+    const check = await measure({ ...ctx, opts: { ...ctx.opts, warmupSec: 0, durationSec: Math.min(2, ctx.opts.durationSec) } }, proxy.origin, workload, 'miss check (node calls)');
+    await new Promise((r) => setTimeout(r, 300));
+    const viewCalls = (await mock.calls()).view;
+    const rows = targets.map((t) => ({ name: t.name, agg: aggregate(t.runs) }));
+    const direct = rows.find((r) => r.name.startsWith('direct'));
+    const prox = rows.find((r) => r.name.startsWith('ledgerproxy'));
+    const lines = [
+      `Workload: \`POST ${path}\` with a new argument in every body (\`0x<tag><counter>\`), so no request can be served`,
+      `from cache or coalesced; the mock answers after ${MISS_LATENCY_MS} ms. ${ctx.opts.connections} connections, ${ctx.opts.connections} / ${MISS_LATENCY_MS} ms = ${Math.round(ctx.opts.connections / (MISS_LATENCY_MS / 1000)).toLocaleString('en-US')} req/s is the latency-bound ceiling.`,
+      '"server CPU µs/req": CPU time of the process answering the client (the mock itself when direct, the proxy alone otherwise) per request.',
+      `Check run: ${check.requests.toLocaleString('en-US')} client requests through the proxy cost ${viewCalls.toLocaleString('en-US')} node calls (${(viewCalls / Math.max(1, check.requests)).toFixed(3)} per request).`,
+      '',
+      ...loadTable(rows, 'direct'),
+      '',
+    ];
+    const goals: Goal[] = [];
+    if (direct && prox) {
+      const rps = prox.agg.rps / direct.agg.rps;
+      lines.push(`Per-round proxy/direct req/s: ${roundRatios(prox.agg, direct.agg)}. Added latency p50: ${(prox.agg.p50ms - direct.agg.p50ms).toFixed(2)} ms.`, '');
+      goals.push(goal('(b) miss req/s ≥ 0.9 × direct', rps >= 0.9, fmtRatio(rps)));
+    }
+    const section: Section = { id: 'b', title: `(b) Cache miss — distinct views, node at ${MISS_LATENCY_MS} ms, proxy vs direct`, lines, goals };
+    if (cpuProfile) {
+      const served = await proxy.requestsServed();
+      await proxy.child.stop('SIGTERM', 15_000);
+      section.profiles = [{ label: 'ledgerproxy, miss path', file: mainThreadProfile(cpuProfile.dir), requests: served }];
+    }
+    return section;
+  } finally {
+    await Promise.all(children.map((c) => c.stop('SIGTERM', 15_000)));
+  }
+}
