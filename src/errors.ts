@@ -90,6 +90,13 @@ export class RateLimitedError extends ProxyError {
   }
 }
 
+export class ExpectationFailedError extends ProxyError {
+  readonly code = 'expectation_failed';
+  readonly status = 417;
+  readonly source = 'client';
+  override readonly rpcCode = -32600;
+}
+
 export class RequestTimeoutError extends ProxyError {
   readonly code = 'request_timeout';
   readonly status = 408;

@@ -257,6 +257,25 @@ function isCommittedTransaction(body: Buffer): boolean {
   }
 }
 
+function judge(answer: CallAnswer, pins: ReadonlyArray<bigint | undefined>): 'ok' | 'bad' | 'lacks-version' {
+  const pin = pins[0];
+  const type = String(answer.headers['content-type'] ?? '');
+  if (answer.status === 200 && type.includes('json') && !isJson(answer.body)) return 'bad';
+  // A 404 for a version above the node's own ledger: it is behind, not the data missing.
+  const nodeHead = headFromHeaders(answer.headers);
+  if (answer.status === 404 && pin !== undefined && nodeHead !== undefined && nodeHead < pin) return 'lacks-version';
+  return 'ok';
+}
+
+function isJson(body: Buffer): boolean {
+  try {
+    JSON.parse(body.toString('utf8'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function headFromHeaders(headers: Record<string, string | string[] | undefined>): bigint | undefined {
   const v = headers['x-aptos-ledger-version'];
   const text = Array.isArray(v) ? v[0] : v;
@@ -280,6 +299,7 @@ export const aptosRest: Dialect = {
   plan,
   parse: (req) => parse(req),
   isCacheable,
+  judge,
   headFromHeaders,
   headPoll: () => ({
     payload: { method: 'GET', pathAndQuery: '/v1', headers: { accept: 'application/json' } },

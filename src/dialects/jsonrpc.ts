@@ -7,7 +7,7 @@
 // entry; the forwarded body is re-serialised from the same parsed params, so what is keyed is
 // exactly what the node is asked.
 import { InternalError, InvalidRequestError, ProxyError } from '../errors.js';
-import { JsonNumber, isJsonObject, parseJson, scanRpcResponse, stringifyJson, type JsonObject, type JsonValue } from './json-text.js';
+import { JsonNumber, isJsonObject, parseJson, scanRpcResponse, stringifyJson, type JsonObject, type JsonValue, type ScannedRpcResponse } from './json-text.js';
 import type { Call, CallAnswer, CallClass, HeadPoll, ParseLimits, ParsedRequest, RpcForward } from './types.js';
 
 export type RpcParams = JsonValue[] | JsonObject;
@@ -210,6 +210,31 @@ export function resultObject(body: Buffer): Record<string, unknown> | undefined 
   } catch {
     return undefined;
   }
+}
+
+/** Node errors meaning "I do not have that block (any more)": geth, erigon, reth, nethermind wording. */
+const MISSING_STATE = /header not found|missing trie node|unknown block|block not found|pruned|state (is )?not available/i;
+
+/**
+ * Shared judge: a 200 must be JSON-RPC. For a call pinned to a block, "no such block" errors and a
+ * null result mean this node does not have the block (yet, or any more): ask another node. (A
+ * null that every node gives is still answered, after the retry, and never cached.)
+ */
+export function rpcJudge(answer: CallAnswer, pins: ReadonlyArray<bigint | undefined>): 'ok' | 'bad' | 'lacks-version' {
+  if (answer.status !== 200) return 'ok';
+  let items: ScannedRpcResponse[];
+  try {
+    items = scanRpcResponse(answer.body);
+  } catch {
+    return 'bad';
+  }
+  if (pins.every((p) => p === undefined)) return 'ok';
+  return items.some((item) => pins[Number(item.idRaw)] !== undefined && lacksBlock(item)) ? 'lacks-version' : 'ok';
+}
+
+function lacksBlock(item: ScannedRpcResponse): boolean {
+  if (item.error !== undefined) return MISSING_STATE.test(item.error.toString('utf8'));
+  return item.result !== undefined && item.result.length === 4 && item.result.toString('latin1') === 'null';
 }
 
 /** A head poll sending `method` with no params; toHead turns the result into the head. */

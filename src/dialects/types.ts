@@ -144,6 +144,13 @@ export interface Dialect {
   answerBlock?(call: Call, body: Buffer): bigint | undefined;
   /** The node-local session an answer opened (Neo invoke with iterators), if any. */
   sessionOf?(call: Call, body: Buffer): string | undefined;
+  /**
+   * Judges a whole upstream answer before it is used: 'bad' when it is not what the API promises
+   * (garbage where JSON is due: the node is failing), 'lacks-version' when the node answered but
+   * does not hold the version a pinned request asked for (it fell behind or pruned it). `pins` are
+   * the pins of the calls in request order (JSON-RPC: element n was sent with id n).
+   */
+  judge(answer: CallAnswer, pins: ReadonlyArray<bigint | undefined>): 'ok' | 'bad' | 'lacks-version';
   /** The head the answer reveals through its headers (X-Aptos-Ledger-Version), if any. */
   headFromHeaders(headers: Record<string, string | string[] | undefined>): bigint | undefined;
   /** The light request that asks a node for its head. */

@@ -57,7 +57,8 @@ async function exchange(plans: CallPlan[], write: boolean, fc: FetchContext, pat
     const strong = fc.strong || plans.some((p) => p.strong === true);
     const affinity = plans[0]?.call.affinity;
     const node = affinity === undefined ? undefined : fc.group.set.nodeForSession(affinity);
-    const res = await callGroup(fc.group.set, { payload, write, strong, pin, node }, fc.fwd, fc.signal);
+    const pins = plans.map((p) => p.pin);
+    const res = await callGroup(fc.group.set, { payload, write, strong, pin, pins, node }, fc.fwd, fc.signal);
     fc.onNode(res.node.name);
     const answers = matchAnswers(plans, res.status, res.headers, res.body, res.node.name, fc);
     rememberSessions(plans, answers, res.node, fc);

@@ -3,7 +3,7 @@
 // jittered backoff. Writes are sent once, to the primary, whatever happens: a write that timed out
 // may have been applied, and repeating it elsewhere could apply it twice.
 import type { UpstreamPayload } from '../dialects/types.js';
-import { ProxyError, UpstreamUnavailableError } from '../errors.js';
+import { ProxyError, UpstreamBadResponseError, UpstreamUnavailableError } from '../errors.js';
 import { upstreamRetriesTotal } from '../metrics/metrics.js';
 import { sendToNode, type ForwardInfo, type UpstreamAnswer } from './client.js';
 import { isNodeFailureStatus, recordFailure, recordSuccess } from './health.js';
@@ -15,9 +15,18 @@ export interface UpstreamCall {
   write: boolean;
   strong?: boolean;
   pin?: bigint;
+  /** Pins of the calls in the request, in order (JSON-RPC batches); default [pin]. */
+  pins?: ReadonlyArray<bigint | undefined>;
   /** This node and no other (node-local session state): sent once, never retried elsewhere. */
   node?: UpstreamNode;
 }
+
+/**
+ * ok: take it. bad: garbage where the API promises JSON — the node is failing (counted against it)
+ * and another node is asked. lacks-version: the node answered well but does not have the version
+ * the read is pinned to (it fell behind, or pruned it) — another node is asked, the node is fine.
+ */
+export type AnswerVerdict = 'ok' | 'bad' | 'lacks-version';
 
 export async function callGroup(set: ReplicaSet, call: UpstreamCall, fwd: ForwardInfo, signal?: AbortSignal): Promise<UpstreamAnswer> {
   const tried = new Set<UpstreamNode>();
@@ -31,8 +40,9 @@ export async function callGroup(set: ReplicaSet, call: UpstreamCall, fwd: Forwar
       await sleep(backoffMs(set, attempt), signal);
     }
     tried.add(node);
-    last = await attemptOnce(set, node, call, fwd, signal);
-    if (!shouldRetry(last, call)) break;
+    const outcome = await attemptOnce(set, node, call, fwd, signal);
+    last = outcome.result;
+    if (!outcome.retry) break;
   }
   if (last === undefined) throw new UpstreamUnavailableError(`no node of group ${set.name} can take this request`);
   if (last instanceof ProxyError) throw last;
@@ -45,35 +55,49 @@ async function attemptOnce(
   call: UpstreamCall,
   fwd: ForwardInfo,
   signal?: AbortSignal,
-): Promise<UpstreamAnswer | ProxyError> {
+): Promise<{ result: UpstreamAnswer | ProxyError; retry: boolean }> {
   const now = Date.now();
+  let answer: UpstreamAnswer;
   try {
-    const answer = await sendToNode(node, call.payload, fwd, {
-      extraHeaders: set.config.headers,
-      maxResponseBytes: set.config.maxResponseBytes,
-      signal,
-    });
-    if (isNodeFailureStatus(answer.status)) recordFailure(node, now, answer.status);
-    else recordSuccess(node, now);
-    learnHead(set, node, answer);
-    return answer;
+    answer = await sendToNode(node, call.payload, fwd, { extraHeaders: set.config.headers, maxResponseBytes: set.config.maxResponseBytes, signal });
   } catch (err) {
     const proxyErr = err as ProxyError;
     // A response too large is the request's property, not the node's fault: the node did answer
     // (which also frees a half-open breaker's trial slot).
     if (proxyErr.retryable) recordFailure(node, now, proxyErr);
     else recordSuccess(node, now);
-    return proxyErr;
+    return { result: proxyErr, retry: proxyErr.retryable };
   }
+  learnHead(set, node, answer);
+  const verdict = isNodeFailureStatus(answer.status) ? 'failed' : judge(set, call, answer);
+  if (verdict === 'lacks-version') believeLowerHead(set, node, answer);
+  if (verdict === 'failed') recordFailure(node, now, answer.status);
+  else if (verdict === 'bad') {
+    const bad = new UpstreamBadResponseError(`node ${node.name} of ${set.name} sent an answer that is not what its API promises`);
+    recordFailure(node, now, bad);
+    return { result: bad, retry: true };
+  } else recordSuccess(node, now);
+  return { result: answer, retry: verdict === 'failed' || verdict === 'lacks-version' || prunedPin(answer, call) };
 }
 
-function shouldRetry(outcome: UpstreamAnswer | ProxyError, call: UpstreamCall): boolean {
-  if (outcome instanceof ProxyError) return outcome.retryable;
-  // 410 Gone on a pinned read: this node pruned the version (its X-Aptos-Ledger-Oldest-Version
-  // now tells selection so); another node may still have it.
-  if (outcome.status === 410 && call.pin !== undefined) return true;
-  return isNodeFailureStatus(outcome.status);
+function judge(set: ReplicaSet, call: UpstreamCall, answer: UpstreamAnswer): AnswerVerdict {
+  return set.dialect.judge({ status: answer.status, headers: answer.headers, body: answer.body }, call.pins ?? [call.pin]);
 }
+
+/** A node that says it is below the pin is believed at once, so selection skips it from now on. */
+function believeLowerHead(set: ReplicaSet, node: UpstreamNode, answer: UpstreamAnswer): void {
+  const head = set.dialect.headFromHeaders(answer.headers);
+  if (head !== undefined && (node.head === undefined || head < node.head)) node.setPolledHead(head, Date.now());
+}
+
+/**
+ * 410 Gone on a pinned read: this node pruned the version (its X-Aptos-Ledger-Oldest-Version now
+ * tells selection so); another node may still have it.
+ */
+function prunedPin(answer: UpstreamAnswer, call: UpstreamCall): boolean {
+  return answer.status === 410 && call.pin !== undefined;
+}
+
 
 function learnHead(set: ReplicaSet, node: UpstreamNode, answer: UpstreamAnswer): void {
   const head = set.dialect.headFromHeaders(answer.headers);

@@ -15,7 +15,7 @@ function call(method: string, params?: string, id = '1'): Call {
 }
 
 t.test('classification table', async (t) => {
-  const rows: Array<[string, string | undefined, { cls: string; pin?: bigint }]> = [
+  const rows: Array<[string, string | undefined, { cls: string; pin?: bigint; affinity?: string }]> = [
     ['invokefunction', `["${HASH}","balanceOf",[{"type":"Hash160","value":"0x1"}]]`, { cls: 'head' }],
     ['invokescript', '["AAEC"]', { cls: 'head' }],
     ['getblock', '[12]', { cls: 'immutable', pin: 12n }],
