@@ -151,7 +151,8 @@ export async function startProxy(env: StackEnv, opts: ProxyOptions): Promise<Pro
   const child = spawnChild('ledgerproxy', process.execPath, [...nodeArgs, ...entry, '--config', configFile], {
     cwd: env.root,
     logFile: join(env.tmp, `proxy-${id}.log`),
-    env: { ...process.env, LOG_LEVEL: 'warn' },
+    // The heap cap the Docker image ships (Dockerfile: about 2 x maxBytes + 64 MiB): measured as run.
+    env: { ...process.env, LOG_LEVEL: 'warn', NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --max-old-space-size=192`.trim() },
   });
   const adminOrigin = `http://127.0.0.1:${adminPort}`;
   // /readyz is 200 once every group has a node with a known head.

@@ -9,6 +9,7 @@
 //   3  u8    flags             10 (u16 reserved, 0)     24 f64 expiresAt (epoch ms)
 //  32  f64   staleUntil (epoch ms; = expiresAt when not set)
 //  40  u32   length H of the headers JSON, then H bytes of JSON [[name, value], ...], then the body.
+import { ownedCopy } from '../buffers.js';
 import type { CacheEntry } from './types.js';
 
 const MAGIC_0 = 0x4c; // 'L'
@@ -53,7 +54,7 @@ export function decodeEntry(b: Buffer): CacheEntry | undefined {
     headers,
     // A copy: the Redis reply parser may hand out a slice of a larger socket read buffer, which a
     // long-lived L1 entry would otherwise keep alive whole.
-    body: Buffer.from(b.subarray(FIXED + headerLen)),
+    body: ownedCopy(b.subarray(FIXED + headerLen)),
     compressed: (flags & FLAG_COMPRESSED) !== 0,
     crc32: b.readUInt32BE(6),
     rawLength: b.readUInt32BE(12),

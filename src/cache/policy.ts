@@ -6,7 +6,8 @@ import { crc32 } from 'node:zlib';
 import type { Config } from '../config/schema.js';
 import type { Answer } from '../pipeline/serve-calls.js';
 import type { CallPlan } from '../pipeline/plan-call.js';
-import { compressSegment, ownedCopy } from '../response/gzip-splice.js';
+import { ownedCopy } from '../buffers.js';
+import { compressSegment } from '../response/gzip-splice.js';
 import type { TieredStore } from './tiered-store.js';
 import type { CacheEntry } from './types.js';
 

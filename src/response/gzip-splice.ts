@@ -6,6 +6,7 @@
 // stored blocks, which costs a copy and no compression work. The gzip trailer needs the CRC-32 of
 // all identity bytes; it is combined from the parts' CRCs so compressed data is never re-read.
 import zlib from 'node:zlib';
+import { ownedCopy } from '../buffers.js';
 
 /** A body ready for splicing: identity bytes, or a sync-flushed raw-deflate segment. */
 export interface Segment {
@@ -48,17 +49,6 @@ export function compressSegment(raw: Buffer, opts: CompressOptions = {}): Segmen
     }
   }
   return { body: raw, compressed: false, crc32, rawLength: raw.length };
-}
-
-/**
- * The bytes in a buffer of their own. Long-lived cache entries must not keep alive the larger
- * allocation a slice points into (zlib's output chunk, a socket read, a whole JSON-RPC batch).
- */
-export function ownedCopy(b: Buffer): Buffer {
-  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) return b;
-  const copy = Buffer.allocUnsafeSlow(b.length);
-  b.copy(copy);
-  return copy;
 }
 
 /** Identity bytes of a compressed segment, for clients that do not accept gzip. */
