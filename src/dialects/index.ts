@@ -23,4 +23,5 @@ export {
   rpcEnvelope,
   rpcErrorText,
 } from './jsonrpc.js';
-export { JsonNumber, parseJson, scanRpcResponse, stringifyJson, type JsonValue, type ScannedRpcResponse } from './json-text.js';
+export { JsonNumber, parseJson, stringifyJson, type JsonValue } from './json-text.js';
+export { scanRpcResponse, type ScannedRpcResponse } from './rpc-answer-scan.js';

@@ -7,7 +7,8 @@
 // entry; the forwarded body is re-serialised from the same parsed params, so what is keyed is
 // exactly what the node is asked.
 import { InternalError, InvalidRequestError, ProxyError } from '../errors.js';
-import { JsonNumber, isJsonObject, parseJson, scanRpcResponse, stringifyJson, type JsonObject, type JsonValue, type ScannedRpcResponse } from './json-text.js';
+import { JsonNumber, isJsonObject, parseJson, stringifyJson, type JsonObject, type JsonValue } from './json-text.js';
+import { scanRpcResponse, type ScannedRpcResponse } from './rpc-answer-scan.js';
 import type { Call, CallAnswer, CallClass, HeadPoll, ParseLimits, ParsedRequest, RpcForward } from './types.js';
 
 export type RpcParams = JsonValue[] | JsonObject;

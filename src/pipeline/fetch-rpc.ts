@@ -4,7 +4,7 @@
 // odd client ids can never be confused; the answers are matched back by those ids and handed out
 // as byte slices of what the node sent.
 import { baseCacheable, identityEntry } from '../cache/policy.js';
-import { scanRpcResponse, type ScannedRpcResponse } from '../dialects/json-text.js';
+import { scanRpcResponse, type ScannedRpcResponse } from '../dialects/rpc-answer-scan.js';
 import type { UpstreamPayload } from '../dialects/types.js';
 import {
   ProxyError,

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { MalformedJsonError, UpstreamBadResponseError } from '../../src/errors.js';
-import { JsonNumber, isJsonObject, parseJson, scanRpcResponse, stringifyJson } from '../../src/dialects/json-text.js';
+import { JsonNumber, isJsonObject, parseJson, stringifyJson } from '../../src/dialects/json-text.js';
+import { scanRpcResponse } from '../../src/dialects/rpc-answer-scan.js';
 
 const parse = (text: string | Buffer, depth = 64) => parseJson(text, depth);
 const canon = (text: string) => stringifyJson(parse(text), { sortKeys: true });

@@ -1,0 +1,202 @@
+// A byte-level scanner for upstream JSON-RPC answers. The bytes the node sent are what the proxy
+// stores and serves; slicing the original body avoids a parse + re-serialise that could change
+// numbers, escapes or key order.
+import { UpstreamBadResponseError } from '../errors.js';
+
+// Works on bytes: every JSON structural character is ASCII and UTF-8 continuation bytes are all
+// >= 0x80, so byte offsets found here slice the body without decoding it. Nesting is tracked
+// with an explicit stack (no depth limit: a deep result from a node is legitimate, and no
+// recursion means it cannot overflow the call stack).
+
+/** One JSON-RPC answer; result/error are slices of the upstream body (exactly one is set). */
+export interface ScannedRpcResponse {
+  /** The `id` member's raw text; `null` when absent. */
+  idRaw: string;
+  result?: Buffer;
+  error?: Buffer;
+}
+
+const Q = 0x22, BS = 0x5c, COMMA = 0x2c, COLON = 0x3a;
+const LBRACE = 0x7b, RBRACE = 0x7d, LBRACK = 0x5b, RBRACK = 0x5d;
+
+/** Scans a JSON-RPC answer (one object or an array of them); throws UpstreamBadResponseError. */
+export function scanRpcResponse(body: Buffer): ScannedRpcResponse[] {
+  const s = new ByteScanner(body);
+  s.ws();
+  const items: ScannedRpcResponse[] = [];
+  if (s.peek() === LBRACK) {
+    s.pos++;
+    s.ws();
+    if (s.peek() === RBRACK) s.pos++;
+    else
+      do items.push(s.responseObject());
+      while (s.listContinues(RBRACK));
+  } else items.push(s.responseObject());
+  s.ws();
+  if (s.pos !== body.length) s.fail('unexpected data after the answer');
+  return items;
+}
+
+class ByteScanner {
+  pos = 0;
+  constructor(private readonly b: Buffer) {}
+
+  fail(what: string): never {
+    throw new UpstreamBadResponseError(`upstream answer is not valid JSON-RPC: ${what} at byte ${this.pos}`);
+  }
+
+  peek(): number | undefined {
+    return this.b[this.pos];
+  }
+
+  ws(): void {
+    for (let c = this.b[this.pos]; c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; c = this.b[++this.pos]);
+  }
+
+  expect(c: number): void {
+    this.ws();
+    if (this.b[this.pos] !== c) this.fail(`expected "${String.fromCharCode(c)}"`);
+    this.pos++;
+  }
+
+  /** After an element: true after a comma, false after the closing bracket. */
+  listContinues(close: number): boolean {
+    this.ws();
+    const c = this.b[this.pos++];
+    if (c === COMMA) return true;
+    if (c !== close) this.fail(`expected "," or "${String.fromCharCode(close)}"`);
+    return false;
+  }
+
+  responseObject(): ScannedRpcResponse {
+    this.expect(LBRACE);
+    const members = new Map<string, Buffer>();
+    this.ws();
+    if (this.peek() === RBRACE) this.pos++;
+    else
+      do {
+        const key = this.memberName();
+        this.ws();
+        const start = this.pos;
+        this.skipValue();
+        members.set(key, this.b.subarray(start, this.pos));
+      } while (this.listContinues(RBRACE));
+    return this.toResponse(members);
+  }
+
+  private toResponse(m: Map<string, Buffer>): ScannedRpcResponse {
+    const idRaw = m.get('id')?.toString('utf8') ?? 'null';
+    const error = m.get('error');
+    const result = m.get('result');
+    // Some nodes send `"error": null` next to a result (JSON-RPC 1.0 habit): that is a result.
+    if (error !== undefined && !isNullText(error)) return { idRaw, error };
+    if (result !== undefined) return { idRaw, result };
+    return this.fail('answer has neither result nor error');
+  }
+
+  /** A member name and its colon; names with escapes are decoded (rare, but legal). */
+  private memberName(): string {
+    const raw = this.skipMemberName();
+    return raw.includes(BS) ? (JSON.parse(raw.toString('utf8')) as string) : raw.toString('latin1', 1, raw.length - 1);
+  }
+
+  /** Skips a member name and its colon; returns the quoted name's bytes. */
+  private skipMemberName(): Buffer {
+    this.ws();
+    const start = this.pos;
+    if (this.peek() !== Q) this.fail('expected a member name');
+    this.skipString();
+    const end = this.pos;
+    this.expect(COLON);
+    return this.b.subarray(start, end);
+  }
+
+  /** Skips one value, validating its grammar; containers are tracked on an explicit stack. */
+  skipValue(): void {
+    const closers: number[] = [];
+    for (;;) {
+      this.ws();
+      const c = this.peek();
+      if (c === LBRACE || c === LBRACK) {
+        const close = c === LBRACE ? RBRACE : RBRACK;
+        this.pos++;
+        this.ws();
+        if (this.peek() === close) this.pos++;
+        else {
+          closers.push(close);
+          if (close === RBRACE) this.skipMemberName();
+          continue;
+        }
+      } else this.skipScalar(c);
+      if (!this.afterValue(closers)) return;
+    }
+  }
+
+  /** After a value inside containers: closes finished ones; false when the outermost is done. */
+  private afterValue(closers: number[]): boolean {
+    for (let close = closers.at(-1); close !== undefined; close = closers.at(-1)) {
+      if (!this.listContinues(close)) {
+        closers.pop();
+        continue;
+      }
+      if (close === RBRACE) this.skipMemberName();
+      return true;
+    }
+    return false;
+  }
+
+  private skipScalar(c: number | undefined): void {
+    if (c === Q) this.skipString();
+    else if (c === 0x74) this.skipWord('true');
+    else if (c === 0x66) this.skipWord('false');
+    else if (c === 0x6e) this.skipWord('null');
+    else this.skipNumber();
+  }
+
+  private skipWord(word: string): void {
+    if (this.b.toString('latin1', this.pos, this.pos + word.length) !== word) this.fail('invalid literal');
+    this.pos += word.length;
+  }
+
+  private skipString(): void {
+    const b = this.b;
+    for (let p = this.pos + 1; p < b.length; p++) {
+      const c = b[p] as number;
+      if (c === Q) {
+        this.pos = p + 1;
+        return;
+      }
+      if (c < 0x20) this.fail('control character in string');
+      if (c === BS) {
+        const e = b[++p];
+        if (e === 0x75) {
+          if (!/^[0-9a-fA-F]{4}$/.test(b.toString('latin1', p + 1, p + 5))) this.fail('invalid escape');
+          p += 4;
+        } else if (e === undefined || !'"\\/bfnrt'.includes(String.fromCharCode(e))) this.fail('invalid escape');
+      }
+    }
+    this.fail('unterminated string');
+  }
+
+  private skipNumber(): void {
+    const b = this.b;
+    const digits = (): number => {
+      const from = this.pos;
+      for (let c = b[this.pos]; c !== undefined && c >= 0x30 && c <= 0x39; c = b[++this.pos]);
+      return this.pos - from;
+    };
+    if (b[this.pos] === 0x2d) this.pos++;
+    if (b[this.pos] === 0x30) this.pos++;
+    else if (digits() === 0) this.fail('unexpected character');
+    if (b[this.pos] === 0x2e && (this.pos++, digits() === 0)) this.fail('invalid number');
+    if (b[this.pos] === 0x65 || b[this.pos] === 0x45) {
+      this.pos++;
+      if (b[this.pos] === 0x2b || b[this.pos] === 0x2d) this.pos++;
+      if (digits() === 0) this.fail('invalid number');
+    }
+  }
+}
+
+function isNullText(b: Buffer): boolean {
+  return b.length === 4 && b.toString('latin1') === 'null';
+}
