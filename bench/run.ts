@@ -1,13 +1,14 @@
 // ledgerproxy load benchmarks (issue 5). Entry point: `npx tsx bench/run.ts [options]`.
 //
 //   --quick              ~2 s per measured run (smoke test); results go to bench/.out/RESULTS-quick.md
-//   --only a,c           run only these scenarios (a hit, b miss, c herd, d batch, e memory)
+//   --only a,c           run only these scenarios (a hit, b miss, c herd, d batch, e memory, s trading-bot SLO)
 //   --duration S         seconds per measured run (default 10; env BENCH_DURATION)
 //   --rounds N           alternate the targets N times and report medians (default 2, quick 1)
 //   --profile a|b        run scenario a (hit path) or b (miss path) with the proxy under
 //                        `node --cpu-prof` (proxy target only) and print the top self-time functions
 //   --driver wrk|autocannon   default: wrk when installed, else autocannon (env BENCH_DRIVER)
 //   --no-nginx           skip the nginx reference rows
+//   --no-varnish         skip the Varnish reference rows (a, c)
 //   --no-build           do not run tsc before starting dist/src/main.js
 //   --proxy-runtime dist|tsx  run the proxy from dist/ (default, built first) or src/ through tsx
 //   --proxy-entry FILE   run this compiled main.js instead (a candidate build); implies --no-build
@@ -32,15 +33,19 @@ import { scenarioHerd } from './scenarios/herd.js';
 import { scenarioHit } from './scenarios/hit.js';
 import { scenarioMemory } from './scenarios/memory.js';
 import { scenarioMiss } from './scenarios/miss.js';
+import { scenarioSlo } from './scenarios/slo.js';
+import { setupHints } from './lib/setup-hints.js';
+import { findVarnish } from './lib/varnish.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const ALL: ScenarioId[] = ['a', 'b', 'c', 'd', 'e'];
+const ALL: ScenarioId[] = ['a', 'b', 'c', 'd', 'e', 's'];
 const SCENARIOS: Record<ScenarioId, (ctx: Ctx) => Promise<Section>> = {
   a: scenarioHit,
   b: scenarioMiss,
   c: scenarioHerd,
   d: scenarioBatch,
   e: scenarioMemory,
+  s: scenarioSlo,
 };
 
 const { values: args } = parseArgs({
@@ -53,6 +58,7 @@ const { values: args } = parseArgs({
     profile: { type: 'string' },
     driver: { type: 'string', default: process.env['BENCH_DRIVER'] },
     'no-nginx': { type: 'boolean', default: false },
+    'no-varnish': { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
     'proxy-runtime': { type: 'string', default: 'dist' },
     'proxy-entry': { type: 'string', default: process.env['BENCH_PROXY_ENTRY'] },
@@ -64,8 +70,8 @@ const { values: args } = parseArgs({
 });
 
 function usage(): string {
-  return `usage: npx tsx bench/run.ts [--quick] [--only a,b,c,d,e] [--duration S] [--rounds N] [--profile a|b]
-                         [--driver wrk|autocannon] [--no-nginx] [--no-build] [--proxy-runtime dist|tsx] [--proxy-entry FILE]
+  return `usage: npx tsx bench/run.ts [--quick] [--only a,b,c,d,e,s] [--duration S] [--rounds N] [--profile a|b]
+                         [--driver wrk|autocannon] [--no-nginx] [--no-varnish] [--no-build] [--proxy-runtime dist|tsx] [--proxy-entry FILE]
                          [--out FILE] [--strict]`;
 }
 
@@ -76,7 +82,7 @@ function parseOnly(): ScenarioId[] {
   }
   if (args.only === undefined || args.only === '') return ALL;
   const ids = args.only.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-  for (const id of ids) if (!ALL.includes(id as ScenarioId)) throw new Error(`--only: unknown scenario ${id} (a b c d e)`);
+  for (const id of ids) if (!ALL.includes(id as ScenarioId)) throw new Error(`--only: unknown scenario ${id} (${ALL.join(' ')})`);
   return ALL.filter((id) => ids.includes(id));
 }
 
@@ -88,11 +94,11 @@ function git(argv: string[]): string {
   }
 }
 
-function machineLine(driver: string, nginx: string | undefined): string {
+function machineLine(driver: string, nginx: string | undefined, varnish?: string): string {
   const cpu = cpus();
   const model = cpu[0]?.model.trim() ?? 'unknown CPU';
   const load = loadavg().map((l) => l.toFixed(2)).join(' ');
-  return `${model} × ${cpu.length} CPUs, Linux ${release()}, Node ${process.version}, driver ${driver}${nginx ? `, nginx ${nginx}` : ''}; load average at start ${load}`;
+  return `${model} × ${cpu.length} CPUs, Linux ${release()}, Node ${process.version}, driver ${driver}${nginx ? `, nginx ${nginx}` : ''}${varnish ? `, Varnish ${varnish}` : ''}; load average at start ${load}`;
 }
 
 function render(meta: string[], sections: Section[], ids: ScenarioId[]): string {
@@ -143,6 +149,14 @@ async function main(): Promise<number> {
   const proxyEntry = args['proxy-entry'] === undefined ? undefined : resolve(args['proxy-entry']);
   const driver = pickDriver(args.driver, wrkThreads);
   const nginx = args['no-nginx'] ? undefined : findNginx();
+  const varnishFound = args['no-varnish'] ? undefined : findVarnish();
+  const varnish = varnishFound && 'path' in varnishFound ? varnishFound : undefined;
+  const hints = setupHints({
+    driver: driver.name,
+    ...(args.driver === undefined ? {} : { requestedDriver: args.driver }),
+    ...(args['no-nginx'] ? {} : { nginx: nginx !== undefined }),
+    ...(varnishFound === undefined ? {} : { varnish: varnish ? true : (varnishFound as { missing: string }).missing }),
+  });
   const tmp = mkdtempSync(join(tmpdir(), 'ledgerproxy-bench-'));
   const profileDir = join(ROOT, 'bench', '.out');
   mkdirSync(profileDir, { recursive: true });
@@ -167,11 +181,12 @@ async function main(): Promise<number> {
     connections,
     profileDir,
     useNginx: nginx !== undefined,
+    useVarnish: varnish !== undefined,
   };
   if (args.profile === 'a' || args.profile === 'b') opts.profile = args.profile;
   const ctx: Ctx = {
     opts,
-    env: { root: ROOT, tmp, proxyRuntime, wrkThreads, ...(nginx ? { nginx: nginx.path } : {}), ...(proxyEntry ? { proxyEntry } : {}) },
+    env: { root: ROOT, tmp, proxyRuntime, wrkThreads, ...(nginx ? { nginx: nginx.path } : {}), ...(varnish ? { varnish: varnish.path } : {}), ...(proxyEntry ? { proxyEntry } : {}) },
     driver,
     log,
   };
@@ -181,10 +196,11 @@ async function main(): Promise<number> {
   const meta = [
     `Run ${started.toISOString().replace(/\.\d+Z$/, 'Z')} on commit ${commit || 'unknown'}${dirty ? ` (+${dirty} uncommitted file(s) under src/)` : ''}, proxy from ${proxyEntry ? `\`node ${proxyEntry}\` (--proxy-entry)` : proxyRuntime === 'dist' ? '`node dist/src/main.js`' : '`node --import tsx src/main.ts`'}.`,
     '',
-    `**Machine:** ${machineLine(driver.description, nginx?.version)}.`,
+    `**Machine:** ${machineLine(driver.description, nginx?.version, varnish?.version)}.`,
     '',
     `**Settings:** ${connections} connections, ${durationSec} s per measured run after a ${opts.warmupSec} s warm-up, ${rounds} round(s)${quick ? ' (--quick)' : ''}; ${driver.resolution}.`,
   ];
+  if (hints.length > 0) meta.push('', ...hints.map((h) => `> ${h}`));
   log(meta.filter(Boolean).join('\n'));
 
   const sections: Section[] = [];

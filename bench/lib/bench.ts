@@ -6,7 +6,7 @@ import { median } from './herd.js';
 import type { StackEnv } from './stack.js';
 import type { Workload } from './workloads.js';
 
-export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'e';
+export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'e' | 's';
 
 export interface RunOptions {
   quick: boolean;
@@ -18,6 +18,8 @@ export interface RunOptions {
   profile?: ScenarioId;
   profileDir: string;
   useNginx: boolean;
+  /** Varnish reference rows in (a) and (c) (lib/varnish.ts). */
+  useVarnish: boolean;
 }
 
 export interface Ctx {

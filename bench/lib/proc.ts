@@ -281,23 +281,36 @@ function statFields(pid: number): string[] | undefined {
 }
 
 /**
- * CPU seconds (user + system) used so far by a process and its direct children (nginx workers):
- * the cost of the work itself, which the neighbours on a shared machine do not change much.
+ * CPU seconds (user + system) used so far by a process and all its descendants (nginx workers,
+ * varnishd's cache child; /proc/PID/stat already sums every thread of a process): the cost of the
+ * work itself, which the neighbours on a shared machine do not change much. A descendant that has
+ * exited is not counted (nor reaped into its parent's own time), so take both readings while the
+ * process tree is stable.
  */
 export function cpuSeconds(pid: number): number {
-  const own = (p: number) => {
-    const f = statFields(p);
-    return f ? (Number(f[11]) + Number(f[12])) / ticksPerSecond() : 0;
-  };
-  let total = own(pid);
+  const own = (f: string[]) => (Number(f[11]) + Number(f[12])) / ticksPerSecond();
+  const self = statFields(pid);
+  let total = self ? own(self) : 0;
+  const children = new Map<number, Array<{ pid: number; fields: string[] }>>();
   try {
     for (const d of readdirSync('/proc')) {
       if (!/^\d+$/.test(d)) continue;
       const f = statFields(Number(d));
-      if (f && Number(f[1]) === pid) total += own(Number(d));
+      if (!f) continue;
+      const ppid = Number(f[1]);
+      const list = children.get(ppid) ?? [];
+      list.push({ pid: Number(d), fields: f });
+      children.set(ppid, list);
     }
   } catch {
-    // no /proc
+    return total; // no /proc
+  }
+  const queue = [pid];
+  for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
+    for (const c of children.get(p) ?? []) {
+      total += own(c.fields);
+      queue.push(c.pid);
+    }
   }
   return total;
 }

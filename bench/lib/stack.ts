@@ -15,6 +15,8 @@ export interface StackEnv {
   proxyEntry?: string;
   /** Absolute path of nginx, when it is used. */
   nginx?: string;
+  /** Absolute path of varnishd (with the bodyaccess vmod), when it is used (lib/varnish.ts). */
+  varnish?: string;
 }
 
 let seq = 0;

@@ -146,3 +146,42 @@ export function wrkScript(w: Workload): string {
   );
   return `${out.join('\n')}\n`;
 }
+
+// ---- open-loop workloads (lib/open-loop.ts) ----------------------------------------------------
+
+/**
+ * The trading bot's balance checks: single JSON-RPC `eth_getBalance` calls at "latest"; a share
+ * `hotShare` of them go to `hotAccounts` fixed accounts, the rest each to an account never asked
+ * for before (`tag` keeps runs apart). `seed` fixes the hot/distinct sequence, so every target of
+ * a run gets the same one.
+ */
+export interface BalanceMix {
+  kind: 'evm-balance-mix';
+  path: string;
+  hotAccounts: number;
+  hotShare: number;
+  tag: string;
+  seed: number;
+}
+
+export interface BalanceCall {
+  hot: boolean;
+  body: string;
+}
+
+export function balanceMixGenerator(w: BalanceMix): () => BalanceCall {
+  let x = w.seed >>> 0 || 0x2545f491;
+  const random = () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 0x1_0000_0000;
+  };
+  let id = 0;
+  let distinct = 0;
+  return () => {
+    const hot = random() < w.hotShare;
+    const account = hot ? addr40(`b0b${Math.floor(random() * w.hotAccounts)}`) : addr40(`${w.tag}${String(++distinct).padStart(10, '0')}`);
+    return { hot, body: `{"jsonrpc":"2.0","id":${++id},"method":"eth_getBalance","params":["${account}","latest"]}` };
+  };
+}

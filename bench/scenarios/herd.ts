@@ -6,10 +6,12 @@ import { runLoad } from '../lib/driver.js';
 import { HerdClient, median, percentile, type HerdAnswer } from '../lib/herd.js';
 import { sleep, type Child } from '../lib/proc.js';
 import { startMock, startNginx, startProxy, type Mock } from '../lib/stack.js';
+import { startVarnish } from '../lib/varnish.js';
 import { JSON_HEADERS, viewBody } from '../lib/workloads.js';
 
 export const HERD_SIZE = 500;
 export const HERD_LATENCY_MS = 50;
+const VARNISH_HERD = 'Varnish waiting list (reference)';
 
 interface Round {
   upstream: number;
@@ -64,6 +66,13 @@ export async function scenarioHerd(ctx: Ctx): Promise<Section> {
         targets.push({ name: 'nginx proxy_cache_lock (reference)', origin: nginx.origin, warm: '/__warm' });
       }
     }
+    if (ctx.opts.useVarnish) {
+      const varnish = await startVarnish(ctx.env, mock.origin);
+      if (varnish) {
+        children.push(varnish.child);
+        targets.push({ name: VARNISH_HERD, origin: varnish.origin, warm: '/__warm' });
+      }
+    }
     const rounds = ctx.opts.quick ? 1 : 3;
     const results = new Map<string, Round[]>();
     for (const t of targets) {
@@ -108,6 +117,13 @@ export async function scenarioHerd(ctx: Ctx): Promise<Section> {
       goals.push(goal('(c) herd: exactly 1 node call per herd', calls.every((c) => c === 1) && mine.every((r) => r.bad === 0), `node calls per round: ${calls.join(', ')}`));
       const ratios = mine.map((r) => r.followerP50 / r.leaderMs);
       goals.push(goal('(c) herd: follower p50 ≤ 1.2 × leader latency', ratios.every((x) => x <= 1.2), `p50/leader per round: ${ratios.map((x) => x.toFixed(2)).join(', ')} (median ${median(ratios).toFixed(2)})`));
+      // Issue 12: the followers of a herd wait no longer than Varnish's (waiting list), same run.
+      const varnish = results.get(VARNISH_HERD) ?? [];
+      if (varnish.length > 0) {
+        const own = median(mine.map((r) => r.followerP50));
+        const ref = median(varnish.map((r) => r.followerP50));
+        goals.push(goal('(c) herd: follower p50 ≤ Varnish follower p50', own <= ref, `${fmtMs(own)} vs ${fmtMs(ref)} ms (median of rounds, ${fmtRatio(own / ref)}); Varnish node calls per round: ${varnish.map((r) => r.upstream).join(', ')}`));
+      }
     }
     return { id: 'c', title: `(c) Cold herd — ${HERD_SIZE} identical concurrent requests, node at ${HERD_LATENCY_MS} ms`, lines, goals };
   } finally {
