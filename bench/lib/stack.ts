@@ -4,6 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BareSpec } from '../bare-server.js';
+import { imageNodeOptions } from './image-heap.js';
 import { freePort, getJson, httpRequest, procMemory, spawnChild, waitHttpOk, type Child } from './proc.js';
 
 export interface StackEnv {
@@ -153,8 +154,8 @@ export async function startProxy(env: StackEnv, opts: ProxyOptions): Promise<Pro
   const child = spawnChild('ledgerproxy', process.execPath, [...nodeArgs, ...entry, '--config', configFile], {
     cwd: env.root,
     logFile: join(env.tmp, `proxy-${id}.log`),
-    // The heap cap the Docker image ships (Dockerfile: about 2 x maxBytes + 64 MiB): measured as run.
-    env: { ...process.env, LOG_LEVEL: 'warn', NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --max-old-space-size=192`.trim() },
+    // The heap setting the Docker image ships (Dockerfile NODE_OPTIONS, about 2 x maxBytes + 64 MiB): measured as run.
+    env: { ...process.env, LOG_LEVEL: 'warn', NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} ${imageNodeOptions(env.root).value}`.trim() },
   });
   const adminOrigin = `http://127.0.0.1:${adminPort}`;
   // /readyz is 200 once every group has a node with a known head.

@@ -4,6 +4,7 @@
 import { runLoad, type LoadResult } from '../lib/driver.js';
 import { fmtMs, fmtRps, goal, mib, type Ctx, type Section } from '../lib/bench.js';
 import { type Child } from '../lib/proc.js';
+import { imageNodeOptions } from '../lib/image-heap.js';
 import { startMock, startProxy } from '../lib/stack.js';
 
 const MAX_BYTES = 64 * 1024 * 1024;
@@ -95,7 +96,9 @@ export async function scenarioMemory(ctx: Ctx): Promise<Section> {
       `Workload: \`GET /v1/accounts/{one of ${keys.toLocaleString('en-US')} addresses}/resources?ledger_version=${lv}\`, addresses uniformly at random,`,
       `${RESOURCES_BYTES}-byte answers (random hex, so gzip saves only part), \`cache.memory.maxBytes\` ${mib(MAX_BYTES)}; ${ctx.opts.connections} connections,`,
       `driven in ${chunkSec} s chunks until ${total.toLocaleString('en-US')} requests (bounded at ${maxSec} s, and stopped if RSS passes ${mib(abortRss)}).`,
-      'RSS from /proc/PID/status every second; VmHWM is the kernel\'s peak RSS of the process.',
+      `The proxy runs with the image's heap setting \`NODE_OPTIONS=${imageNodeOptions(ctx.env.root).value}\` (from the ${imageNodeOptions(ctx.env.root).source}).`,
+      'RSS from /proc/PID/status every second; VmHWM is the kernel\'s peak RSS of the process; the trend is the least-squares slope over the',
+      'second half of the samples, as growth over that half.',
       '',
       '| requests | seconds | req/s | worst chunk p99 ms | node calls (misses) | cache entries / bytes at end | RSS start | RSS max sampled | VmHWM (peak) | RSS end | RSS last half min–max | last-half trend |',
       '|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---:|',
