@@ -151,9 +151,9 @@ export function wrkScript(w: Workload): string {
 
 /**
  * The trading bot's balance checks: single JSON-RPC `eth_getBalance` calls at "latest"; a share
- * `hotShare` of them go to `hotAccounts` fixed accounts, the rest each to an account never asked
- * for before (`tag` keeps runs apart). `seed` fixes the hot/distinct sequence, so every target of
- * a run gets the same one.
+ * exactly `hotShare` of them go to `hotAccounts` fixed accounts (which one: random from `seed`), the
+ * rest each to an account never asked for before (`tag` keeps runs apart). Every target of a run
+ * gets the same sequence.
  */
 export interface BalanceMix {
   kind: 'evm-balance-mix';
@@ -180,7 +180,9 @@ export function balanceMixGenerator(w: BalanceMix): () => BalanceCall {
   let id = 0;
   let distinct = 0;
   return () => {
-    const hot = random() < w.hotShare;
+    // Exactly hotShare of the calls are hot (call i is hot when the running quota steps up), so the
+    // split, and with it which class the median falls in, does not depend on the seed.
+    const hot = Math.floor((id + 1) * w.hotShare) > Math.floor(id * w.hotShare);
     const account = hot ? addr40(`b0b${Math.floor(random() * w.hotAccounts)}`) : addr40(`${w.tag}${String(++distinct).padStart(10, '0')}`);
     return { hot, body: `{"jsonrpc":"2.0","id":${++id},"method":"eth_getBalance","params":["${account}","latest"]}` };
   };

@@ -102,9 +102,18 @@ export async function scenarioSlo(ctx: Ctx): Promise<Section> {
       const p = med(proxied.runs, (r) => r.all);
       const d = med(direct.runs, (r) => r.all);
       const bad = proxied.runs.reduce((s, r) => s + badCount(r.result), 0);
-      lines.push(`Proxy vs direct in this run: p50 ${fmtRatio(p.p50ms / d.p50ms)}, p95 ${fmtRatio(p.p95ms / d.p95ms)}, p99 ${fmtRatio(p.p99ms / d.p99ms)} (added at p99: ${fmtMs(p.p99ms - d.p99ms)} ms).`, '');
+      const calls = proxied.runs.reduce((s, r) => s + r.result.scheduled, 0);
+      const cached = 1 - proxied.runs.reduce((s, r) => s + (r.nodeCalls ?? 0), 0) / Math.max(1, calls);
+      lines.push(
+        `Proxy vs direct in this run: p50 ${fmtRatio(p.p50ms / d.p50ms)}, p95 ${fmtRatio(p.p95ms / d.p95ms)}, p99 ${fmtRatio(p.p99ms / d.p99ms)} (added at p99: ${fmtMs(p.p99ms - d.p99ms)} ms).`,
+        `Answered without a node call: ${(100 * cached).toFixed(1)} % of the calls (the hot ones, less one miss per hot account per block).`,
+        `A median below the node's own ${SLO_LATENCY_MS} ms needs more than half of the calls answered from cache: with ${100 * (1 - HOT_SHARE)} % of them to`,
+        'never-seen accounts the median call is a miss, so the p50 goal can only pass if the split or the node latency changes (see the hot column for hits).',
+        '',
+      );
       const vs = (k: keyof typeof GOALS) => `${fmtMs(p[k])} ms (direct ${fmtMs(d[k])} ms)`;
-      goals.push(goal(`(s) SLO: p50 < ${GOALS.p50ms} ms through the proxy at ${SLO_RATE}/s`, p.p50ms < GOALS.p50ms && bad === 0, `${vs('p50ms')}${bad ? `, ${bad} failed calls` : ''}`));
+      const p50Note = cached <= 0.5 ? `; median is a miss by construction (${(100 * cached).toFixed(0)} % from cache)` : '';
+      goals.push(goal(`(s) SLO: p50 < ${GOALS.p50ms} ms through the proxy at ${SLO_RATE}/s`, p.p50ms < GOALS.p50ms && bad === 0, `${vs('p50ms')}${p50Note}${bad ? `, ${bad} failed calls` : ''}`));
       goals.push(goal(`(s) SLO: p95 < ${GOALS.p95ms} ms through the proxy`, p.p95ms < GOALS.p95ms && bad === 0, vs('p95ms')));
       goals.push(goal(`(s) SLO: p99 < ${GOALS.p99ms} ms through the proxy`, p.p99ms < GOALS.p99ms && bad === 0, vs('p99ms')));
     }
