@@ -8,6 +8,7 @@ set -eu
 PACKAGES="wrk nginx varnish varnish-modules"
 
 missing=""
+SUDO=""
 for p in $PACKAGES; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing="$missing $p"
@@ -21,7 +22,6 @@ else
     echo "bench/setup.sh: no apt-get here; install$missing yourself (run.ts skips the rows of a missing tool)" >&2
     exit 1
   fi
-  SUDO=""
   if [ "$(id -u)" -ne 0 ]; then
     if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
       echo "bench/setup.sh: run as root to install:$missing" >&2
@@ -34,18 +34,22 @@ else
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends $missing
 fi
 
-# The Debian packages enable system services; the bench starts its own instances on free ports
-# (nginx with -p/-c, varnishd -F -n under a temp dir), so the services are not needed, and a stock
-# nginx on :80 or varnishd on :6081 would only take CPU from the measurements. Stop them, but only
-# where systemd runs (in a container there is none, and nothing was started).
-if [ -d /run/systemd/system ]; then
-  for s in nginx varnish; do
+# Installing nginx or varnish enables and (where an init system runs) starts its system service:
+# a stock nginx on :80 or varnishd on :6081 the bench never uses, which would only take CPU from
+# the measurements (the bench starts its own instances on free ports). Stop the services this
+# install started; services that were there before are left alone.
+for s in nginx varnish; do
+  case " $missing " in *" $s "*) ;; *) continue ;; esac
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
     if systemctl is-active --quiet "$s" 2>/dev/null; then
-      echo "bench/setup.sh: stopping the $s service (the bench runs its own)"
-      ${SUDO:-} systemctl stop "$s" || true
+      echo "bench/setup.sh: stopping and disabling the $s service the install started (the bench runs its own)"
+      $SUDO systemctl disable --now "$s" || true
     fi
-  done
-fi
+  elif command -v service >/dev/null 2>&1 && service "$s" status >/dev/null 2>&1; then
+    echo "bench/setup.sh: stopping the $s service the install started (the bench runs its own)"
+    $SUDO service "$s" stop || true
+  fi
+done
 
 # The bodyaccess vmod is what lets Varnish key a POST by its body.
 for d in /usr/lib/x86_64-linux-gnu/varnish/vmods /usr/lib/aarch64-linux-gnu/varnish/vmods /usr/lib/varnish/vmods; do
