@@ -107,8 +107,8 @@ export class Runtime {
     this.retiring = true;
     for (const g of this.groups.values()) g.heads.stop();
     if (this.leases === 0) return this.close();
+    // Not unref'd: close() (also from shutdown) clears it, so it never outlives the runtime.
     this.graceTimer ??= setTimeout(() => void this.close(), graceMs);
-    this.graceTimer.unref();
     return new Promise((resolve) => this.onClosed.push(resolve));
   }
 
