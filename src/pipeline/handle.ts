@@ -65,13 +65,8 @@ function releaseWhenDone(lease: RuntimeLease, res: ServerResponse): { runtime: R
   const done = () => {
     if (--pending === 0) lease.release();
   };
-  let responseOver = false;
-  const over = () => {
-    if (responseOver) return;
-    responseOver = true;
-    done();
-  };
-  res.once('close', over).once('finish', over);
+  // 'close' follows 'finish' on every ServerResponse, and comes alone when the client went away.
+  res.once('close', done);
   return { runtime: lease.runtime, handlerDone: done };
 }
 
