@@ -1,7 +1,9 @@
 // Every failure the proxy answers with is one of these classes. The `code` is stable (clients and
 // dashboards key on it), `status` is the HTTP status of a REST answer, `source` says whose fault it
-// is (it picks the log level and the metric label), and `retryable` says whether another node may
-// be tried for the same idempotent read.
+// is (it picks the log level and the metric label), and `retryable` means only "another node may
+// succeed": the failover loop tries the next node for an idempotent read and counts the failure
+// against the node. It is not "the client may try again later" (429, 503 while shutting down carry
+// Retry-After or readiness for that): a refusal by the proxy itself is no node's failure.
 
 export type ErrorSource = 'client' | 'upstream' | 'internal';
 
@@ -83,7 +85,6 @@ export class RateLimitedError extends ProxyError {
   readonly code = 'rate_limited';
   readonly status = 429;
   readonly source = 'client';
-  override readonly retryable = true;
   override readonly rpcCode = -32005;
   constructor(message: string, readonly retryAfterS: number) {
     super(message);
@@ -158,7 +159,6 @@ export class ShuttingDownError extends ProxyError {
   readonly code = 'shutting_down';
   readonly status = 503;
   readonly source = 'internal';
-  override readonly retryable = true;
   override readonly rpcCode = -32603;
 }
 

@@ -4,8 +4,7 @@
 // with Set-Cookie, bodies over the configured cap.
 import { crc32 } from 'node:zlib';
 import type { Config } from '../config/schema.js';
-import type { Answer } from '../pipeline/serve-calls.js';
-import type { CallPlan } from '../pipeline/plan-call.js';
+import type { Answer, CallPlan } from '../runtime/types.js';
 import { ownedCopy } from '../buffers.js';
 import { compressSegment } from '../response/gzip-splice.js';
 import type { TieredStore } from './tiered-store.js';

@@ -46,6 +46,17 @@ export class TieredStore implements CacheStore {
     return { entry, tier: this.remote.tier };
   }
 
+  /**
+   * An entry kept past its life (until its staleUntil), L1 first, then L2; for the stale-serving
+   * steps only, which decide how old is still acceptable. Not copied into L1: it is not fresh.
+   */
+  async lookupStale(key: string): Promise<CacheEntry | undefined> {
+    const local = this.memory.getStaleSync(key);
+    if (local) return local;
+    const remote = this.remote as (CacheStore & { getStale?(key: string): Promise<CacheEntry | undefined> }) | undefined;
+    return remote?.getStale ? remote.getStale(key) : undefined;
+  }
+
   /** Resolves once L1 holds the entry; the L2 write continues in the background. */
   async set(key: string, entry: CacheEntry): Promise<void> {
     // Counted here, once per fill, not per tier: the ratio stored/raw is the compression gain.

@@ -9,7 +9,8 @@
 // read pinned to H and the same read with `?ledger_version=H` share one entry.
 import { createHash } from 'node:crypto';
 import { InvalidParamsError } from '../errors.js';
-import type { Call, CallAnswer, Dialect, InboundRequest, ParsedRequest, RestForward, UpstreamPayload } from './types.js';
+import { keptHeaders } from '../response/headers.js';
+import type { Call, CallAnswer, Dialect, InboundRequest, NodeFacts, ParsedRequest, RestForward, UpstreamPayload } from './types.js';
 
 type RouteKind = 'pinnable' | 'head' | 'immutable' | 'tx_by_hash' | 'wait';
 
@@ -262,7 +263,7 @@ function judge(answer: CallAnswer, pins: ReadonlyArray<bigint | undefined>): 'ok
   const type = String(answer.headers['content-type'] ?? '');
   if (answer.status === 200 && type.includes('json') && !isJson(answer.body)) return 'bad';
   // A 404 for a version above the node's own ledger: it is behind, not the data missing.
-  const nodeHead = headFromHeaders(answer.headers);
+  const nodeHead = nodeFacts(answer.headers).head;
   if (answer.status === 404 && pin !== undefined && nodeHead !== undefined && nodeHead < pin) return 'lacks-version';
   return 'ok';
 }
@@ -276,11 +277,24 @@ function isJson(body: Buffer): boolean {
   }
 }
 
-function headFromHeaders(headers: Record<string, string | string[] | undefined>): bigint | undefined {
-  const v = headers['x-aptos-ledger-version'];
+/** Every Aptos answer names the node's ledger version and, when it prunes, the oldest it keeps. */
+function nodeFacts(headers: Record<string, string | string[] | undefined>): NodeFacts {
+  const facts: NodeFacts = {};
+  const head = u64Header(headers['x-aptos-ledger-version']);
+  if (head !== undefined) facts.head = head;
+  const oldest = u64Header(headers['x-aptos-ledger-oldest-version']);
+  if (oldest !== undefined) facts.oldest = oldest;
+  return facts;
+}
+
+function u64Header(v: string | string[] | undefined): bigint | undefined {
   const text = Array.isArray(v) ? v[0] : v;
   return text === undefined ? undefined : parseU64(text.trim());
 }
+
+/** The X-Aptos-* headers describe the ledger the answer is for (version, epoch, chain id): kept. */
+const storableHeaders = (headers: Record<string, string | string[] | undefined>) =>
+  keptHeaders(headers, (name) => name === 'content-type' || name.startsWith('x-aptos-'));
 
 function headFromLedgerInfo(status: number, body: Buffer): bigint | undefined {
   if (status !== 200) return undefined;
@@ -300,7 +314,11 @@ export const aptosRest: Dialect = {
   parse: (req) => parse(req),
   isCacheable,
   judge,
-  headFromHeaders,
+  nodeFacts,
+  // 410 Gone: the node pruned the version the read is pinned to (its oldest-version header says so).
+  prunedStatus: (status) => status === 410,
+  storableHeaders,
+  keyFromRequestBytes: true,
   headPoll: () => ({
     payload: { method: 'GET', pathAndQuery: '/v1', headers: { accept: 'application/json' } },
     parse: headFromLedgerInfo,

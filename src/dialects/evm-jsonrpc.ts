@@ -8,6 +8,7 @@
 // text in the key: at head H they name a different block. Unknown methods are writes: the primary
 // answers them, nothing is stored, nothing is retried (evm_mine, anvil_*, hardhat_*, ...).
 import { InvalidParamsError } from '../errors.js';
+import { keptHeaders } from '../response/headers.js';
 import { isJsonObject, type JsonObject, type JsonValue } from './json-text.js';
 import {
   parseRpcRequest,
@@ -201,6 +202,10 @@ export const evmJsonRpc: Dialect = {
   isCacheable,
   judge: rpcJudge,
   answerBlock,
-  headFromHeaders: () => undefined,
+  nodeFacts: () => ({}),
+  prunedStatus: () => false,
+  // A JSON-RPC entry is the raw `result`; the envelope and its headers are the proxy's own.
+  storableHeaders: (headers) => keptHeaders(headers, (name) => name === 'content-type'),
+  keyFromRequestBytes: false,
   headPoll: () => rpcHeadPoll('eth_blockNumber', headFromBlockNumber),
 };

@@ -7,6 +7,7 @@
 // mistake in that direction only costs hits. invokefunction/invokescript answers that hold an
 // iterator session (node-local state) are never stored. Unknown methods are writes.
 import { InvalidParamsError } from '../errors.js';
+import { keptHeaders } from '../response/headers.js';
 import { JsonNumber, type JsonValue } from './json-text.js';
 import {
   parseRpcRequest,
@@ -156,6 +157,10 @@ export const neoJsonRpc: Dialect = {
   isCacheable,
   judge: rpcJudge,
   sessionOf,
-  headFromHeaders: () => undefined,
+  nodeFacts: () => ({}),
+  prunedStatus: () => false,
+  // A JSON-RPC entry is the raw `result`; the envelope and its headers are the proxy's own.
+  storableHeaders: (headers) => keptHeaders(headers, (name) => name === 'content-type'),
+  keyFromRequestBytes: false,
   headPoll: () => rpcHeadPoll('getblockcount', headFromBlockCount),
 };

@@ -54,8 +54,10 @@ export interface Call {
   /** The pinned version / block number for an immutable call pinned by number. */
   pin?: bigint;
   /**
-   * true for an EVM read pinned by block number: within the group's finalityDepth of the head it
-   * is unfinalized and may be reorged, so it gets the short 'unfinalized' TTL.
+   * Set by the dialect's classification for a read whose answer a reorg can change: an EVM read
+   * pinned by block number, or a latest read forwarded pinned to the head. Within the group's
+   * finalityDepth of the head it is unfinalized and gets the short 'unfinalized' TTL. Unset: the
+   * pin is final (BFT chains, reads by hash). The pipeline adds no default of its own.
    */
   reorgable?: boolean;
   /** Coalesce identical in-flight calls but never store the answer (Aptos wait_by_hash). */
@@ -151,10 +153,32 @@ export interface Dialect {
    * the pins of the calls in request order (JSON-RPC: element n was sent with id n).
    */
   judge(answer: CallAnswer, pins: ReadonlyArray<bigint | undefined>): 'ok' | 'bad' | 'lacks-version';
-  /** The head the answer reveals through its headers (X-Aptos-Ledger-Version), if any. */
-  headFromHeaders(headers: Record<string, string | string[] | undefined>): bigint | undefined;
+  /**
+   * What an answer's headers say about the node that sent it: its head (X-Aptos-Ledger-Version)
+   * and the oldest version it still holds (X-Aptos-Ledger-Oldest-Version, pruning). Empty when the
+   * API says nothing in headers (JSON-RPC).
+   */
+  nodeFacts(headers: Record<string, string | string[] | undefined>): NodeFacts;
+  /**
+   * True when this status on a pinned read means "this node pruned that version" (Aptos 410 Gone):
+   * another node may still have it, so the read is asked again elsewhere.
+   */
+  prunedStatus(status: number): boolean;
+  /** The headers of an answer worth storing with it: those that describe the data, not the connection. Sorted by name. */
+  storableHeaders(headers: Record<string, string | string[] | undefined>): Array<[string, string]>;
+  /**
+   * True when an immutable call's key is a pure function of the request's bytes, so the hit
+   * shortcut may map bytes → key before parsing (REST). False where every request carries its own
+   * id in the body (JSON-RPC): the bytes never repeat, remembering them would only cost memory.
+   */
+  readonly keyFromRequestBytes: boolean;
   /** The light request that asks a node for its head. */
   headPoll(): HeadPoll;
+}
+
+export interface NodeFacts {
+  head?: bigint;
+  oldest?: bigint;
 }
 
 export interface ParseLimits {

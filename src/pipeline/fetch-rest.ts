@@ -1,13 +1,13 @@
 // Upstream stage for a REST call (Aptos): one request, sent pinned when the plan says so, to a node
 // that has the pinned version.
 import { baseCacheable, identityEntry } from '../cache/policy.js';
-import type { ProxyError } from '../errors.js';
-import { passableResponseHeaders, storableResponseHeaders } from '../response/headers.js';
+import { asProxyError } from '../errors.js';
+import { passableResponseHeaders } from '../response/headers.js';
+import type { GroupRuntime } from '../runtime/runtime.js';
+import { answered, failed, type CallPlan, type Outcome } from '../runtime/types.js';
 import type { ForwardInfo } from '../upstream/client.js';
 import { callGroup } from '../upstream/failover.js';
-import type { GroupRuntime } from '../server/runtime.js';
-import type { CallPlan } from './plan-call.js';
-import type { Answer, FetchMisses } from './serve-calls.js';
+import type { FetchMisses } from './calls/types.js';
 
 export interface FetchContext {
   group: GroupRuntime;
@@ -25,7 +25,7 @@ export function restFetcher(fc: FetchContext): FetchMisses {
   return (plans) => Promise.all(plans.map((plan) => fetchOne(plan, fc)));
 }
 
-async function fetchOne(plan: CallPlan, fc: FetchContext): Promise<Answer | ProxyError> {
+async function fetchOne(plan: CallPlan, fc: FetchContext): Promise<Outcome> {
   // Built only now: a hit never needed it. A latest read goes pinned to the head it is keyed by.
   const rest = plan.call.rest;
   const payload = plan.forwardPin !== undefined && rest?.pinnedPayload ? rest.pinnedPayload(plan.forwardPin) : rest?.payload;
@@ -36,9 +36,9 @@ async function fetchOne(plan: CallPlan, fc: FetchContext): Promise<Answer | Prox
     const cacheable =
       baseCacheable(res.status, res.headers, res.body.length, fc.maxEntryBytes) &&
       fc.group.dialect.isCacheable(plan.call, { status: res.status, headers: res.headers, body: res.body });
-    const headers = cacheable ? storableResponseHeaders(res.headers) : passableResponseHeaders(res.headers);
-    return { entry: identityEntry(res.status, headers, res.body, Date.now()), cacheable, node: res.node.name };
+    const headers = cacheable ? fc.group.dialect.storableHeaders(res.headers) : passableResponseHeaders(res.headers);
+    return answered({ entry: identityEntry(res.status, headers, res.body, Date.now()), cacheable, node: res.node.name });
   } catch (err) {
-    return err as ProxyError;
+    return failed(asProxyError(err));
   }
 }

@@ -7,21 +7,22 @@ import { baseCacheable, identityEntry } from '../cache/policy.js';
 import { scanRpcResponse, type ScannedRpcResponse } from '../dialects/rpc-answer-scan.js';
 import type { UpstreamPayload } from '../dialects/types.js';
 import {
-  ProxyError,
+  asProxyError,
+  type ProxyError,
   UpstreamBadResponseError,
   UpstreamConnectError,
   UpstreamTimeoutError,
   UpstreamUnavailableError,
 } from '../errors.js';
+import { answered, failed, type Answer, type CallPlan, type Outcome } from '../runtime/types.js';
 import { callGroup } from '../upstream/failover.js';
 import type { UpstreamNode } from '../upstream/node.js';
+import type { FetchMisses } from './calls/types.js';
 import type { FetchContext } from './fetch-rest.js';
-import type { CallPlan } from './plan-call.js';
-import type { Answer, FetchMisses } from './serve-calls.js';
 
 export function rpcFetcher(fc: FetchContext, path: string): FetchMisses {
   return async (plans) => {
-    const out: Array<Answer | ProxyError> = new Array(plans.length);
+    const out: Outcome[] = new Array(plans.length);
     const indexed = plans.map((p, i) => [p, i] as const);
     const reads = indexed.filter(([p]) => !p.write && p.call.affinity === undefined);
     const writes = indexed.filter(([p]) => p.write && p.call.affinity === undefined);
@@ -37,17 +38,17 @@ async function sendGroup(
   write: boolean,
   fc: FetchContext,
   path: string,
-  out: Array<Answer | ProxyError>,
+  out: Outcome[],
 ): Promise<void> {
   if (items.length === 0) return;
   const plans = items.map(([p]) => p);
   const answers = await exchange(plans, write, fc, path);
   items.forEach(([, i], n) => {
-    out[i] = answers[n] as Answer | ProxyError;
+    out[i] = answers[n] as Outcome;
   });
 }
 
-async function exchange(plans: CallPlan[], write: boolean, fc: FetchContext, path: string): Promise<Array<Answer | ProxyError>> {
+async function exchange(plans: CallPlan[], write: boolean, fc: FetchContext, path: string): Promise<Outcome[]> {
   const texts = plans.map((p, n) => rpcText(p, n));
   // A lone call goes as a plain object: some nodes and gateways refuse batches.
   const body = Buffer.from(texts.length === 1 ? (texts[0] as string) : `[${texts.join(',')}]`);
@@ -64,21 +65,22 @@ async function exchange(plans: CallPlan[], write: boolean, fc: FetchContext, pat
     rememberSessions(plans, answers, res.node, fc);
     return answers;
   } catch (err) {
-    return plans.map(() => err as ProxyError);
+    const error = asProxyError(err);
+    return plans.map(() => failed(error));
   }
 }
 
 /** Sessions opened by these answers live on the node that gave them: later calls must go there. */
-function rememberSessions(plans: CallPlan[], answers: Array<Answer | ProxyError>, node: UpstreamNode, fc: FetchContext): void {
+function rememberSessions(plans: CallPlan[], answers: Outcome[], node: UpstreamNode, fc: FetchContext): void {
   const sessionOf = fc.group.dialect.sessionOf;
   if (!sessionOf) return;
-  answers.forEach((a, n) => {
+  answers.forEach((outcome, n) => {
     const plan = plans[n];
-    if (!plan || !('entry' in a) || a.rpcError) return;
-    const session = sessionOf(plan.call, a.entry.body);
+    if (!plan || !outcome.ok || outcome.answer.rpcError) return;
+    const session = sessionOf(plan.call, outcome.answer.entry.body);
     if (session === undefined) return;
     fc.group.set.rememberSession(session, node);
-    a.exclusive = true;
+    outcome.answer.exclusive = true;
   });
 }
 
@@ -95,21 +97,21 @@ function matchAnswers(
   body: Buffer,
   node: string,
   fc: FetchContext,
-): Array<Answer | ProxyError> {
+): Outcome[] {
   let scanned: ScannedRpcResponse[];
   try {
     scanned = scanRpcResponse(body);
   } catch (err) {
-    const failure = status === 200 ? (err as ProxyError) : statusError(status);
-    return plans.map(() => failure);
+    const failure = status === 200 ? asProxyError(err) : statusError(status);
+    return plans.map(() => failed(failure));
   }
   const byId = new Map(scanned.map((s) => [s.idRaw, s]));
   // A node that rejects the whole request answers one error with id null: it applies to every call.
   const whole = scanned.length === 1 && scanned[0]?.idRaw === 'null' ? scanned[0] : undefined;
   return plans.map((plan, n) => {
     const item = byId.get(String(n)) ?? whole;
-    if (!item) return new UpstreamBadResponseError(`upstream answer has no element for call ${n}`);
-    return toAnswer(plan, item, status, headers, node, fc);
+    if (!item) return failed(new UpstreamBadResponseError(`upstream answer has no element for call ${n}`));
+    return answered(toAnswer(plan, item, status, headers, node, fc));
   });
 }
 

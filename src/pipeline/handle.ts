@@ -1,6 +1,12 @@
 // One client request through the ordered stages of DESIGN.md:
-//   context ─▶ route ─▶ pass-through | (body ─▶ dialect.parse ─▶ plan ─▶ cache/coalesce/upstream ─▶ write) ─▶ end
-// Each stage either continues or produces the reply; none calls back into an earlier one.
+//   lease the runtime ─▶ context ─▶ route ─┬─▶ pass-through (streamed both ways)
+//                                          └─▶ body ─▶ dialect.parse ─▶ plan ─▶ call steps ─▶ observe ─▶ write
+//   ─▶ end (metrics + log), release the lease.
+// The request reads only the runtime it leased at its start (ctx.runtime), never the state's
+// current one: a reload mid-request changes nothing under it. Whether the request is streamed
+// rather than served from buffers is decided in one place (serveBuffered's answer), and it is
+// streamed by one call to passThrough. Each stage either continues or produces the reply; none
+// calls back into an earlier one.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Call, InboundRequest, ParsedRequest } from '../dialects/types.js';
@@ -9,21 +15,33 @@ import { callsTotal, inflightRequests } from '../metrics/metrics.js';
 import { writeError } from '../response/error-reply.js';
 import { acceptsGzip } from '../response/headers.js';
 import { writeEntry, writeRpc, type WriteOptions } from '../response/write.js';
+import type { Runtime, RuntimeLease } from '../runtime/runtime.js';
+import type { CallResult } from '../runtime/types.js';
 import type { RequestContext } from '../server/context.js';
 import { remainingMs as remaining, splitUrl } from '../server/context.js';
 import type { ProxyState } from '../server/state.js';
 import type { ForwardInfo } from '../upstream/client.js';
 import { forwardInfo } from '../upstream/forwarding.js';
 import { passThrough } from '../upstream/passthrough.js';
+import { serveCalls } from './calls/serve.js';
 import { endRequest } from './end.js';
 import { restFetcher, type FetchContext } from './fetch-rest.js';
 import { rpcFetcher } from './fetch-rpc.js';
-import { planCall, type CallPlan, type PlanOptions } from './plan-call.js';
+import { observeAnswers } from './observe.js';
+import { planCall, type PlanOptions } from './plan-call.js';
 import { readBody } from './read-body.js';
-import { serveCalls, type CallResult } from './serve-calls.js';
+
+/** The request goes to a node as a stream, not through the buffered path: why, and what is already read. */
+interface StreamInstead {
+  /** To the primary only. */
+  write: boolean;
+  /** The body, when the buffered path already read it. */
+  body?: Buffer | undefined;
+}
 
 export async function handleRequest(state: ProxyState, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const ctx = createContext(state, req, res);
+  const release = releaseWhenDone(state.acquire(), res);
+  const ctx = createContext(release.runtime, req, res);
   inflightRequests.inc();
   try {
     await runStages(state, ctx);
@@ -33,48 +51,74 @@ export async function handleRequest(state: ProxyState, req: IncomingMessage, res
     ctx.status = ctx.error.status;
     writeError(res, ctx.route?.group.dialect.kind ?? 'rest', ctx.error, ctx.id);
   } finally {
-    endRequest(ctx, state.log, state.runtime.config.log.requests);
+    endRequest(ctx, state.log, ctx.runtime.config.log.requests);
+    release.handlerDone();
   }
 }
 
-function createContext(state: ProxyState, req: IncomingMessage, res: ServerResponse): RequestContext {
+/**
+ * The lease is released when the handler is done *and* the response is over: a streamed answer
+ * still flows through the leased runtime's node after the handler has returned.
+ */
+function releaseWhenDone(lease: RuntimeLease, res: ServerResponse): { runtime: Runtime; handlerDone(): void } {
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) lease.release();
+  };
+  // 'close' follows 'finish' on every ServerResponse, and comes alone when the client went away.
+  res.once('close', done);
+  return { runtime: lease.runtime, handlerDone: done };
+}
+
+function createContext(runtime: Runtime, req: IncomingMessage, res: ServerResponse): RequestContext {
   const incomingId = req.headers['x-request-id'];
   const id = typeof incomingId === 'string' && /^[\w.:-]{1,128}$/.test(incomingId) ? incomingId : randomUUID();
   const { path, query } = splitUrl(req.url);
   const now = performance.now();
   return {
-    id, req, res, path, query,
+    id, req, res, path, query, runtime,
     method: req.method ?? 'GET',
     startedAt: now,
-    deadline: now + state.runtime.config.server.requestTimeoutMs,
+    deadline: now + runtime.config.server.requestTimeoutMs,
     cacheResult: 'bypass',
   };
 }
 
 async function runStages(state: ProxyState, ctx: RequestContext): Promise<void> {
-  const { req } = ctx;
-  const route = state.runtime.match(ctx.method, ctx.path, req.headers.host);
+  const route = ctx.runtime.match(ctx.method, ctx.path, ctx.req.headers.host);
   if (!route) throw new NoRouteError(`no route for ${ctx.method} ${ctx.path}`);
   ctx.route = route;
-  const client = state.runtime.admission.admit(req);
-  const strong = req.headers['x-read-consistency'] === 'strong';
   const path = route.config.stripPrefix ? stripPrefix(ctx.path, route.config.match.pathPrefix) : ctx.path;
-  const plan = route.group.dialect.plan(ctx.method, path);
-  if (plan.mode === 'passthrough') return streamThrough(state, ctx, path, plan.write, strong);
-  const { server, limits } = state.runtime.config;
-  const body = await readBody(req, server.maxBodyBytes, remaining(ctx));
-  const fingerprint = route.group.dialect.kind === 'rest' ? state.runtime.shortcut.fingerprint(route.index, ctx.method, path, ctx.query, req.headers, body) : undefined;
-  if (fingerprint !== undefined && serveRemembered(state, ctx, fingerprint)) return;
-  const inbound: InboundRequest = { method: ctx.method, path, query: ctx.query, headers: req.headers, body };
-  const parsed = route.group.dialect.parse(inbound, limits);
-  if (parsed.kind === 'passthrough') return streamThrough(state, ctx, path, parsed.write, strong, body);
-  if (parsed.kind === 'jsonrpc') state.runtime.admission.charge(client, parsed.calls.length - 1);
-  await serveParsed(state, ctx, parsed, inbound, { strong, minVersion: minVersion(ctx), fingerprint });
+  const strong = ctx.req.headers['x-read-consistency'] === 'strong';
+  const streamInstead = await serveBuffered(state, ctx, path, strong);
+  if (streamInstead) await streamThrough(ctx, path, strong, streamInstead);
 }
 
-/** An L1 hit found from the request bytes alone (hit-shortcut.ts); false: take the full path. */
+/**
+ * The buffered path: body, parse, plan, call steps, write. Answers how to stream the request
+ * instead, when the dialect says it must be (before the body: unknown paths, event streams; after
+ * parsing: a request it hands back) or the one answer was too large to buffer.
+ */
+async function serveBuffered(state: ProxyState, ctx: RequestContext, path: string, strong: boolean): Promise<StreamInstead | undefined> {
+  const route = ctx.route!;
+  const { runtime, req } = ctx;
+  const client = runtime.admission.admit(req);
+  const dialect = route.group.dialect;
+  const plan = dialect.plan(ctx.method, path);
+  if (plan.mode === 'passthrough') return { write: plan.write };
+  const body = await readBody(req, runtime.config.server.maxBodyBytes, remaining(ctx));
+  const fingerprint = dialect.keyFromRequestBytes ? runtime.shortcut.fingerprint(route.index, ctx.method, path, ctx.query, req.headers, body) : undefined;
+  if (fingerprint !== undefined && serveRemembered(state, ctx, fingerprint)) return undefined;
+  const inbound: InboundRequest = { method: ctx.method, path, query: ctx.query, headers: req.headers, body };
+  const parsed = dialect.parse(inbound, runtime.config.limits);
+  if (parsed.kind === 'passthrough') return { write: parsed.write, body };
+  if (parsed.kind === 'jsonrpc') runtime.admission.charge(client, parsed.calls.length - 1);
+  return serveParsed(state, ctx, parsed, inbound, { strong, minVersion: minVersion(ctx), fingerprint });
+}
+
+/** An L1 hit found from the request bytes alone (runtime/hit-shortcut.ts); false: take the full path. */
 function serveRemembered(state: ProxyState, ctx: RequestContext, fingerprint: string): boolean {
-  const remembered = state.runtime.shortcut.lookup(fingerprint);
+  const remembered = ctx.runtime.shortcut.lookup(fingerprint);
   const entry = remembered === undefined ? undefined : state.cache.memory.getSync(remembered.key);
   if (!remembered || !entry) return false;
   const group = ctx.route!.group.name;
@@ -87,60 +131,70 @@ function serveRemembered(state: ProxyState, ctx: RequestContext, fingerprint: st
   return true;
 }
 
-async function serveParsed(state: ProxyState, ctx: RequestContext, parsed: Exclude<ParsedRequest, { kind: 'passthrough' }>, inbound: InboundRequest, planOpts: PlanOptions & { fingerprint?: string | undefined }): Promise<void> {
+async function serveParsed(
+  state: ProxyState,
+  ctx: RequestContext,
+  parsed: Exclude<ParsedRequest, { kind: 'passthrough' }>,
+  inbound: InboundRequest,
+  planOpts: PlanOptions & { fingerprint?: string | undefined },
+): Promise<StreamInstead | undefined> {
   const route = ctx.route!;
-  const strong = planOpts.strong === true;
   const calls = parsed.kind === 'rest' ? [parsed.call] : parsed.calls;
   const now = performance.now();
   const plans = calls.map((call) => planCall(call, route, now, planOpts));
-  if (planOpts.fingerprint !== undefined && plans.length === 1) state.runtime.shortcut.remember(planOpts.fingerprint, plans[0] as CallPlan);
-  const fc = fetchContext(state, ctx, strong);
+  const first = plans[0];
+  if (planOpts.fingerprint !== undefined && plans.length === 1 && first) ctx.runtime.shortcut.remember(planOpts.fingerprint, first);
+  const fc = fetchContext(ctx, planOpts.strong === true);
   // JSON-RPC goes to the node URL's own path: the client's path only chose the route.
-  const fetcher = parsed.kind === 'rest' ? restFetcher(fc) : rpcFetcher(fc, '/');
-  const deps = { cache: state.cache, flights: state.flights, group: route.group.name, timeoutMs: remaining(ctx) };
-  const results = await serveCalls(plans, deps, fetcher, state.storeAnswer);
+  const fetch = parsed.kind === 'rest' ? restFetcher(fc) : rpcFetcher(fc, '/');
+  const results = await serveCalls(plans, {
+    cache: state.cache, flights: state.flights, group: route.group.name, timeoutMs: remaining(ctx), fetch, store: state.storeAnswer,
+  });
+  observeAnswers(route, plans, results);
   ctx.calls = calls.length;
   summarize(ctx, results);
   countCalls(route.group.name, calls, results);
-  const answersFor = plans.length === 1 ? plans[0]?.answersFor : undefined;
+  const answersFor = plans.length === 1 ? first?.answersFor : undefined;
   const opts: WriteOptions = { gzip: acceptsGzip(ctx.req.headers['accept-encoding']), headOnly: ctx.method === 'HEAD', requestId: ctx.id, xCache: ctx.xCache ?? 'MISS' };
   if (answersFor !== undefined) opts.extraHeaders = ['x-ledgerproxy-version', answersFor.toString()];
   if (parsed.kind === 'jsonrpc') {
     ctx.status = writeRpc(ctx.res, { calls, results, batch: parsed.batch }, opts);
-    return;
+    return undefined;
   }
   const only = results[0];
-  // Too large to buffer (and so to cache): ask again through the streaming path, which holds no
+  // Too large to buffer (and so to cache): asked again through the streaming path, which holds no
   // more than a socket buffer of it. Only reads get here; repeating a read is safe.
   if (only?.cache === 'error' && only.error.code === 'upstream_response_too_large' && calls[0]?.cls !== 'write') {
-    return streamThrough(state, ctx, inbound.path, false, strong, inbound.body.length > 0 ? inbound.body : undefined);
+    return { write: false, body: inbound.body.length > 0 ? inbound.body : undefined };
   }
   if (!only || only.cache === 'error') throw only?.error ?? new Error('no result');
   ctx.status = only.answer.entry.status;
   writeEntry(ctx.res, only.answer.entry, opts);
+  return undefined;
 }
 
 /** Everything a fetcher needs; the parts that cost something are made only when a call goes upstream. */
-function fetchContext(state: ProxyState, ctx: RequestContext, strong: boolean): FetchContext {
+function fetchContext(ctx: RequestContext, strong: boolean): FetchContext {
   const route = ctx.route!;
   let fwd: ForwardInfo | undefined;
   let signal: AbortSignal | undefined;
   return {
     group: route.group,
     get fwd() {
-      return (fwd ??= forwardInfo(state.runtime.config.server.trustForwardedFor, ctx.id, ctx.req));
+      return (fwd ??= forwardInfo(ctx.runtime.config.server.trustForwardedFor, ctx.id, ctx.req));
     },
     get signal() {
       return (signal ??= deadlineSignal(ctx));
     },
     strong,
-    maxEntryBytes: state.runtime.config.cache.memory.maxEntryBytes,
+    maxEntryBytes: ctx.runtime.config.cache.memory.maxEntryBytes,
     unfinalizedTtlMs: route.config.cache.ttlMs.unfinalized,
     onNode: (name) => { ctx.node = name; },
   };
 }
 
-async function streamThrough(state: ProxyState, ctx: RequestContext, path: string, write: boolean, strong: boolean, body?: Buffer): Promise<void> {
+/** The one place a request is streamed to a node, whatever decided it (serveBuffered). */
+async function streamThrough(ctx: RequestContext, path: string, strong: boolean, how: StreamInstead): Promise<void> {
   const route = ctx.route!;
   // Proxy-only headers end here (parsed requests never forward client headers, so only this path strips them).
   delete ctx.req.headers['x-read-consistency'];
@@ -149,9 +203,10 @@ async function streamThrough(state: ProxyState, ctx: RequestContext, path: strin
   ctx.res.setHeader('x-cache', 'BYPASS');
   ctx.res.setHeader('x-request-id', ctx.id);
   ctx.xCache = 'BYPASS';
+  ctx.cacheResult = 'bypass';
   const done = await passThrough(ctx.req, ctx.res, {
-    set: route.group.set, write, strong, fwd: forwardInfo(state.runtime.config.server.trustForwardedFor, ctx.id, ctx.req), timeoutMs: remaining(ctx),
-    body,
+    set: route.group.set, write: how.write, strong, fwd: forwardInfo(ctx.runtime.config.server.trustForwardedFor, ctx.id, ctx.req), timeoutMs: remaining(ctx),
+    body: how.body,
   });
   ctx.node = done.node;
   ctx.status = done.status;

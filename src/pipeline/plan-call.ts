@@ -1,8 +1,9 @@
 // For one call: which version it answers for, under which key, for how long it may be kept, and
 // what exactly is sent upstream. This is where cache safety is decided, so the rules are spelled
 // out:
-// - a read pinned to a version (or a by-hash lookup) is immutable, except an EVM read pinned by
-//   number within finalityDepth of the head, which may still reorg and gets the short TTL;
+// - a read pinned to a version (or a by-hash lookup) is immutable, except a read the dialect marked
+//   reorgable (EVM: pinned by number, or forwarded pinned to the head) within finalityDepth of the
+//   head, which may still reorg and gets the short TTL;
 // - a latest read is keyed by the route's head snapshot H; when the dialect can say so it is also
 //   *sent* pinned to H, so every replica answers for the same version and the key is shared with
 //   explicit reads pinned to H; otherwise H is only part of the key (Neo invokefunction);
@@ -10,33 +11,8 @@
 // - writes and uncached reads have no key at all: never stored, never coalesced.
 import { cacheKey } from '../cache/key.js';
 import type { Call } from '../dialects/types.js';
-import type { RouteRuntime } from '../server/runtime.js';
-
-export type TtlClass = 'immutable' | 'head' | 'unfinalized';
-
-export interface CallPlan {
-  call: Call;
-  /** Cache / coalescing key; undefined: bypass (never stored, never coalesced). */
-  key?: string;
-  /** May the answer be stored (false for coalesce-only calls)? */
-  store: boolean;
-  ttlMs: number;
-  ttlClass?: TtlClass;
-  /** The node must have this version. */
-  pin?: bigint;
-  /** Head the call is forwarded pinned to, when the dialect can pin it. */
-  forwardPin?: bigint;
-  write: boolean;
-  /** Send to the primary (monotonic read the replicas may not have caught up with). */
-  strong?: boolean;
-  /** Where an older answer to the same read may be found (stale-if-error, stale-while-revalidate). */
-  fallbackKey?: string;
-  staleIfErrorMs: number;
-  /** Latest reads only: serve the previous head's answer while refreshing, if it is this young. */
-  staleWhileRevalidateMs: number;
-  /** The ledger version / block the answer is for, when the proxy chose it (latest reads). */
-  answersFor?: bigint;
-}
+import type { RouteRuntime } from '../runtime/runtime.js';
+import type { CallPlan, TtlClass } from '../runtime/types.js';
 
 export interface PlanOptions {
   /** X-Read-Consistency: strong. */
@@ -83,7 +59,7 @@ function planHead(plan: CallPlan, route: RouteRuntime, cacheOn: boolean, now: nu
   if (!canPin) return { ...finish(plan, route, `h:${head}`, 'head', cacheOn), ...stale, answersFor: head };
   const pinned: CallPlan = { ...plan, pin: head, forwardPin: head };
   // Pinned to H it is the same read as an explicit pin to H, and ages like one.
-  const ttlClass = isUnfinalized(head, call.reorgable ?? call.rpc !== undefined, route) ? 'unfinalized' : 'immutable';
+  const ttlClass = isUnfinalized(head, call.reorgable, route) ? 'unfinalized' : 'immutable';
   return { ...finish(pinned, route, `v:${head}`, ttlClass, cacheOn), ...stale, answersFor: head };
 }
 

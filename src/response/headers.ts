@@ -18,12 +18,14 @@ export function passableResponseHeaders(headers: Record<string, string | string[
   return out;
 }
 
-/** Headers worth keeping with a stored entry: they describe the data, not the connection. */
-export function storableResponseHeaders(headers: Record<string, string | string[] | undefined>): Array<[string, string]> {
+/**
+ * The single-valued headers a stored entry keeps, by the dialect's rule of which ones describe the
+ * data (Dialect.storableHeaders), sorted by name so equal answers store equal bytes.
+ */
+export function keptHeaders(headers: Record<string, string | string[] | undefined>, keep: (name: string) => boolean): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   for (const [name, value] of Object.entries(headers)) {
-    if (typeof value !== 'string') continue;
-    if (name === 'content-type' || name.startsWith('x-aptos-')) out.push([name, value]);
+    if (typeof value === 'string' && keep(name)) out.push([name, value]);
   }
   return out.sort((a, b) => (a[0] < b[0] ? -1 : 1));
 }

@@ -4,7 +4,7 @@
 import type { ServerResponse } from 'node:http';
 import { envelopePrefix, ENVELOPE_SUFFIX, rpcErrorText } from '../dialects/jsonrpc.js';
 import type { Call } from '../dialects/types.js';
-import type { CallResult } from '../pipeline/serve-calls.js';
+import type { CallResult } from '../runtime/types.js';
 import type { CacheEntry } from '../cache/types.js';
 import { gzipSplice, gzipWrap, inflateSegment, type Segment } from './gzip-splice.js';
 

@@ -2,7 +2,7 @@
 // a metric sample and a log line, so a request is counted once whatever path it took.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ProxyError } from '../errors.js';
-import type { RouteRuntime } from './runtime.js';
+import type { RouteRuntime, Runtime } from '../runtime/runtime.js';
 
 export type CacheLabel = 'HIT' | 'MISS' | 'COALESCED' | 'BYPASS' | 'STALE' | 'ERROR';
 
@@ -16,6 +16,8 @@ export interface RequestContext {
   readonly method: string;
   readonly path: string;
   readonly query: string;
+  /** The runtime this request leased at its start: the only one it reads, to its end. */
+  readonly runtime: Runtime;
   route?: RouteRuntime;
   /** Value of the X-Cache header sent (HIT, MISS, PARTIAL 3/5, ...). */
   xCache?: string;

@@ -3,7 +3,9 @@
 // before that must not be refused); then the listener closes, in-flight requests may finish until
 // deadlineMs, idle keep-alive connections are closed, pools and Redis are closed, exit 0. A second
 // SIGTERM or SIGINT exits at once. SIGHUP re-reads the config file; an invalid one is refused and
-// the running config stays.
+// the running config stays. A valid one is in force for every request that starts after it;
+// requests already running finish on the runtime they leased, which closes after the last of them
+// (at the latest after shutdown.deadlineMs).
 import type { Server } from 'node:http';
 import { loadConfigFile } from '../config/load.js';
 import { configReloadsTotal } from '../metrics/metrics.js';

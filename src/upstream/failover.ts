@@ -77,7 +77,7 @@ async function attemptOnce(
     recordFailure(node, now, bad);
     return { result: bad, retry: true };
   } else recordSuccess(node, now);
-  return { result: answer, retry: verdict === 'failed' || verdict === 'lacks-version' || prunedPin(answer, call) };
+  return { result: answer, retry: verdict === 'failed' || verdict === 'lacks-version' || prunedPin(set, answer, call) };
 }
 
 function judge(set: ReplicaSet, call: UpstreamCall, answer: UpstreamAnswer): AnswerVerdict {
@@ -86,25 +86,21 @@ function judge(set: ReplicaSet, call: UpstreamCall, answer: UpstreamAnswer): Ans
 
 /** A node that says it is below the pin is believed at once, so selection skips it from now on. */
 function believeLowerHead(set: ReplicaSet, node: UpstreamNode, answer: UpstreamAnswer): void {
-  const head = set.dialect.headFromHeaders(answer.headers);
+  const head = set.dialect.nodeFacts(answer.headers).head;
   if (head !== undefined && (node.head === undefined || head < node.head)) node.setPolledHead(head, Date.now());
 }
 
-/**
- * 410 Gone on a pinned read: this node pruned the version (its X-Aptos-Ledger-Oldest-Version now
- * tells selection so); another node may still have it.
- */
-function prunedPin(answer: UpstreamAnswer, call: UpstreamCall): boolean {
-  return answer.status === 410 && call.pin !== undefined;
+/** The dialect says this node pruned the pinned version (learnHead noted its oldest); another may have it. */
+function prunedPin(set: ReplicaSet, answer: UpstreamAnswer, call: UpstreamCall): boolean {
+  return call.pin !== undefined && set.dialect.prunedStatus(answer.status);
 }
 
 
 function learnHead(set: ReplicaSet, node: UpstreamNode, answer: UpstreamAnswer): void {
-  const head = set.dialect.headFromHeaders(answer.headers);
+  const { head, oldest } = set.dialect.nodeFacts(answer.headers);
   if (head === undefined) return;
   node.noteHead(head, Date.now());
-  const oldest = answer.headers['x-aptos-ledger-oldest-version'];
-  if (typeof oldest === 'string' && /^\d+$/.test(oldest)) node.oldest = BigInt(oldest);
+  if (oldest !== undefined) node.oldest = oldest;
 }
 
 function backoffMs(set: ReplicaSet, attempt: number): number {

@@ -83,7 +83,7 @@ function forward(
     upstreamRequestsTotal.inc({ ...labels, outcome: status >= 500 ? 'http_5xx' : status >= 400 ? 'http_4xx' : 'ok' });
     if (isNodeFailureStatus(status)) recordFailure(node, Date.now(), status);
     else recordSuccess(node, Date.now());
-    const head = pr.set.dialect.headFromHeaders(proxyRes.headers);
+    const head = pr.set.dialect.nodeFacts(proxyRes.headers).head;
     if (head !== undefined) node.noteHead(head, Date.now());
     proxyRes.once('close', done);
     onResponse(status);

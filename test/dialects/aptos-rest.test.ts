@@ -163,15 +163,51 @@ t.test('isCacheable', async (t) => {
   t.equal(aptos.isCacheable(wait, ans(200, { type: 'user_transaction' })), false, 'coalesce-only is never stored');
 });
 
-t.test('head from headers and from the poll', async (t) => {
-  t.equal(aptos.headFromHeaders({ 'x-aptos-ledger-version': '123456789012345678' }), 123456789012345678n);
-  t.equal(aptos.headFromHeaders({ 'x-aptos-ledger-version': ['77', '78'] }), 77n);
-  t.equal(aptos.headFromHeaders({ 'x-aptos-ledger-version': 'nope' }), undefined);
-  t.equal(aptos.headFromHeaders({}), undefined);
+t.test('node facts from headers, and the head from the poll', async (t) => {
+  t.same(aptos.nodeFacts({ 'x-aptos-ledger-version': '123456789012345678' }), { head: 123456789012345678n });
+  t.same(aptos.nodeFacts({ 'x-aptos-ledger-version': ['77', '78'] }), { head: 77n });
+  t.same(aptos.nodeFacts({ 'x-aptos-ledger-version': 'nope' }), {});
+  t.same(aptos.nodeFacts({}), {});
+  t.same(aptos.nodeFacts({ 'x-aptos-ledger-version': '500', 'x-aptos-ledger-oldest-version': '100' }), { head: 500n, oldest: 100n });
+  t.same(aptos.nodeFacts({ 'x-aptos-ledger-oldest-version': '-1' }), {}, 'not a u64: no fact');
+  t.equal(aptos.prunedStatus(410), true, '410 Gone: pruned');
+  t.equal(aptos.prunedStatus(404), false);
+  t.equal(aptos.keyFromRequestBytes, true);
   const poll = aptos.headPoll();
   t.same(poll.payload, { method: 'GET', pathAndQuery: '/v1', headers: { accept: 'application/json' } });
   t.equal(poll.parse(200, Buffer.from('{"chain_id":1,"epoch":"9","ledger_version":"987654321","block_height":"5"}')), 987654321n);
   t.equal(poll.parse(200, Buffer.from('{"ledger_version":987}')), undefined, 'Aptos sends versions as strings');
   t.equal(poll.parse(503, Buffer.from('{"ledger_version":"1"}')), undefined);
   t.equal(poll.parse(200, Buffer.from('<html>')), undefined);
+});
+
+t.test('storableHeaders keeps content-type and x-aptos-* only, sorted by name', async (t) => {
+  const out = aptos.storableHeaders({
+    'x-aptos-ledger-version': '100',
+    'set-cookie': ['s=1'],
+    'content-type': 'application/json; charset=utf-8',
+    'x-aptos-chain-id': '4',
+    'x-aptos-block-height': '25',
+    date: 'today',
+    'content-length': '10',
+    'content-encoding': 'gzip',
+    'cache-control': 'max-age=1',
+    'x-request-id': 'abc',
+    'x-aptosnot': 'no',
+    'x-aptos-array': ['1', '2'],
+    'x-aptos-undefined': undefined,
+  });
+  t.same(out, [
+    ['content-type', 'application/json; charset=utf-8'],
+    ['x-aptos-block-height', '25'],
+    ['x-aptos-chain-id', '4'],
+    ['x-aptos-ledger-version', '100'],
+  ]);
+});
+
+t.test('storableHeaders is stable whatever the input order', async (t) => {
+  const a = aptos.storableHeaders({ 'x-aptos-b': '2', 'content-type': 'x', 'x-aptos-a': '1' });
+  const b = aptos.storableHeaders({ 'x-aptos-a': '1', 'x-aptos-b': '2', 'content-type': 'x' });
+  t.same(a, b);
+  t.same(aptos.storableHeaders({}), []);
 });

@@ -160,7 +160,10 @@ t.test('isCacheable', async (t) => {
 t.test('plan, head poll, headers', async (t) => {
   t.same(evm.plan('POST', '/'), { mode: 'parse' });
   t.same(evm.plan('GET', '/'), { mode: 'passthrough', write: false });
-  t.equal(evm.headFromHeaders({ 'x-aptos-ledger-version': '5' }), undefined);
+  t.same(evm.nodeFacts({ 'x-aptos-ledger-version': '5' }), {});
+  t.equal(evm.prunedStatus(410), false);
+  t.same(evm.storableHeaders({ 'content-type': 'application/json', 'x-aptos-chain-id': '1' }), [['content-type', 'application/json']]);
+  t.equal(evm.keyFromRequestBytes, false);
   const poll = evm.headPoll();
   t.equal(poll.payload.method, 'POST');
   t.same(JSON.parse(poll.payload.body?.toString() ?? ''), { jsonrpc: '2.0', id: 1, method: 'eth_blockNumber', params: [] });

@@ -123,7 +123,8 @@ t.test('isCacheable', async (t) => {
 t.test('plan and head poll', async (t) => {
   t.same(neo.plan('POST', '/'), { mode: 'parse' });
   t.same(neo.plan('GET', '/ws'), { mode: 'passthrough', write: false });
-  t.equal(neo.headFromHeaders({}), undefined);
+  t.same(neo.nodeFacts({}), {});
+  t.equal(neo.prunedStatus(410), false);
   const poll = neo.headPoll();
   t.match(JSON.parse(poll.payload.body?.toString() ?? ''), { method: 'getblockcount' });
   t.equal(poll.parse(200, Buffer.from('{"jsonrpc":"2.0","id":1,"result":1234}')), 1233n, 'head = count - 1');

@@ -4,7 +4,7 @@ import { dialectFor } from '../../src/dialects/index.js';
 import type { Call, InboundRequest } from '../../src/dialects/types.js';
 import { planCall } from '../../src/pipeline/plan-call.js';
 import { recordFailure } from '../../src/upstream/health.js';
-import { Runtime, type RouteRuntime } from '../../src/server/runtime.js';
+import { Runtime, type RouteRuntime } from '../../src/runtime/runtime.js';
 
 const limits = { maxJsonDepth: 64, maxBatchLength: 100 };
 const TX = '{"to":"0x00000000000000000000000000000000000000aa","data":"0x70a08231"}';

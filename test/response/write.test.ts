@@ -7,7 +7,7 @@ import type { CacheEntry } from '../../src/cache/types.js';
 import { dialectFor } from '../../src/dialects/index.js';
 import type { Call } from '../../src/dialects/types.js';
 import { InvalidParamsError, UpstreamTimeoutError, UpstreamUnavailableError } from '../../src/errors.js';
-import type { CallResult } from '../../src/pipeline/serve-calls.js';
+import type { CallResult } from '../../src/runtime/types.js';
 import { compressSegment } from '../../src/response/gzip-splice.js';
 import { writeEntry, writeRpc, type WriteOptions } from '../../src/response/write.js';
 import { request } from '../support/http-client.js';

@@ -1,15 +1,19 @@
-// Everything built from one config: upstream groups with their pools and head trackers, and the
-// routes that point at them. A reload builds a new Runtime and retires the old one once its
-// in-flight requests are done; the cache and the coalescer live outside it and survive reloads.
+// Everything built from one config: upstream groups with their pools and head trackers, the
+// routes that point at them, their head snapshots and the hit shortcut. A request takes a lease
+// on the runtime when it starts and uses only that runtime until it ends, so a reload never
+// changes the routes, groups or pools under a request. A reload builds a new Runtime and retires
+// the old one: it takes no new leases and closes its pools when its last lease is released (or at
+// the grace deadline, whichever comes first). The cache and the coalescer live outside it and
+// survive reloads.
 import type { Config, RouteConfig, UpstreamConfig } from '../config/schema.js';
 import { finalityDepthOf } from '../config/dialect-defaults.js';
 import { dialectFor } from '../dialects/index.js';
 import type { Dialect } from '../dialects/types.js';
 import { HeadTracker } from '../upstream/head-tracker.js';
 import { ReplicaSet } from '../upstream/replica-set.js';
-import { HeadSnapshot } from '../pipeline/head-snapshot.js';
-import { Admission } from './admission.js';
-import { HitShortcut } from '../pipeline/hit-shortcut.js';
+import { Admission } from '../server/admission.js';
+import { HeadSnapshot } from './head-snapshot.js';
+import { HitShortcut } from './hit-shortcut.js';
 
 export interface GroupRuntime {
   readonly name: string;
@@ -30,12 +34,23 @@ export interface RouteRuntime {
   readonly snapshot: HeadSnapshot;
 }
 
+/** A request's hold on one runtime; release() once, when the request has ended (extra calls are no-ops). */
+export interface RuntimeLease {
+  readonly runtime: Runtime;
+  release(): void;
+}
+
 export class Runtime {
   readonly groups: ReadonlyMap<string, GroupRuntime>;
   readonly routes: readonly RouteRuntime[];
   readonly admission: Admission;
   /** Raw request → cache key for immutable REST reads (see hit-shortcut.ts); per runtime. */
   readonly shortcut = new HitShortcut();
+  private leases = 0;
+  private retiring = false;
+  private graceTimer: NodeJS.Timeout | undefined;
+  private closed: Promise<void> | undefined;
+  private readonly onClosed: Array<() => void> = [];
 
   constructor(readonly config: Config) {
     this.admission = new Admission(config.server);
@@ -64,9 +79,48 @@ export class Runtime {
     });
   }
 
-  async close(): Promise<void> {
+  /** Leases held by requests still running on this runtime. */
+  get leased(): number {
+    return this.leases;
+  }
+
+  acquire(): RuntimeLease {
+    this.leases++;
+    let held = true;
+    return {
+      runtime: this,
+      release: () => {
+        if (!held) return;
+        held = false;
+        this.leases--;
+        if (this.retiring && this.leases === 0) void this.close();
+      },
+    };
+  }
+
+  /**
+   * Called once a successor serves new requests: polls stop now, the pools close when the last
+   * lease is released, and at the latest after graceMs (the shutdown deadline), so a request that
+   * never ends cannot keep a replaced runtime's sockets open. Resolves when closed.
+   */
+  retire(graceMs: number): Promise<void> {
+    this.retiring = true;
     for (const g of this.groups.values()) g.heads.stop();
-    await Promise.all([...this.groups.values()].map((g) => g.set.close()));
+    if (this.leases === 0) return this.close();
+    // Not unref'd: close() (also from shutdown) clears it, so it never outlives the runtime.
+    this.graceTimer ??= setTimeout(() => void this.close(), graceMs);
+    return new Promise((resolve) => this.onClosed.push(resolve));
+  }
+
+  /** Stops polls and closes every pool; idempotent. */
+  close(): Promise<void> {
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.closed ??= (async () => {
+      for (const g of this.groups.values()) g.heads.stop();
+      await Promise.all([...this.groups.values()].map((g) => g.set.close()));
+      for (const resolve of this.onClosed.splice(0)) resolve();
+    })();
+    return this.closed;
   }
 }
 

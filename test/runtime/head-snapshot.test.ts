@@ -1,5 +1,5 @@
 import t from 'tap';
-import { HeadSnapshot } from '../../src/pipeline/head-snapshot.js';
+import { HeadSnapshot } from '../../src/runtime/head-snapshot.js';
 
 t.test('undefined until a head is known', async (t) => {
   const s = new HeadSnapshot({ versions: 10, ms: 1000 });

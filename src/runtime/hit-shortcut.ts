@@ -3,12 +3,15 @@
 // once such a request has been planned, the proxy remembers "these bytes → this key", and the next
 // identical request is answered from L1 before the dialect parses it or a plan is built — the
 // same entry the full path would have found, with none of the allocation. Only immutable plans are
-// remembered: a latest read's key moves with the head snapshot. The map is per runtime (a reload
-// can point a route at another group) and bounded; a remembered key whose entry is gone is simply
-// a miss that takes the full path.
+// remembered: a latest read's key moves with the head snapshot. The map is per runtime and keyed
+// by route index, which names a route only within one config: a reload can point route 0 at
+// another group. So a request must remember into, and look up in, the shortcut of the runtime it
+// leased — never the state's current one, or a request spanning a reload plants the old group's
+// key under the new runtime's route 0. Bounded; a remembered key whose entry is gone is a miss
+// that takes the full path.
 import type { IncomingHttpHeaders } from 'node:http';
 import { LRUCache } from 'lru-cache';
-import type { CallPlan } from './plan-call.js';
+import type { CallPlan } from './types.js';
 
 /** Bodies up to this size take part (view calls are far smaller); larger ones always parse. */
 const MAX_BODY = 4096;

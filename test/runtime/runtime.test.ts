@@ -1,0 +1,56 @@
+// The leased runtime: a replaced runtime closes its pools when its last lease is released, or at
+// the grace deadline, never while a request holds it.
+import t from 'tap';
+import { parseConfigText } from '../../src/config/load.js';
+import { Runtime } from '../../src/runtime/runtime.js';
+
+// Nodes are never contacted: the runtime is not started.
+const config = parseConfigText(`
+server: { listen: 127.0.0.1:0, admin: 127.0.0.1:0 }
+upstreams:
+  a: { dialect: aptos-rest, primary: http://127.0.0.1:9/ }
+routes:
+  - match: { pathPrefix: /v1 }
+    upstream: a
+`, 'test');
+
+function poolClosed(rt: Runtime): boolean {
+  return [...rt.groups.values()].every((g) => g.set.all.every((n) => n.pool.closed || n.pool.destroyed));
+}
+
+t.test('retire waits for the last lease, then closes the pools', async (t) => {
+  const rt = new Runtime(config);
+  const one = rt.acquire();
+  const two = rt.acquire();
+  t.equal(rt.leased, 2);
+  let closed = false;
+  const retired = rt.retire(10_000).then(() => { closed = true; });
+  one.release();
+  one.release();
+  t.equal(rt.leased, 1, 'a second release of the same lease is a no-op');
+  await new Promise((r) => setImmediate(r));
+  t.equal(closed, false, 'still leased: pools open');
+  t.notOk(poolClosed(rt));
+  two.release();
+  await retired;
+  t.ok(poolClosed(rt), 'closed once the last lease was released');
+});
+
+t.test('retire without leases closes at once; a lease never released is cut at the grace deadline', async (t) => {
+  const idle = new Runtime(config);
+  await idle.retire(10_000);
+  t.ok(poolClosed(idle));
+  const stuck = new Runtime(config);
+  stuck.acquire();
+  const started = Date.now();
+  await stuck.retire(100);
+  t.ok(Date.now() - started >= 90, 'waited for the deadline');
+  t.ok(poolClosed(stuck));
+});
+
+t.test('match: first matching route wins, by path prefix boundary', async (t) => {
+  const rt = new Runtime(config);
+  t.teardown(() => rt.close());
+  t.equal(rt.match('GET', '/v1/accounts', undefined)?.index, 0);
+  t.equal(rt.match('GET', '/v10', undefined), undefined);
+});
