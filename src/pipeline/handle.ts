@@ -4,13 +4,15 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Call, InboundRequest, ParsedRequest } from '../dialects/types.js';
-import { asProxyError, InvalidParamsError, NoRouteError } from '../errors.js';
+import { asProxyError, InvalidParamsError, NoRouteError, type ProxyError } from '../errors.js';
 import { callsTotal, inflightRequests } from '../metrics/metrics.js';
 import { writeError } from '../response/error-reply.js';
 import { acceptsGzip } from '../response/headers.js';
 import { writeEntry, writeRpc, type WriteOptions } from '../response/write.js';
 import type { RequestContext } from '../server/context.js';
 import { remainingMs as remaining, splitUrl } from '../server/context.js';
+import { methodPolicyFor } from '../server/method-policy.js';
+import { normaliseTarget } from '../server/request-path.js';
 import type { ProxyState } from '../server/state.js';
 import type { ForwardInfo } from '../upstream/client.js';
 import { forwardInfo } from '../upstream/forwarding.js';
@@ -40,24 +42,36 @@ export async function handleRequest(state: ProxyState, req: IncomingMessage, res
 function createContext(state: ProxyState, req: IncomingMessage, res: ServerResponse): RequestContext {
   const incomingId = req.headers['x-request-id'];
   const id = typeof incomingId === 'string' && /^[\w.:-]{1,128}$/.test(incomingId) ? incomingId : randomUUID();
-  const { path, query } = splitUrl(req.url);
+  // One normalised path for routing, planning and forwarding (request-path.ts); a path that has
+  // no single meaning is refused before anything else.
+  let target: { path: string; query: string };
+  let refused: ProxyError | undefined;
+  try {
+    target = normaliseTarget(req.url);
+  } catch (err) {
+    target = splitUrl(req.url);
+    refused = asProxyError(err);
+  }
   const now = performance.now();
-  return {
-    id, req, res, path, query,
+  const ctx: RequestContext = {
+    id, req, res, path: target.path, query: target.query,
     method: req.method ?? 'GET',
     startedAt: now,
     deadline: now + state.runtime.config.server.requestTimeoutMs,
     cacheResult: 'bypass',
   };
+  if (refused) ctx.error = refused;
+  return ctx;
 }
 
 async function runStages(state: ProxyState, ctx: RequestContext): Promise<void> {
   const { req } = ctx;
+  if (ctx.error) throw ctx.error;
   const route = state.runtime.match(ctx.method, ctx.path, req.headers.host);
   if (!route) throw new NoRouteError(`no route for ${ctx.method} ${ctx.path}`);
   ctx.route = route;
   const client = state.runtime.admission.admit(req);
-  const strong = req.headers['x-read-consistency'] === 'strong';
+  const strong = state.runtime.admission.strongRead(req);
   const path = route.config.stripPrefix ? stripPrefix(ctx.path, route.config.match.pathPrefix) : ctx.path;
   const plan = route.group.dialect.plan(ctx.method, path);
   if (plan.mode === 'passthrough') return streamThrough(state, ctx, path, plan.write, strong);
@@ -68,7 +82,10 @@ async function runStages(state: ProxyState, ctx: RequestContext): Promise<void> 
   const inbound: InboundRequest = { method: ctx.method, path, query: ctx.query, headers: req.headers, body };
   const parsed = route.group.dialect.parse(inbound, limits);
   if (parsed.kind === 'passthrough') return streamThrough(state, ctx, path, parsed.write, strong, body);
-  if (parsed.kind === 'jsonrpc') state.runtime.admission.charge(client, parsed.calls.length - 1);
+  if (parsed.kind === 'jsonrpc') {
+    state.runtime.admission.charge(client, parsed.calls.length - 1);
+    methodPolicyFor(route.group.config).apply(parsed.calls);
+  }
   await serveParsed(state, ctx, parsed, inbound, { strong, minVersion: minVersion(ctx), fingerprint });
 }
 
@@ -128,7 +145,7 @@ function fetchContext(state: ProxyState, ctx: RequestContext, strong: boolean): 
   return {
     group: route.group,
     get fwd() {
-      return (fwd ??= forwardInfo(state.runtime.config.server.trustForwardedFor, ctx.id, ctx.req));
+      return (fwd ??= forwardInfo(state.runtime.admission.forwarded, ctx.id, ctx.req));
     },
     get signal() {
       return (signal ??= deadlineSignal(ctx));
@@ -150,8 +167,8 @@ async function streamThrough(state: ProxyState, ctx: RequestContext, path: strin
   ctx.res.setHeader('x-request-id', ctx.id);
   ctx.xCache = 'BYPASS';
   const done = await passThrough(ctx.req, ctx.res, {
-    set: route.group.set, write, strong, fwd: forwardInfo(state.runtime.config.server.trustForwardedFor, ctx.id, ctx.req), timeoutMs: remaining(ctx),
-    body,
+    set: route.group.set, write, strong, fwd: forwardInfo(state.runtime.admission.forwarded, ctx.id, ctx.req), timeoutMs: remaining(ctx),
+    body, maxBodyBytes: state.runtime.config.server.maxBodyBytes,
   });
   ctx.node = done.node;
   ctx.status = done.status;
