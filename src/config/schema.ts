@@ -48,7 +48,7 @@ const serverSchema = z
   .strictObject({
     listen: hostPort.default('0.0.0.0:8080').describe('client traffic'),
     admin: hostPort.default('127.0.0.1:9090').describe('/healthz /readyz /metrics /admin/*; never on the traffic port'),
-    adminToken: z.string().min(16).optional().describe('bearer token required by /admin/* from non-loopback callers'),
+    adminToken: z.string().min(16).optional().describe('bearer token required by /admin/* from non-loopback callers, and from browsers (Origin, non-loopback Host, form content types) even on loopback'),
     maxBodyBytes: posInt(1_048_576).describe('largest request body accepted (413 above)'),
     maxHeaderBytes: posInt(16_384).describe('largest request header block accepted'),
     requestTimeoutMs: posInt(30_000).describe('a client request is answered by this deadline'),

@@ -46,8 +46,12 @@ export function passThroughUpgrade(req: IncomingMessage, client: Duplex, head: B
     close();
   };
   let handshakeDone = false;
-  client.on('error', close).on('close', close);
-  upstream.on('error', fail).on('close', () => {
+  // Traffic sockets are half-open capable: a client's FIN must end the tunnel, not half of it.
+  client.on('error', close).on('close', close).on('end', close);
+  upstream.on('error', fail).on('end', () => {
+    if (handshakeDone && client.writable) client.end(close);
+    else close();
+  }).on('close', () => {
     // Let what the node sent last reach the client before both are gone.
     if (handshakeDone && client.writable) client.end(close);
     else close();
