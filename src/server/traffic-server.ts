@@ -31,14 +31,25 @@ export function createTrafficServer(state: ProxyState): Server {
     writeError(res, kind, new ExpectationFailedError(`unsupported Expect: ${String(req.headers.expect)}`), randomUUID());
   });
   const gate = new UpgradeGate();
-  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => onUpgrade(state, gate, req, socket, head));
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => whenIdle(socket, () => onUpgrade(state, gate, req, socket, head)));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable) return socket.destroy();
     const status =
       err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout'
       : '400 Bad Request';
-    rawError(socket, status, `malformed HTTP request: ${err.code ?? err.message}`, 'bad_http');
+    const message = `malformed HTTP request: ${err.code ?? err.message}`;
+    const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    // No answer pending, or the pending one is for the very request whose body broke: answer it.
+    if (!inFlight || (!inFlight.headersSent && inFlight.req.complete === false)) return rawError(socket, status, message, 'bad_http');
+    // A response is still going out (to an earlier pipelined request, or to the broken request
+    // itself): an error written now would be read as its answer. Let it finish (briefly), then
+    // close: the client learns of the malformed request by the closed connection.
+    const cap = setTimeout(() => socket.destroy(), 2_000);
+    whenIdle(socket, () => {
+      clearTimeout(cap);
+      socket.destroySoon();
+    });
   });
   return server;
 }
@@ -103,6 +114,23 @@ function upgradeWebSocket(state: ProxyState, gate: UpgradeGate, req: IncomingMes
     handshakeTimeoutMs: limits.handshakeTimeoutMs,
     onClose: release,
   });
+}
+
+/**
+ * An upgrade request pipelined behind requests still being answered must wait for their answers:
+ * node:http hands the socket over at once, and writing to it (or assigning it a response) then
+ * would interleave two answers — or throw, for a socket that still has its response assigned.
+ */
+function whenIdle(socket: Socket, run: () => void): void {
+  const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (!current) return run();
+  let waited = false;
+  const next = () => {
+    if (waited) return;
+    waited = true;
+    setImmediate(() => (socket.destroyed ? undefined : whenIdle(socket, run)));
+  };
+  current.once('finish', next).once('close', next);
 }
 
 /**
