@@ -59,6 +59,38 @@ export class InvalidParamsError extends ProxyError {
   override readonly rpcCode = -32602;
 }
 
+/** A request path the proxy will not route: encoded slashes, NUL, a dot segment above the root. */
+export class BadPathError extends ProxyError {
+  readonly code = 'bad_path';
+  readonly status = 400;
+  readonly source = 'client';
+  override readonly rpcCode = -32600;
+}
+
+/** A request body on a method or in a framing the pass-through path does not relay. */
+export class BadFramingError extends ProxyError {
+  readonly code = 'bad_framing';
+  readonly status = 400;
+  readonly source = 'client';
+  override readonly rpcCode = -32600;
+}
+
+/** A JSON-RPC method the operator's method policy refuses. */
+export class MethodDeniedError extends ProxyError {
+  readonly code = 'method_denied';
+  readonly status = 403;
+  readonly source = 'client';
+  override readonly rpcCode = -32601;
+}
+
+/** More WebSocket upgrades open than the configured bound (per client or in total). */
+export class TooManyUpgradesError extends ProxyError {
+  readonly code = 'too_many_upgrades';
+  readonly status = 429;
+  readonly source = 'client';
+  override readonly rpcCode = -32005;
+}
+
 export class NoRouteError extends ProxyError {
   readonly code = 'no_route';
   readonly status = 404;

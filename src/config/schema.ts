@@ -2,6 +2,7 @@
 // TypeScript types and the published JSON Schema (schema/proxy.config.schema.json) all come from
 // here, so they cannot drift apart. Every object is strict: an unknown key is an error, because a
 // misspelt cache setting that is silently ignored is how a proxy serves stale data for months.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const hostPort = z
@@ -21,6 +22,21 @@ const httpUrl = z
   }, 'not a URL (http:// or https://)')
   .describe('http:// or https:// base URL of a node');
 
+const cidr = z
+  .string()
+  .refine((s) => isCidr(s), 'not an IP address or CIDR (10.0.0.0/8, fd00::/8, 192.0.2.7)')
+  .describe('an IPv4/IPv6 address or CIDR');
+
+function isCidr(s: string): boolean {
+  const [addr, bits, extra] = s.split('/');
+  if (extra !== undefined || addr === undefined) return false;
+  const family = isIP(addr);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d{1,3}$/.test(bits) && n <= (family === 4 ? 32 : 128);
+}
+
 const ms = (d: number) => z.number().int().min(0).default(d);
 const posInt = (d: number) => z.number().int().min(1).default(d);
 
@@ -32,12 +48,32 @@ const serverSchema = z
   .strictObject({
     listen: hostPort.default('0.0.0.0:8080').describe('client traffic'),
     admin: hostPort.default('127.0.0.1:9090').describe('/healthz /readyz /metrics /admin/*; never on the traffic port'),
-    adminToken: z.string().min(16).optional().describe('bearer token required by /admin/* from non-loopback callers'),
+    adminToken: z.string().min(16).optional().describe('bearer token required by /admin/* from non-loopback callers, and from browsers (Origin, non-loopback Host, form content types) even on loopback'),
     maxBodyBytes: posInt(1_048_576).describe('largest request body accepted (413 above)'),
     maxHeaderBytes: posInt(16_384).describe('largest request header block accepted'),
     requestTimeoutMs: posInt(30_000).describe('a client request is answered by this deadline'),
     keepAliveTimeoutMs: posInt(65_000),
-    trustForwardedFor: z.boolean().default(false).describe('append to an incoming X-Forwarded-For instead of replacing it (and rate-limit by its first address)'),
+    trustForwardedFor: z.boolean().default(false).describe('shorthand for forwardedFor.trustedHops: 1 (one trusted proxy or load balancer in front)'),
+    forwardedFor: z
+      .strictObject({
+        trustedHops: z.number().int().min(0).max(16).default(0).describe('proxies in front of this one that append to X-Forwarded-For; the client address is the entry this many hops from the right (0: the socket peer, the header is replaced)'),
+        trustedProxies: z.array(cidr).default([]).describe('addresses/CIDRs of trusted proxies: the client is the rightmost X-Forwarded-For entry (or the peer) that is not one of them; overrides trustedHops'),
+      })
+      .prefault({})
+      .describe('who the client is, for rate limits and for the X-Forwarded-For sent to nodes'),
+    upgrades: z
+      .strictObject({
+        maxPerClient: posInt(16).describe('WebSocket connections one client (rate-limit key) may hold open at once'),
+        maxTotal: posInt(1_024).describe('WebSocket connections open through this proxy at once'),
+        handshakeTimeoutMs: posInt(10_000).describe('the node must answer the upgrade within this time'),
+      })
+      .prefault({}),
+    strongReads: z
+      .strictObject({
+        allow: z.enum(['anyone', 'keys', 'nobody']).default('anyone').describe('who may send X-Read-Consistency: strong (uncached, uncoalesced reads on the primary); from anyone else the header is ignored'),
+        keys: z.array(z.string().min(16)).default([]).describe("with allow: keys, the API keys (server.apiKeys) whose clients may"),
+      })
+      .prefault({}),
     apiKeys: z
       .strictObject({
         header: z.string().regex(/^[a-z0-9-]+$/, 'a lower-case header name').default('x-api-key'),
@@ -109,6 +145,12 @@ const upstreamSchema = z.strictObject({
   health: healthSchema,
   lag: lagSchema,
   head: z.strictObject({ pollIntervalMs: posInt(1_000) }).prefault({}),
+  methods: z
+    .strictObject({
+      allow: z.array(z.string().min(1)).default([]).describe('JSON-RPC: when non-empty, only methods starting with one of these prefixes are served'),
+      deny: z.array(z.string().min(1)).default([]).describe('JSON-RPC: methods starting with one of these prefixes (admin_, debug_, personal_) are answered with error -32601'),
+    })
+    .prefault({}),
 });
 
 const ttlSchema = z

@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Call, InboundRequest, ParsedRequest } from '../dialects/types.js';
-import { asProxyError, InvalidParamsError, NoRouteError } from '../errors.js';
+import { asProxyError, InvalidParamsError, NoRouteError, type ProxyError } from '../errors.js';
 import { callsTotal, inflightRequests } from '../metrics/metrics.js';
 import { writeError } from '../response/error-reply.js';
 import { acceptsGzip } from '../response/headers.js';
@@ -19,6 +19,8 @@ import type { Runtime, RuntimeLease } from '../runtime/runtime.js';
 import type { CallResult } from '../runtime/types.js';
 import type { RequestContext } from '../server/context.js';
 import { remainingMs as remaining, splitUrl } from '../server/context.js';
+import { methodPolicyFor } from '../server/method-policy.js';
+import { normaliseTarget } from '../server/request-path.js';
 import type { ProxyState } from '../server/state.js';
 import type { ForwardInfo } from '../upstream/client.js';
 import { forwardInfo } from '../upstream/forwarding.js';
@@ -73,23 +75,35 @@ function releaseWhenDone(lease: RuntimeLease, res: ServerResponse): { runtime: R
 function createContext(runtime: Runtime, req: IncomingMessage, res: ServerResponse): RequestContext {
   const incomingId = req.headers['x-request-id'];
   const id = typeof incomingId === 'string' && /^[\w.:-]{1,128}$/.test(incomingId) ? incomingId : randomUUID();
-  const { path, query } = splitUrl(req.url);
+  // One normalised path for routing, planning and forwarding (request-path.ts); a path that has
+  // no single meaning is refused before anything else.
+  let target: { path: string; query: string };
+  let refused: ProxyError | undefined;
+  try {
+    target = normaliseTarget(req.url);
+  } catch (err) {
+    target = splitUrl(req.url);
+    refused = asProxyError(err);
+  }
   const now = performance.now();
-  return {
-    id, req, res, path, query, runtime,
+  const ctx: RequestContext = {
+    id, req, res, path: target.path, query: target.query, runtime,
     method: req.method ?? 'GET',
     startedAt: now,
     deadline: now + runtime.config.server.requestTimeoutMs,
     cacheResult: 'bypass',
   };
+  if (refused) ctx.error = refused;
+  return ctx;
 }
 
 async function runStages(state: ProxyState, ctx: RequestContext): Promise<void> {
+  if (ctx.error) throw ctx.error;
   const route = ctx.runtime.match(ctx.method, ctx.path, ctx.req.headers.host);
   if (!route) throw new NoRouteError(`no route for ${ctx.method} ${ctx.path}`);
   ctx.route = route;
   const path = route.config.stripPrefix ? stripPrefix(ctx.path, route.config.match.pathPrefix) : ctx.path;
-  const strong = ctx.req.headers['x-read-consistency'] === 'strong';
+  const strong = ctx.runtime.admission.strongRead(ctx.req);
   const streamInstead = await serveBuffered(state, ctx, path, strong);
   if (streamInstead) await streamThrough(ctx, path, strong, streamInstead);
 }
@@ -112,7 +126,10 @@ async function serveBuffered(state: ProxyState, ctx: RequestContext, path: strin
   const inbound: InboundRequest = { method: ctx.method, path, query: ctx.query, headers: req.headers, body };
   const parsed = dialect.parse(inbound, runtime.config.limits);
   if (parsed.kind === 'passthrough') return { write: parsed.write, body };
-  if (parsed.kind === 'jsonrpc') runtime.admission.charge(client, parsed.calls.length - 1);
+  if (parsed.kind === 'jsonrpc') {
+    runtime.admission.charge(client, parsed.calls.length - 1);
+    methodPolicyFor(route.group.config).apply(parsed.calls);
+  }
   return serveParsed(state, ctx, parsed, inbound, { strong, minVersion: minVersion(ctx), fingerprint });
 }
 
@@ -181,7 +198,7 @@ function fetchContext(ctx: RequestContext, strong: boolean): FetchContext {
   return {
     group: route.group,
     get fwd() {
-      return (fwd ??= forwardInfo(ctx.runtime.config.server.trustForwardedFor, ctx.id, ctx.req));
+      return (fwd ??= forwardInfo(ctx.runtime.admission.forwarded, ctx.id, ctx.req));
     },
     get signal() {
       return (signal ??= deadlineSignal(ctx));
@@ -205,8 +222,8 @@ async function streamThrough(ctx: RequestContext, path: string, strong: boolean,
   ctx.xCache = 'BYPASS';
   ctx.cacheResult = 'bypass';
   const done = await passThrough(ctx.req, ctx.res, {
-    set: route.group.set, write: how.write, strong, fwd: forwardInfo(ctx.runtime.config.server.trustForwardedFor, ctx.id, ctx.req), timeoutMs: remaining(ctx),
-    body: how.body,
+    set: route.group.set, write: how.write, strong, fwd: forwardInfo(ctx.runtime.admission.forwarded, ctx.id, ctx.req), timeoutMs: remaining(ctx),
+    body: how.body, maxBodyBytes: ctx.runtime.config.server.maxBodyBytes,
   });
   ctx.node = done.node;
   ctx.status = done.status;

@@ -30,17 +30,91 @@ export function keptHeaders(headers: Record<string, string | string[] | undefine
   return out.sort((a, b) => (a[0] < b[0] ? -1 : 1));
 }
 
-const hopByHopRequest = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade'];
+/**
+ * Request headers that never travel from the client to a node on the pass-through path:
+ * - hop-by-hop (RFC 9110 §7.6.1) and `expect` (the proxy answered it on the client's hop);
+ * - framing (`content-length`, `transfer-encoding`) and `host`: the node connection is shared by
+ *   every client, so the framing of what the proxy writes on it is computed by the proxy (undici)
+ *   from the bytes it actually sends, never copied from a client. A client's framing header cannot
+ *   be smuggled through, and naming it in `Connection` cannot make the proxy drop it while still
+ *   streaming the body (the desync of issue 14);
+ * - forwarding claims a node may trust (`forwarded`, `x-real-ip`, `x-forwarded-*`, `x-original-url`...):
+ *   the proxy writes its own X-Forwarded-For/-Proto/-Host under its trust policy.
+ */
+const neverForwardedRequest = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'expect',
+  'content-length', 'transfer-encoding', 'host', 'http2-settings',
+  'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-prefix',
+  'x-forwarded-server', 'x-forwarded-ssl', 'x-forwarded-scheme', 'x-real-ip', 'x-client-ip', 'x-cluster-client-ip',
+  'true-client-ip', 'cf-connecting-ip', 'fastly-client-ip', 'x-original-url', 'x-rewrite-url', 'x-original-host',
+  'x-original-uri', 'x-http-method-override', 'x-http-method', 'x-method-override',
+  'x-request-id',
+  // Proxy-only request headers: they end at the proxy.
+  'x-read-consistency', 'x-min-ledger-version',
+]);
+
+/** Headers the proxy itself writes on the client's behalf; a Connection token cannot remove them. */
+const framing = new Set(['content-length', 'transfer-encoding', 'host']);
+
+/**
+ * The headers a pass-through request carries to the node, as a flat [name, value, ...] list (the
+ * form undici takes without another copy). Built from the client's parsed headers by exclusion:
+ * the rules above, every extra name in `drop` (the API-key header), and every name the client listed
+ * in `Connection` except the framing ones, which are the proxy's to set.
+ */
+export function passThroughRequestHeaders(headers: Record<string, string | string[] | undefined>, drop: ReadonlySet<string> = emptySet): string[] {
+  const listed = tokens(headers['connection']);
+  const out: string[] = [];
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || neverForwardedRequest.has(name) || drop.has(name)) continue;
+    if (listed.size > 0 && listed.has(name) && !framing.has(name)) continue;
+    if (Array.isArray(value)) for (const v of value) out.push(name, v);
+    else out.push(name, value);
+  }
+  return out;
+}
+
+const emptySet: ReadonlySet<string> = new Set();
 
 /**
  * Removes, in place, the request headers that belong to the client's hop (RFC 9110 §7.6.1), plus
- * any the client listed in Connection, before the request is streamed to a node. `keepUpgrade`
- * keeps Connection/Upgrade for a WebSocket handshake.
+ * any other the client listed in Connection. Framing headers are never removable by a Connection
+ * token: a body the server read by its Content-Length/Transfer-Encoding keeps that framing.
+ * `keepUpgrade` keeps Connection/Upgrade for a WebSocket handshake.
  */
 export function stripHopByHopRequest(headers: Record<string, string | string[] | undefined>, keepUpgrade = false): void {
-  for (const name of tokens(headers['connection'])) if (!keepUpgrade || name !== 'upgrade') delete headers[name];
-  for (const name of hopByHopRequest) if (!keepUpgrade || (name !== 'upgrade' && name !== 'connection')) delete headers[name];
+  for (const name of tokens(headers['connection'])) {
+    if (framing.has(name) || (keepUpgrade && name === 'upgrade')) continue;
+    delete headers[name];
+  }
+  for (const name of ['keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'expect', 'http2-settings']) delete headers[name];
+  if (!keepUpgrade) {
+    delete headers['connection'];
+    delete headers['upgrade'];
+  }
 }
+
+/**
+ * Response headers of a pass-through answer, as a flat list for writeHead: the node's framing
+ * (`content-length`) and `content-encoding` are kept, since the bytes are relayed as they came;
+ * chunking is redone by node:http on the client's hop; hop-by-hop and Connection-listed names stay
+ * on the node's hop.
+ */
+export function passThroughResponseHeaders(headers: Record<string, string | string[] | undefined>): string[] {
+  const listed = tokens(headers['connection']);
+  const out: string[] = [];
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || responseHopByHop.has(name)) continue;
+    if (listed.size > 0 && listed.has(name) && name !== 'content-length') continue;
+    if (Array.isArray(value)) for (const v of value) out.push(name, v);
+    else out.push(name, value);
+  }
+  return out;
+}
+
+const responseHopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'trailer', 'proxy-authenticate']);
 
 /** Removes, in place, response headers the node listed in Connection (they were for its hop). */
 export function stripConnectionListed(headers: Record<string, string | string[] | undefined>): void {

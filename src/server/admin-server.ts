@@ -28,6 +28,8 @@ async function route(state: ProxyState, actions: AdminActions, req: IncomingMess
   }
   if (!path.startsWith('/admin/')) return json(res, 404, { error: 'not found' });
   if (!authorized(state, req)) return json(res, 403, { error: 'admin endpoints need a loopback caller or the admin token' });
+  const refusal = browserRefusal(state.runtime.config.server.adminToken, req);
+  if (refusal) return json(res, 403, { error: refusal });
   if (path === '/admin/status' && req.method === 'GET') return json(res, 200, status(state));
   if (path === '/admin/purge' && req.method === 'POST') return purge(state, new URLSearchParams(query), res);
   if (path === '/admin/reload' && req.method === 'POST') {
@@ -90,16 +92,50 @@ function authorized(state: ProxyState, req: IncomingMessage): boolean {
   return isAdminAuthorized(state.runtime.config.server.adminToken, req.socket.remoteAddress, req.headers.authorization);
 }
 
-/** Loopback callers always; others only with `Authorization: Bearer <adminToken>` when one is set. */
-export function isAdminAuthorized(token: string | undefined, remoteAddress: string | undefined, authorization: string | undefined): boolean {
-  const remote = (remoteAddress ?? '').replace(/^::ffff:/, '');
-  if (remote === '::1' || /^127\.\d+\.\d+\.\d+$/.test(remote)) return true;
+/**
+ * What a browser on the operator's machine could do to the loopback admin port (CSRF, DNS
+ * rebinding: issue 14 #8) is refused unless the admin token comes with it:
+ * - a Host that is not a loopback name or address (a rebound DNS name points at 127.0.0.1 but
+ *   still says its own name in Host);
+ * - a state-changing call (anything but GET/HEAD) from a browser: an `Origin` or `Sec-Fetch-Site`
+ *   header present;
+ * - a state-changing call with a content type a cross-site form or no-cors fetch can send without
+ *   a preflight (form-urlencoded, multipart/form-data, text/plain).
+ * `curl -X POST localhost:9090/admin/purge?all=true` (no Origin, no body) keeps working.
+ */
+export function browserRefusal(token: string | undefined, req: IncomingMessage): string | undefined {
+  if (hasToken(token, req.headers.authorization)) return undefined;
+  if (!isLoopbackHost(req.headers.host)) return 'admin endpoints answer only Host: localhost / a loopback address without the admin token';
+  const method = req.method ?? 'GET';
+  if (method === 'GET' || method === 'HEAD') return undefined;
+  if (req.headers.origin !== undefined || req.headers['sec-fetch-site'] !== undefined) return 'state-changing admin calls from a browser need the admin token';
+  const type = String(req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (simpleContentTypes.has(type)) return 'state-changing admin calls need the admin token or a non-form content type';
+  return undefined;
+}
+
+const simpleContentTypes = new Set(['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain']);
+
+function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return true; // HTTP/1.0 without Host: no browser sends that
+  const name = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase();
+  return name === 'localhost' || name.endsWith('.localhost') || name === '::1' || /^127\.\d+\.\d+\.\d+$/.test(name);
+}
+
+function hasToken(token: string | undefined, authorization: string | undefined): boolean {
   if (token === undefined) return false;
   const match = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
   if (!match) return false;
   const a = Buffer.from(match[1] as string);
   const b = Buffer.from(token);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Loopback callers always; others only with `Authorization: Bearer <adminToken>` when one is set. */
+export function isAdminAuthorized(token: string | undefined, remoteAddress: string | undefined, authorization: string | undefined): boolean {
+  const remote = (remoteAddress ?? '').replace(/^::ffff:/, '');
+  if (remote === '::1' || /^127\.\d+\.\d+\.\d+$/.test(remote)) return true;
+  return hasToken(token, authorization);
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

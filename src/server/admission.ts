@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../config/schema.js';
 import { RateLimitedError, UnauthorizedError } from '../errors.js';
+import { ForwardedForPolicy } from '../upstream/forwarding.js';
 
 type ServerConfig = Config['server'];
 
@@ -16,17 +17,45 @@ interface Bucket {
 
 export class Admission {
   private readonly buckets: LRUCache<string, Bucket> | undefined;
+  /** Who the client is (X-Forwarded-For trust); also what the node is told. */
+  readonly forwarded: ForwardedForPolicy;
+  /** The API key each admitted request presented (its header is removed before anything is forwarded). */
+  private readonly keys = new WeakMap<IncomingMessage, string>();
 
   constructor(private readonly config: ServerConfig) {
     this.buckets = config.rateLimit ? new LRUCache({ max: config.rateLimit.maxClients }) : undefined;
+    this.forwarded = new ForwardedForPolicy(config);
   }
 
-  /** Checks the API key (removing its header) and takes one token; throws the client error. */
+  /**
+   * Checks the API key (removing its header) and takes one token; throws the client error. Every
+   * way in goes through here: plain requests, pass-through and WebSocket upgrades alike.
+   */
   admit(req: IncomingMessage): string {
     const apiKey = this.checkKey(req);
+    if (apiKey !== undefined) this.keys.set(req, apiKey);
     const client = this.clientKey(req, apiKey);
     this.take(client, 1);
     return client;
+  }
+
+  /** The header that carries API keys (never forwarded), when keys are configured. */
+  get keyHeader(): string | undefined {
+    return this.config.apiKeys?.header;
+  }
+
+  /**
+   * May this (admitted) request force a strong read? `X-Read-Consistency: strong` costs an
+   * uncached, uncoalesced read on the primary that also takes the writes, so an operator can keep
+   * it to some API keys or turn it off; from anyone else the header is ignored.
+   */
+  strongRead(req: IncomingMessage): boolean {
+    if (req.headers['x-read-consistency'] !== 'strong') return false;
+    const policy = this.config.strongReads;
+    if (policy.allow === 'anyone') return true;
+    if (policy.allow === 'nobody') return false;
+    const key = this.keys.get(req);
+    return key !== undefined && policy.keys.some((k) => sameSecret(k, key));
   }
 
   /** Takes `n` more tokens for the extra calls of a JSON-RPC batch. */
@@ -47,9 +76,7 @@ export class Admission {
 
   private clientKey(req: IncomingMessage, apiKey: string | undefined): string {
     if (this.config.rateLimit?.keyBy === 'apiKey' && apiKey) return `key:${apiKey}`;
-    const forwarded = req.headers['x-forwarded-for'];
-    if (this.config.trustForwardedFor && typeof forwarded === 'string') return `ip:${forwarded.split(',')[0]?.trim()}`;
-    return `ip:${req.socket.remoteAddress ?? 'unknown'}`;
+    return `ip:${this.forwarded.client(req).ip}`;
   }
 
   private take(client: string, n: number): void {

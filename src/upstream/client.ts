@@ -3,7 +3,7 @@
 // and undici's failures turned into the proxy's upstream error classes.
 import { gunzipSync } from 'node:zlib';
 import { errors as undiciErrors } from 'undici';
-import type { UpstreamPayload } from '../dialects/types.js';
+import type { Dialect, UpstreamPayload } from '../dialects/types.js';
 import {
   ProxyError,
   UpstreamBadResponseError,
@@ -12,6 +12,7 @@ import {
   UpstreamTimeoutError,
 } from '../errors.js';
 import { upstreamDuration, upstreamErrorsTotal, upstreamRequestsTotal } from '../metrics/metrics.js';
+import { isNodeFailureStatus, recordFailure, recordSuccess } from './health.js';
 import type { UpstreamNode } from './node.js';
 
 export interface UpstreamAnswer {
@@ -47,28 +48,67 @@ export async function sendToNode(
   node.inflight++;
   try {
     const res = await node.pool.request({
-      path: joinPath(node.basePath, payload.pathAndQuery),
+      path: nodePath(node, payload.pathAndQuery),
       method: payload.method as 'GET',
-      headers: buildHeaders(payload, fwd, opts.extraHeaders),
+      headers: buildHeaders(node, payload, fwd, opts.extraHeaders),
       body: payload.body,
       signal: opts.signal,
     });
     const raw = await readBounded(res.body, opts.maxResponseBytes);
     const body = decode(raw, res.headers['content-encoding'], opts.maxResponseBytes);
-    const outcome = res.statusCode >= 500 ? 'http_5xx' : res.statusCode >= 400 ? 'http_4xx' : 'ok';
-    upstreamRequestsTotal.inc({ group: node.group, node: node.name, outcome });
+    countAnswer(node, res.statusCode);
     return { status: res.statusCode, headers: res.headers, body, node };
   } catch (err) {
-    const proxyErr = toUpstreamError(err);
-    upstreamRequestsTotal.inc({ group: node.group, node: node.name, outcome: 'error' });
-    upstreamErrorsTotal.inc({ group: node.group, node: node.name, code: proxyErr.code });
-    throw proxyErr;
+    throw countFailure(node, err);
   } finally {
     node.inflight--;
-    const ms = performance.now() - started;
-    node.noteLatency(ms);
-    upstreamDuration.observe({ group: node.group, node: node.name }, ms / 1000);
+    noteDuration(node, started);
   }
+}
+
+// ---- shared by the buffered path (above) and the pass-through path (passthrough-http.ts) ----
+
+/** One answer from a node, in the upstream metrics. */
+export function countAnswer(node: UpstreamNode, status: number): void {
+  const outcome = status >= 500 ? 'http_5xx' : status >= 400 ? 'http_4xx' : 'ok';
+  upstreamRequestsTotal.inc({ group: node.group, node: node.name, outcome });
+}
+
+/** One failed exchange with a node, in the upstream metrics; returns it as the proxy's error class. */
+export function countFailure(node: UpstreamNode, err: unknown): ProxyError {
+  const proxyErr = toUpstreamError(err);
+  upstreamRequestsTotal.inc({ group: node.group, node: node.name, outcome: 'error' });
+  upstreamErrorsTotal.inc({ group: node.group, node: node.name, code: proxyErr.code });
+  return proxyErr;
+}
+
+export function noteDuration(node: UpstreamNode, startedAt: number): void {
+  const ms = performance.now() - startedAt;
+  node.noteLatency(ms);
+  upstreamDuration.observe({ group: node.group, node: node.name }, ms / 1000);
+}
+
+/**
+ * What an answer that is relayed unjudged (pass-through: the proxy does not read the body) says
+ * about the node: a gateway status counts against its breaker, anything else for it, and a head in
+ * the headers is learnt.
+ */
+export function learnFromRelayedAnswer(node: UpstreamNode, dialect: Pick<Dialect, 'nodeFacts'>, status: number, headers: Record<string, string | string[] | undefined>): void {
+  const now = Date.now();
+  if (isNodeFailureStatus(status)) recordFailure(node, now, status);
+  else recordSuccess(node, now);
+  const facts = dialect.nodeFacts(headers);
+  if (facts.head !== undefined) node.noteHead(facts.head, now);
+  if (facts.oldest !== undefined) node.oldest = facts.oldest;
+}
+
+/** The path and query sent to the node: its base path, and its URL's query merged with the client's. */
+export function nodePath(node: UpstreamNode, pathAndQuery: string): string {
+  const q = pathAndQuery.indexOf('?');
+  const path = q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
+  const query = node.withQuery(q < 0 ? '' : pathAndQuery.slice(q + 1));
+  const joined = joinPath(node.basePath, path);
+  return query === '' ? joined : `${joined}?${query}`;
 }
 
 /** `/rpc` + `/` is `/rpc` (a JSON-RPC endpoint), `/api` + `/v1/x` is `/api/v1/x`. */
@@ -77,10 +117,11 @@ export function joinPath(basePath: string, pathAndQuery: string): string {
   return pathAndQuery === '/' || pathAndQuery.startsWith('/?') ? basePath + pathAndQuery.slice(1) : basePath + pathAndQuery;
 }
 
-function buildHeaders(payload: UpstreamPayload, fwd: ForwardInfo, extra: Readonly<Record<string, string>>): Record<string, string> {
+function buildHeaders(node: UpstreamNode, payload: UpstreamPayload, fwd: ForwardInfo, extra: Readonly<Record<string, string>>): Record<string, string> {
   const headers: Record<string, string> = {
     ...payload.headers,
     ...extra,
+    ...(node.credentials.authorization ? { authorization: node.credentials.authorization } : {}),
     'accept-encoding': 'gzip',
     'x-request-id': fwd.requestId,
     'x-forwarded-proto': fwd.proto,

@@ -12,8 +12,20 @@ export type NodeRole = 'primary' | 'replica';
 const EWMA_ALPHA = 0.2;
 
 export class UpstreamNode {
+  /** Buffered calls (parsed reads and writes). */
   readonly pool: Pool;
+  /**
+   * Pass-through traffic (streams, SSE, unknown paths, submits relayed unparsed): its own pool, so
+   * long-lived streams cannot take the connections the cached path needs; owned and closed here.
+   */
+  readonly passPool: Pool;
   readonly origin: string;
+  /**
+   * Credentials from the node URL (`https://user:pass@host/...`) as `Authorization: Basic`, and
+   * its query (`?apikey=...`), merged into every request to this node. Both are secrets: they
+   * never appear in `origin`, a name, a metric label or a log line.
+   */
+  readonly credentials: { authorization?: string; query: string };
   /** Path prefix of the node URL (e.g. `/rpc` for `http://host/rpc`), prepended to every request path. */
   readonly basePath: string;
   readonly breaker: Breaker;
@@ -38,14 +50,16 @@ export class UpstreamNode {
     const parsed = new URL(url);
     this.origin = parsed.origin;
     this.basePath = parsed.pathname.replace(/\/+$/, '');
-    this.pool = new Pool(this.origin, {
-      connections: 128,
+    this.credentials = urlCredentials(parsed);
+    const poolOptions = {
       pipelining: 1,
       keepAliveTimeout: 30_000,
       connect: { timeout: config.timeouts.connectMs },
       headersTimeout: config.timeouts.headersMs,
       bodyTimeout: config.timeouts.bodyMs,
-    });
+    };
+    this.pool = new Pool(this.origin, { ...poolOptions, connections: 128 });
+    this.passPool = new Pool(this.origin, { ...poolOptions, connections: 256 });
     const h = config.health;
     this.breaker = new Breaker({ windowSize: h.windowSize, minSamples: h.minSamples, errorRate: h.errorRate, consecutiveFailures: h.ejectAfterFailures, openMs: h.openMs });
     nodeHealthy.set({ group, node: name }, 1);
@@ -90,7 +104,39 @@ export class UpstreamNode {
     return this.head === undefined || this.head >= pin;
   }
 
-  async close(): Promise<void> {
-    await this.pool.close().catch(() => this.pool.destroy());
+  /** The node URL's query merged with the client's (the node URL's parameters win). */
+  withQuery(clientQuery: string): string {
+    return mergeQuery(this.credentials.query, clientQuery);
   }
+
+  async close(): Promise<void> {
+    await Promise.all([
+      this.pool.close().catch(() => this.pool.destroy()),
+      this.passPool.close().catch(() => this.passPool.destroy()),
+    ]);
+  }
+}
+
+function urlCredentials(url: URL): { authorization?: string; query: string } {
+  const query = url.search.replace(/^\?/, '');
+  if (url.username === '' && url.password === '') return { query };
+  const userinfo = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  return { authorization: `Basic ${Buffer.from(userinfo).toString('base64')}`, query };
+}
+
+/**
+ * `apikey=K` + `ledger_version=5&apikey=x` → `apikey=K&ledger_version=5`: the operator's parameters
+ * come first and a client cannot replace them (nor read them: the answer does not echo the URL).
+ */
+export function mergeQuery(nodeQuery: string, clientQuery: string): string {
+  if (nodeQuery === '') return clientQuery;
+  if (clientQuery === '') return nodeQuery;
+  const taken = new Set(new URLSearchParams(nodeQuery).keys());
+  const rest = clientQuery.split('&').filter((pair) => {
+    const name = pair.split('=', 1)[0] ?? '';
+    let decoded = name;
+    try { decoded = decodeURIComponent(name.replace(/\+/g, ' ')); } catch { /* keep raw */ }
+    return pair !== '' && !taken.has(decoded);
+  });
+  return rest.length === 0 ? nodeQuery : `${nodeQuery}&${rest.join('&')}`;
 }

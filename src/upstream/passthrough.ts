@@ -1,19 +1,21 @@
 // Requests the proxy does not need to read (unknown paths, event streams, big or streaming
-// answers, writes the dialect hands over unparsed, WebSocket upgrades) are streamed both ways by
-// http-proxy-3 without buffering. They still go through node selection, passive health, head
-// learning and the upstream metrics; an idempotent request that fails before any byte reached the
-// client is tried once more on another node.
-import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
-import { Readable, type Duplex } from 'node:stream';
-import { createProxyServer } from 'http-proxy-3';
-import type { ProxyError } from '../errors.js';
-import { upstreamRequestsTotal, upstreamErrorsTotal } from '../metrics/metrics.js';
-import { stripConnectionListed, stripHopByHopRequest } from '../response/headers.js';
+// answers, writes the dialect hands over unparsed) are relayed both ways without buffering, on
+// the node's own undici pool (passthrough-http.ts). The proxy never forwards the client's framing:
+// it sends only end-to-end headers (headers.ts) and frames the body itself from the bytes it has
+// (passthrough-body.ts), so no client can make the node read a request the proxy did not mean to
+// send on a connection other clients share. Node selection, passive health, head learning and the
+// upstream metrics are the same as on the buffered path; an idempotent request that fails before
+// any byte reached the client is tried once more on another node.
+// WebSocket upgrades: upgrade-relay.ts.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toUpstreamError, type ForwardInfo } from './client.js';
-import { isNodeFailureStatus, recordFailure, recordSuccess } from './health.js';
 import type { UpstreamNode } from './node.js';
+import { passThroughRequestHeaders } from '../response/headers.js';
+import { prepareBody } from './passthrough-body.js';
+import { relayOnce, type RelayRequest, type RelaySink } from './passthrough-http.js';
 import type { ReplicaSet } from './replica-set.js';
+
+export { passThroughUpgrade } from './upgrade-relay.js';
 
 export interface PassthroughRequest {
   set: ReplicaSet;
@@ -23,103 +25,69 @@ export interface PassthroughRequest {
   timeoutMs: number;
   /** The body, when the proxy already read it (a parsed request the dialect handed back). */
   body?: Buffer | undefined;
+  /** server.maxBodyBytes: a larger body is refused with 413 as on the parsed path. */
+  maxBodyBytes?: number;
 }
 
-// xfwd off: the forwarding headers are set by forwardingHeaders(), under the proxy's trust policy.
-const proxy = createProxyServer({ xfwd: false, changeOrigin: true, ws: true });
-const agents = new WeakMap<UpstreamNode, Agent>();
-// One listener for the shared proxy, dispatching to the request that owns the response.
-const onProxyRes = new WeakMap<IncomingMessage, (proxyRes: IncomingMessage) => void>();
-proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) => onProxyRes.get(req)?.(proxyRes));
+const idempotentMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
+const DEFAULT_MAX_BODY = 1_048_576;
 
-function agentFor(node: UpstreamNode): Agent {
-  let agent = agents.get(node);
-  if (!agent) {
-    const opts = { keepAlive: true, maxSockets: 256, maxFreeSockets: 32 };
-    agent = node.origin.startsWith('https:') ? new HttpsAgent(opts) : new Agent(opts);
-    agents.set(node, agent);
-  }
-  return agent;
-}
-
-/** Streams the request to a node; resolves with the node's status, rejects with the final error. */
-export function passThrough(req: IncomingMessage, res: ServerResponse, pr: PassthroughRequest): Promise<{ node: string; status: number }> {
-  const idempotent = !pr.write && (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS');
-  const tried = new Set<UpstreamNode>();
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const node = pr.set.select({ write: pr.write, strong: pr.strong, exclude: tried });
-      if (!node) return reject(toUpstreamError(new Error('no node available')));
-      tried.add(node);
-      forward(req, res, node, pr, (err) => {
-        const retry = idempotent && !res.headersSent && tried.size < 1 + pr.set.config.retry.attempts && err.retryable;
-        if (retry) attempt();
-        else reject(err);
-      }, (status) => resolve({ node: node.name, status }));
-    };
-    attempt();
-  });
-}
-
-function forward(
-  req: IncomingMessage,
-  res: ServerResponse,
-  node: UpstreamNode,
-  pr: PassthroughRequest,
-  onError: (err: ProxyError) => void,
-  onResponse: (status: number) => void,
-): void {
-  const labels = { group: node.group, node: node.name };
-  node.inflight++;
-  let settled = false;
-  const done = () => {
-    if (!settled) node.inflight--;
-    settled = true;
+/** Relays the request to a node; resolves with the node's status, rejects with the final error (nothing sent yet). */
+export async function passThrough(req: IncomingMessage, res: ServerResponse, pr: PassthroughRequest): Promise<{ node: string; status: number }> {
+  const method = req.method ?? 'GET';
+  const prepared = pr.body !== undefined
+    ? { body: pr.body.length > 0 ? pr.body : null }
+    : await prepareBody(req, pr.maxBodyBytes ?? DEFAULT_MAX_BODY, pr.timeoutMs);
+  const rr: RelayRequest = {
+    method,
+    path: req.url ?? '/',
+    headers: withForwarding(passThroughRequestHeaders(req.headers), pr.fwd),
+    body: prepared.body,
+    ...(prepared.length !== undefined ? { length: prepared.length } : {}),
+    headersTimeoutMs: Math.max(1, pr.timeoutMs),
   };
-  onProxyRes.set(req, (proxyRes) => {
-    onProxyRes.delete(req);
-    stripConnectionListed(proxyRes.headers);
-    const status = proxyRes.statusCode ?? 502;
-    upstreamRequestsTotal.inc({ ...labels, outcome: status >= 500 ? 'http_5xx' : status >= 400 ? 'http_4xx' : 'ok' });
-    if (isNodeFailureStatus(status)) recordFailure(node, Date.now(), status);
-    else recordSuccess(node, Date.now());
-    const head = pr.set.dialect.nodeFacts(proxyRes.headers).head;
-    if (head !== undefined) node.noteHead(head, Date.now());
-    proxyRes.once('close', done);
-    onResponse(status);
-  });
-  stripHopByHopRequest(req.headers);
-  proxy.web(req, res, {
-    target: node.origin + node.basePath,
-    agent: agentFor(node),
-    headers: { ...forwardingHeaders(pr.fwd), ...pr.set.config.headers },
-    proxyTimeout: pr.timeoutMs,
-    // A fresh stream per attempt: a retry must send the body again.
-    ...(pr.body ? { buffer: Readable.from([pr.body]) } : {}),
-  }, (err: Error) => {
-    done();
-    const proxyErr = toUpstreamError(err);
-    upstreamRequestsTotal.inc({ ...labels, outcome: 'error' });
-    upstreamErrorsTotal.inc({ ...labels, code: proxyErr.code });
-    recordFailure(node, Date.now(), proxyErr);
-    onError(proxyErr);
-  });
+  const replayable = rr.body === null || Buffer.isBuffer(rr.body);
+  const retryable = !pr.write && idempotentMethods.has(method) && replayable;
+  const sink = responseSink(res);
+  const tried = new Set<UpstreamNode>();
+  for (;;) {
+    const node = pr.set.select({ write: pr.write, strong: pr.strong, exclude: tried });
+    if (!node) throw toUpstreamError(new Error('no node available'));
+    tried.add(node);
+    const outcome = await relayOnce(pr.set, node, rr, sink);
+    if (!outcome.error) return { node: node.name, status: outcome.status };
+    if (outcome.started || res.headersSent) {
+      // Part of the answer is out: the client can only learn of the failure by a cut connection.
+      res.destroy();
+      return { node: node.name, status: outcome.status };
+    }
+    const again = retryable && outcome.error.retryable && tried.size < 1 + pr.set.config.retry.attempts && !res.destroyed;
+    if (!again) throw outcome.error;
+  }
 }
 
-function forwardingHeaders(fwd: ForwardInfo): Record<string, string> {
-  const headers: Record<string, string> = { 'x-request-id': fwd.requestId, 'x-forwarded-proto': fwd.proto };
-  if (fwd.forwardedFor) headers['x-forwarded-for'] = fwd.forwardedFor;
-  if (fwd.host) headers['x-forwarded-host'] = fwd.host;
+function withForwarding(headers: string[], fwd: ForwardInfo): string[] {
+  headers.push('x-request-id', fwd.requestId, 'x-forwarded-proto', fwd.proto);
+  if (fwd.forwardedFor) headers.push('x-forwarded-for', fwd.forwardedFor);
+  if (fwd.host) headers.push('x-forwarded-host', fwd.host);
   return headers;
 }
 
-/** WebSocket upgrades go to the group's primary: subscriptions are node-local state. */
-export function passThroughUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, set: ReplicaSet, fwd: ForwardInfo): void {
-  const node = set.primary;
-  stripHopByHopRequest(req.headers, true);
-  const headers = { ...forwardingHeaders(fwd), ...set.config.headers };
-  proxy.ws(req, socket, head, { target: node.origin + node.basePath, agent: agentFor(node), headers }, (err: Error) => {
-    upstreamErrorsTotal.inc({ group: node.group, node: node.name, code: toUpstreamError(err).code });
-    socket.destroy();
-  });
+/** The client's response as a relay sink: node:http re-frames the body for the client's hop. */
+function responseSink(res: ServerResponse): RelaySink {
+  return {
+    start(status, headers) {
+      if (res.headersSent || res.destroyed) return false;
+      res.writeHead(status, headers);
+      return true;
+    },
+    write: (chunk) => res.write(chunk),
+    onDrain: (resume) => void res.on('drain', resume),
+    end: () => void res.end(),
+    onGone(abort) {
+      res.once('close', () => {
+        if (!res.writableFinished) abort();
+      });
+    },
+  };
 }
