@@ -53,6 +53,15 @@ export class Breaker {
     return state === 'closed' || (state === 'half-open' && !this.trialInFlight);
   }
 
+  /**
+   * The request ended without saying anything about the node (aborted because another attempt won
+   * while this one was already answering, or the client left): nothing is recorded, but a
+   * half-open trial slot it held is freed, or the node would wait for the probe to come back.
+   */
+  release(now: number): void {
+    if (this.state(now) === 'half-open') this.trialInFlight = false;
+  }
+
   /** An active probe got a good answer: close now, whatever the state. */
   closeAfterProbe(now: number): { from: BreakerState; to: BreakerState } | undefined {
     const from = this.state(now);

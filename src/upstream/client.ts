@@ -12,6 +12,7 @@ import {
   UpstreamTimeoutError,
 } from '../errors.js';
 import { upstreamDuration, upstreamErrorsTotal, upstreamRequestsTotal } from '../metrics/metrics.js';
+import type { CallTimeouts } from './call-timeouts.js';
 import type { UpstreamNode } from './node.js';
 
 export interface UpstreamAnswer {
@@ -20,6 +21,8 @@ export interface UpstreamAnswer {
   /** Identity bytes (a gzip answer from the node is inflated). */
   body: Buffer;
   node: UpstreamNode;
+  /** Time from sending to the answer headers, ms (what the hedge delay is estimated from). */
+  headersMs?: number;
 }
 
 export interface ForwardInfo {
@@ -35,6 +38,10 @@ export interface SendOptions {
   extraHeaders: Readonly<Record<string, string>>;
   maxResponseBytes: number;
   signal?: AbortSignal;
+  /** Per-call timeouts (the call's class); default: the pool's. */
+  timeouts?: CallTimeouts;
+  /** Called once the answer headers are in (the hedger stops waiting for them). */
+  onHeaders?: () => void;
 }
 
 export async function sendToNode(
@@ -52,16 +59,21 @@ export async function sendToNode(
       headers: buildHeaders(payload, fwd, opts.extraHeaders),
       body: payload.body,
       signal: opts.signal,
+      ...(opts.timeouts ? { headersTimeout: opts.timeouts.headersMs, bodyTimeout: opts.timeouts.bodyMs } : {}),
     });
+    const headersMs = performance.now() - started;
+    opts.onHeaders?.();
     const raw = await readBounded(res.body, opts.maxResponseBytes);
     const body = decode(raw, res.headers['content-encoding'], opts.maxResponseBytes);
     const outcome = res.statusCode >= 500 ? 'http_5xx' : res.statusCode >= 400 ? 'http_4xx' : 'ok';
     upstreamRequestsTotal.inc({ group: node.group, node: node.name, outcome });
-    return { status: res.statusCode, headers: res.headers, body, node };
+    return { status: res.statusCode, headers: res.headers, body, node, headersMs };
   } catch (err) {
     const proxyErr = toUpstreamError(err);
-    upstreamRequestsTotal.inc({ group: node.group, node: node.name, outcome: 'error' });
-    upstreamErrorsTotal.inc({ group: node.group, node: node.name, code: proxyErr.code });
+    // Aborted by the proxy (a hedge won, the client left): not an error of the node's.
+    const aborted = opts.signal?.aborted === true;
+    upstreamRequestsTotal.inc({ group: node.group, node: node.name, outcome: aborted ? 'aborted' : 'error' });
+    if (!aborted) upstreamErrorsTotal.inc({ group: node.group, node: node.name, code: proxyErr.code });
     throw proxyErr;
   } finally {
     node.inflight--;
