@@ -83,6 +83,8 @@ async function tryOnce(
     pickHedge: () => pickHedgeNode(set, call, tried),
     signal,
     onHedge: () => hedge?.noteHedge(),
+    onStall: (n) => n.breaker.stall(),
+    onStallEnd: (n) => n.breaker.unstall(),
   });
   if (race.hedgeWon) hedge?.noteWin();
   return race.result;

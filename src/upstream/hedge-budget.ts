@@ -15,9 +15,9 @@ export class HedgeBudget {
 
   constructor(maxExtraPercent: number, private readonly burst = HEDGE_BURST) {
     this.perRequest = Math.max(0, maxExtraPercent) / 100;
-    // Start with a quarter of the burst: a fresh proxy facing a hung node can hedge at once,
-    // without a cold start being allowed to double its first requests.
-    this.tokens = this.perRequest > 0 ? Math.min(burst, Math.max(1, burst / 4)) : 0;
+    // Start full: a fresh proxy facing a hung node under load can hedge every client's read that
+    // landed on it before passive health took the node out (one per concurrent client or so).
+    this.tokens = this.perRequest > 0 ? burst : 0;
   }
 
   /** An ordinary (non-hedge) upstream request went out. */

@@ -36,6 +36,12 @@ export interface RaceOptions<N, R> {
   signal?: AbortSignal;
   /** A hedge went out (metrics). */
   onHedge?(node: N): void;
+  /**
+   * The first attempt passed the delay without headers (whether or not a hedge could go out), and,
+   * later, that it answered or ended: passive health stops sending the node new work meanwhile.
+   */
+  onStall?(node: N): void;
+  onStallEnd?(node: N): void;
 }
 
 export interface RaceResult<N, R> {
@@ -53,6 +59,7 @@ interface Running<N> {
   startedAt: number;
   headers: boolean;
   hedge: boolean;
+  stalled: boolean;
   unchain(): void;
 }
 
@@ -72,8 +79,15 @@ export function hedgedRace<N, R>(o: RaceOptions<N, R>): Promise<RaceResult<N, R>
       }
     };
 
+    const endStall = (r: Running<N>) => {
+      if (!r.stalled) return;
+      r.stalled = false;
+      o.onStallEnd?.(r.node);
+    };
+
     const settle = (r: Running<N>, ok: boolean, value: unknown) => {
       r.unchain();
+      endStall(r);
       running.splice(running.indexOf(r), 1);
       if (done) return;
       if (ok && o.isFinal(value as R)) {
@@ -88,10 +102,14 @@ export function hedgedRace<N, R>(o: RaceOptions<N, R>): Promise<RaceResult<N, R>
 
     const launch = (node: N, hedge: boolean): Running<N> => {
       const ctl = new AbortController();
-      const r: Running<N> = { node, ctl, startedAt: performance.now(), headers: false, hedge, unchain: chain(o.signal, ctl) };
+      const r: Running<N> = { node, ctl, startedAt: performance.now(), headers: false, hedge, stalled: false, unchain: chain(o.signal, ctl) };
       running.push(r);
       if (!hedge) o.budget?.noteRequest();
-      o.attempt(node, ctl.signal, () => { r.headers = true; }).then(
+      const onHeaders = () => {
+        r.headers = true;
+        endStall(r);
+      };
+      o.attempt(node, ctl.signal, onHeaders).then(
         (value) => settle(r, true, value),
         (err: unknown) => settle(r, false, err),
       );
@@ -102,6 +120,8 @@ export function hedgedRace<N, R>(o: RaceOptions<N, R>): Promise<RaceResult<N, R>
     if (o.delayMs === undefined) return;
     timer = setTimeout(() => {
       if (done || first.headers || running.length !== 1 || o.signal?.aborted) return;
+      first.stalled = true;
+      o.onStall?.(first.node);
       if (o.budget && !o.budget.tryTake()) return;
       const node = o.pickHedge();
       if (node === undefined) {
