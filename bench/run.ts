@@ -1,7 +1,7 @@
 // ledgerproxy load benchmarks (issue 5). Entry point: `npx tsx bench/run.ts [options]`.
 //
 //   --quick              ~2 s per measured run (smoke test); results go to bench/.out/RESULTS-quick.md
-//   --only a,c           run only these scenarios (a hit, b miss, c herd, d batch, e memory)
+//   --only a,c           run only these scenarios (a hit, b miss, c herd, d batch, e memory, f hedge)
 //   --duration S         seconds per measured run (default 10; env BENCH_DURATION)
 //   --rounds N           alternate the targets N times and report medians (default 2, quick 1)
 //   --profile a|b        run scenario a (hit path) or b (miss path) with the proxy under
@@ -28,19 +28,21 @@ import { killAllSync, liveChildren, stopAll, strayProcesses } from './lib/proc.j
 import { profileMarkdown, summariseProfile } from './lib/profile.js';
 import { buildProxy, findNginx } from './lib/stack.js';
 import { scenarioBatch } from './scenarios/batch.js';
+import { scenarioHedge } from './scenarios/hedge.js';
 import { scenarioHerd } from './scenarios/herd.js';
 import { scenarioHit } from './scenarios/hit.js';
 import { scenarioMemory } from './scenarios/memory.js';
 import { scenarioMiss } from './scenarios/miss.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const ALL: ScenarioId[] = ['a', 'b', 'c', 'd', 'e'];
+const ALL: ScenarioId[] = ['a', 'b', 'c', 'd', 'e', 'f'];
 const SCENARIOS: Record<ScenarioId, (ctx: Ctx) => Promise<Section>> = {
   a: scenarioHit,
   b: scenarioMiss,
   c: scenarioHerd,
   d: scenarioBatch,
   e: scenarioMemory,
+  f: scenarioHedge,
 };
 
 const { values: args } = parseArgs({
@@ -64,7 +66,7 @@ const { values: args } = parseArgs({
 });
 
 function usage(): string {
-  return `usage: npx tsx bench/run.ts [--quick] [--only a,b,c,d,e] [--duration S] [--rounds N] [--profile a|b]
+  return `usage: npx tsx bench/run.ts [--quick] [--only a,b,c,d,e,f] [--duration S] [--rounds N] [--profile a|b]
                          [--driver wrk|autocannon] [--no-nginx] [--no-build] [--proxy-runtime dist|tsx] [--proxy-entry FILE]
                          [--out FILE] [--strict]`;
 }
@@ -76,7 +78,7 @@ function parseOnly(): ScenarioId[] {
   }
   if (args.only === undefined || args.only === '') return ALL;
   const ids = args.only.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-  for (const id of ids) if (!ALL.includes(id as ScenarioId)) throw new Error(`--only: unknown scenario ${id} (a b c d e)`);
+  for (const id of ids) if (!ALL.includes(id as ScenarioId)) throw new Error(`--only: unknown scenario ${id} (a b c d e f)`);
   return ALL.filter((id) => ids.includes(id));
 }
 

@@ -85,6 +85,8 @@ async function tryOnce(
     onHedge: () => hedge?.noteHedge(),
     onStall: (n) => n.breaker.stall(),
     onStallEnd: (n) => n.breaker.unstall(),
+    givenUp: (n) => !n.healthy,
+    onFailover: () => upstreamRetriesTotal.inc({ group: set.name }),
   });
   if (race.hedgeWon) hedge?.noteWin();
   return race.result;

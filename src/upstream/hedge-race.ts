@@ -7,6 +7,12 @@
 // another node may not have) waits for the attempt still running; when none is left the race
 // ends with it, and the caller's retry loop decides what comes next.
 //
+// When the budget refuses the hedge, the race keeps looking, every delay, whether passive health
+// has meanwhile given up on the first node (`givenUp`: its breaker opened because other requests
+// lost to hedges): then the read goes elsewhere at once, as a failover outside the budget — under
+// load many reads land on a hung node within one delay, more than the budget's burst, and they
+// should not all wait for the headers timeout of a node already known dead.
+//
 // Each attempt has its own AbortController chained to the request's signal. A loser is aborted
 // with a `LostRace` reason that says whether it was *slow*: no headers yet although it started no
 // later than the winner. The attempt function reads that reason to tell passive health (a slow
@@ -42,6 +48,10 @@ export interface RaceOptions<N, R> {
    */
   onStall?(node: N): void;
   onStallEnd?(node: N): void;
+  /** Passive health has taken this node out of rotation (see the header comment). */
+  givenUp?(node: N): boolean;
+  /** A read left a given-up node while waiting on it (counted as a retry, not a hedge). */
+  onFailover?(node: N): void;
 }
 
 export interface RaceResult<N, R> {
@@ -58,7 +68,9 @@ interface Running<N> {
   ctl: AbortController;
   startedAt: number;
   headers: boolean;
+  /** Started after the first: a hedge, or a failover off a given-up node. */
   hedge: boolean;
+  failover: boolean;
   stalled: boolean;
   unchain(): void;
 }
@@ -92,7 +104,7 @@ export function hedgedRace<N, R>(o: RaceOptions<N, R>): Promise<RaceResult<N, R>
       if (done) return;
       if (ok && o.isFinal(value as R)) {
         finish(r);
-        resolve({ result: value as R, node: r.node, hedged, hedgeWon: r.hedge });
+        resolve({ result: value as R, node: r.node, hedged, hedgeWon: r.hedge && !r.failover });
       } else if (running.length === 0) {
         finish(undefined);
         if (ok) resolve({ result: value as R, node: r.node, hedged, hedgeWon: false });
@@ -100,9 +112,9 @@ export function hedgedRace<N, R>(o: RaceOptions<N, R>): Promise<RaceResult<N, R>
       }
     };
 
-    const launch = (node: N, hedge: boolean): Running<N> => {
+    const launch = (node: N, hedge: boolean, failover = false): Running<N> => {
       const ctl = new AbortController();
-      const r: Running<N> = { node, ctl, startedAt: performance.now(), headers: false, hedge, stalled: false, unchain: chain(o.signal, ctl) };
+      const r: Running<N> = { node, ctl, startedAt: performance.now(), headers: false, hedge, failover, stalled: false, unchain: chain(o.signal, ctl) };
       running.push(r);
       if (!hedge) o.budget?.noteRequest();
       const onHeaders = () => {
@@ -117,12 +129,30 @@ export function hedgedRace<N, R>(o: RaceOptions<N, R>): Promise<RaceResult<N, R>
     };
 
     const first = launch(o.first, false);
-    if (o.delayMs === undefined) return;
+    const delayMs = o.delayMs;
+    if (delayMs === undefined) return;
+    const waiting = () => !done && !first.headers && running.length === 1 && o.signal?.aborted !== true;
+
+    const failoverIfGivenUp = () => {
+      if (!waiting()) return;
+      if (o.givenUp?.(first.node) !== true) {
+        timer = setTimeout(failoverIfGivenUp, delayMs);
+        return;
+      }
+      const node = o.pickHedge();
+      if (node === undefined) return;
+      o.onFailover?.(node);
+      launch(node, true, true);
+    };
+
     timer = setTimeout(() => {
-      if (done || first.headers || running.length !== 1 || o.signal?.aborted) return;
+      if (!waiting()) return;
       first.stalled = true;
       o.onStall?.(first.node);
-      if (o.budget && !o.budget.tryTake()) return;
+      if (o.budget && !o.budget.tryTake()) {
+        failoverIfGivenUp();
+        return;
+      }
       const node = o.pickHedge();
       if (node === undefined) {
         o.budget?.giveBack();
@@ -131,7 +161,7 @@ export function hedgedRace<N, R>(o: RaceOptions<N, R>): Promise<RaceResult<N, R>
       hedged = true;
       o.onHedge?.(node);
       launch(node, true);
-    }, o.delayMs);
+    }, delayMs);
   });
 }
 

@@ -178,3 +178,20 @@ t.test('HedgeBudget: hedges stay within the share of requests plus the burst', a
   t.ok(hedges <= 1000 * 0.1 + 10, `${hedges} hedges for 1000 requests`);
   t.ok(hedges >= 1000 * 0.1, 'and the share is usable');
 });
+
+t.test('budget refused, then the first node is given up: the read fails over at once, outside the budget', async (t) => {
+  let down = false;
+  const failovers: string[] = [];
+  const { opts, log } = setup({ a: {}, b: { doneAt: 5 } }, { budget: new HedgeBudget(0), givenUp: () => down, onFailover: (n) => failovers.push(n) });
+  const race = hedgedRace(opts);
+  setTimeout(() => { down = true; }, 50);
+  const r = await race;
+  t.equal(r.node, 'b');
+  t.notOk(r.hedgeWon, 'a failover is not a hedge win');
+  t.notOk(r.hedged, 'nor a hedge');
+  t.same(failovers, ['b']);
+  t.same(log.hedges, []);
+  await settleAborts();
+  const reason = log.aborted.get('a');
+  t.ok(reason instanceof LostRace && reason.slow);
+});
