@@ -144,7 +144,9 @@ t.test('a write is never hedged, not even when the primary hangs', async (t) => 
   const started = performance.now();
   const res = await request(c.proxy.url, { method: 'POST', body: { jsonrpc: '2.0', id: 1, method: 'eth_sendRawTransaction', params: ['0x02f8'] }, timeoutMs: 5_000 });
   t.ok(res.json<{ error?: unknown }>().error, `the write fails: its only node is hung (HTTP ${res.status})`);
-  t.ok(performance.now() - started >= 700, 'after the headers timeout, not at the hedge delay');
+  const took = performance.now() - started;
+  // Loose: undici arms the timer per socket; under load it was seen to fire ~150 ms early.
+  t.ok(took >= 300, `after the headers timeout (800 ms), not at the hedge delay (30 ms) (${Math.round(took)} ms: ${res.text()})`);
   t.equal(await counter(hedgesTotal, c.group), 0, 'no hedge');
   const replicas = await Promise.all([c.nodes[1].stats(), c.nodes[2].stats()]);
   t.same(replicas.map((s) => s.byMethod['eth_sendRawTransaction'] ?? 0), [0, 0], 'no replica saw the write');
