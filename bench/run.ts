@@ -1,7 +1,7 @@
 // ledgerproxy load benchmarks (issue 5). Entry point: `npx tsx bench/run.ts [options]`.
 //
 //   --quick              ~2 s per measured run (smoke test); results go to bench/.out/RESULTS-quick.md
-//   --only a,c           run only these scenarios (a hit, b miss, c herd, d batch, e memory, s trading-bot SLO)
+//   --only a,c           run only these scenarios (a hit, b miss, c herd, d batch, e memory, f hedge, s trading-bot SLO)
 //   --duration S         seconds per measured run (default 10; env BENCH_DURATION)
 //   --rounds N           alternate the targets N times and report medians (default 2, quick 1)
 //   --profile a|b        run scenario a (hit path) or b (miss path) with the proxy under
@@ -29,6 +29,7 @@ import { killAllSync, liveChildren, stopAll, strayProcesses } from './lib/proc.j
 import { profileMarkdown, summariseProfile } from './lib/profile.js';
 import { buildProxy, findNginx } from './lib/stack.js';
 import { scenarioBatch } from './scenarios/batch.js';
+import { scenarioHedge } from './scenarios/hedge.js';
 import { scenarioHerd } from './scenarios/herd.js';
 import { scenarioHit } from './scenarios/hit.js';
 import { scenarioMemory } from './scenarios/memory.js';
@@ -38,7 +39,7 @@ import { setupHints } from './lib/setup-hints.js';
 import { findVarnish } from './lib/varnish.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const ALL: ScenarioId[] = ['a', 'b', 'c', 'd', 'e', 's'];
+const ALL: ScenarioId[] = ['a', 'b', 'c', 'd', 'e', 'f', 's'];
 const SCENARIOS: Record<ScenarioId, (ctx: Ctx) => Promise<Section>> = {
   a: scenarioHit,
   b: scenarioMiss,
@@ -46,6 +47,7 @@ const SCENARIOS: Record<ScenarioId, (ctx: Ctx) => Promise<Section>> = {
   d: scenarioBatch,
   e: scenarioMemory,
   s: scenarioSlo,
+  f: scenarioHedge,
 };
 
 const { values: args } = parseArgs({
@@ -70,7 +72,7 @@ const { values: args } = parseArgs({
 });
 
 function usage(): string {
-  return `usage: npx tsx bench/run.ts [--quick] [--only a,b,c,d,e,s] [--duration S] [--rounds N] [--profile a|b]
+  return `usage: npx tsx bench/run.ts [--quick] [--only a,b,c,d,e,f,s] [--duration S] [--rounds N] [--profile a|b]
                          [--driver wrk|autocannon] [--no-nginx] [--no-varnish] [--no-build] [--proxy-runtime dist|tsx] [--proxy-entry FILE]
                          [--out FILE] [--strict]`;
 }

@@ -115,6 +115,8 @@ export interface ProxyOptions {
   maxBytes?: number;
   /** Start under `node --cpu-prof`, writing this file into its dir. */
   cpuProfile?: CpuProfileOption;
+  /** The whole config instead of proxyYaml's (given the ports); mockOrigin is then unused. */
+  yaml?: (port: number, adminPort: number) => string;
 }
 
 export function proxyYaml(opts: { port: number; adminPort: number; mockOrigin: string; maxBytes: number }): string {
@@ -148,7 +150,7 @@ export async function startProxy(env: StackEnv, opts: ProxyOptions): Promise<Pro
   const [port, adminPort] = [await freePort(), await freePort()];
   const id = nextId();
   const configFile = join(env.tmp, `proxy-${id}.yaml`);
-  writeFileSync(configFile, proxyYaml({ port, adminPort, mockOrigin: opts.mockOrigin, maxBytes: opts.maxBytes ?? 64 * 1024 * 1024 }));
+  writeFileSync(configFile, opts.yaml ? opts.yaml(port, adminPort) : proxyYaml({ port, adminPort, mockOrigin: opts.mockOrigin, maxBytes: opts.maxBytes ?? 64 * 1024 * 1024 }));
   const nodeArgs = profileArgs(opts.cpuProfile);
   const entry = env.proxyEntry ? [env.proxyEntry] : env.proxyRuntime === 'dist' ? ['dist/src/main.js'] : ['--import', 'tsx', 'src/main.ts'];
   const child = spawnChild('ledgerproxy', process.execPath, [...nodeArgs, ...entry, '--config', configFile], {

@@ -98,11 +98,38 @@ const serverSchema = z
   })
   .prefault({});
 
+const classTimeoutSchema = z.strictObject({
+  headersMs: z.number().int().min(1).optional(),
+  bodyMs: z.number().int().min(1).optional(),
+});
+
 const timeoutsSchema = z
   .strictObject({
     connectMs: posInt(3_000),
-    headersMs: posInt(10_000),
-    bodyMs: posInt(30_000),
+    headersMs: posInt(10_000).describe('time to answer headers for "normal" calls (most reads, writes)'),
+    bodyMs: posInt(30_000).describe('time between body chunks for "normal" calls'),
+    byClass: z
+      .strictObject({
+        fast: classTimeoutSchema
+          .prefault({})
+          .describe('view calls and cheap lookups (eth_call, eth_getBalance, Aptos view/resources, Neo invokefunction); default headers min(headersMs, 3000), body min(bodyMs, 10000)'),
+        slow: classTimeoutSchema
+          .prefault({})
+          .describe('eth_getLogs, traces, blocks with transactions, Neo getblock verbose; default headers 3 x headersMs, body 4 x bodyMs'),
+      })
+      .prefault({})
+      .describe('per call class; the dialect tables say which class a call is (a JSON-RPC batch takes its slowest call\'s class)'),
+  })
+  .prefault({});
+
+const hedgeSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('idempotent reads with no answer headers after the hedge delay are also sent to another node; the first good answer wins'),
+    delayMs: z.number().int().min(1).optional().describe('fixed hedge delay; unset: the quantile of recent answer times, within minDelayMs..maxDelayMs'),
+    quantile: z.number().gt(0).lt(1).default(0.95).describe('which quantile of recent time-to-headers is the delay'),
+    minDelayMs: posInt(50),
+    maxDelayMs: posInt(2_000).describe('also the delay until 20 answers have been seen'),
+    maxExtraPercent: z.number().min(0).max(100).default(10).describe('hedges never add more than this share of the group\'s upstream requests (plus a burst of 10)'),
   })
   .prefault({});
 
@@ -141,6 +168,7 @@ const upstreamSchema = z.strictObject({
   finalityDepth: z.number().int().min(0).optional().describe('EVM: blocks below the head that can still reorg (default 64 for evm-jsonrpc, 0 otherwise)'),
   maxResponseBytes: posInt(8_388_608).describe('answers larger than this are streamed and never cached'),
   timeouts: timeoutsSchema,
+  hedge: hedgeSchema,
   retry: retrySchema,
   health: healthSchema,
   lag: lagSchema,

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { InvalidParamsError } from '../errors.js';
 import { keptHeaders } from '../response/headers.js';
-import type { Call, CallAnswer, Dialect, InboundRequest, NodeFacts, ParsedRequest, RestForward, UpstreamPayload } from './types.js';
+import type { Call, CallAnswer, Dialect, InboundRequest, NodeFacts, ParsedRequest, RestForward, TimeoutClass, UpstreamPayload } from './types.js';
 
 type RouteKind = 'pinnable' | 'head' | 'immutable' | 'tx_by_hash' | 'wait';
 
@@ -64,6 +64,14 @@ const OTHER_ENDPOINTS: ReadonlyArray<{ re: RegExp; name: string; write: boolean 
   { re: /^\/v1\/transactions\/encode_submission$/, name: 'tx_encode', write: false },
   { re: /^\/v1\/estimate_gas_price$/, name: 'gas_price', write: false },
 ];
+
+/** Upstream timeout classes (timeouts.byClass) by route name; the rest are normal. */
+const TIMEOUT_CLASS = new Map<string, TimeoutClass>([
+  ...['ledger_info', 'view', 'table_item', 'account', 'account_resource', 'account_balance', 'tx_by_hash', 'tx_by_version'].map((r) => [r, 'fast'] as const),
+  ...['block_by_height', 'block_by_version'].map((r) => [r, 'slow'] as const),
+]);
+
+type CallBase = Pick<Call, 'name' | 'keyMaterial' | 'timeoutClass'>;
 
 const U64 = /^\d{1,20}$/;
 const U64_MAX = 0xffff_ffff_ffff_ffffn;
@@ -158,7 +166,9 @@ function routeCall(route: Route, req: InboundRequest, rel: string): Call {
     if (post) p.body = req.body;
     return p;
   };
-  const base = { name: route.name, keyMaterial: key.join('\n') };
+  const base: CallBase = { name: route.name, keyMaterial: key.join('\n') };
+  const timeoutClass = TIMEOUT_CLASS.get(route.name);
+  if (timeoutClass !== undefined) base.timeoutClass = timeoutClass;
   return classifyRoute(route, rel, q, accept, base, payloadAt);
 }
 
@@ -175,7 +185,7 @@ function classifyRoute(
   rel: string,
   q: Query,
   accept: 'json' | 'bcs',
-  base: { name: string; keyMaterial: string },
+  base: CallBase,
   payloadAt: (lv?: bigint) => UpstreamPayload,
 ): Call {
   switch (route.kind) {

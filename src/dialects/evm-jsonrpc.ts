@@ -20,7 +20,7 @@ import {
   type RpcClassification,
   type RpcParams,
 } from './jsonrpc.js';
-import type { Call, CallAnswer, Dialect } from './types.js';
+import type { Call, CallAnswer, Dialect, TimeoutClass } from './types.js';
 
 /** Reads with a block parameter, and its index in params. */
 const BLOCK_PARAM = new Map<string, number>([
@@ -83,6 +83,19 @@ const KNOWN_WRITES = [
   'eth_subscribe',
   'eth_unsubscribe',
 ];
+
+/** Upstream timeout classes (timeouts.byClass); debug_* and trace_* are slow too, the rest normal. */
+const TIMEOUT_CLASS = new Map<string, TimeoutClass>([
+  ...['eth_call', 'eth_getBalance', 'eth_getCode', 'eth_getStorageAt', 'eth_getTransactionCount', 'eth_chainId', 'net_version']
+    .map((m) => [m, 'fast'] as const),
+  ...['eth_blockNumber', 'eth_gasPrice', 'eth_maxPriorityFeePerGas', 'eth_getTransactionByHash', 'eth_getTransactionReceipt']
+    .map((m) => [m, 'fast'] as const),
+  ...['eth_getLogs', 'eth_getFilterLogs', 'eth_getBlockReceipts', 'eth_getProof'].map((m) => [m, 'slow'] as const),
+]);
+
+function timeoutClass(method: string): TimeoutClass | undefined {
+  return TIMEOUT_CLASS.get(method) ?? (/^(debug|trace)_/.test(method) ? 'slow' : undefined);
+}
 
 const KNOWN = new Set([...BLOCK_PARAM.keys(), ...IMMUTABLE, ...HEAD, ...UNCACHED, ...KNOWN_WRITES]);
 
@@ -198,7 +211,7 @@ export const evmJsonRpc: Dialect = {
   name: 'evm-jsonrpc',
   kind: 'jsonrpc',
   plan: (method) => rpcPlan(method),
-  parse: (req, limits) => parseRpcRequest(req.body, limits, { knownMethods: KNOWN, classify }),
+  parse: (req, limits) => parseRpcRequest(req.body, limits, { knownMethods: KNOWN, classify, timeoutClass }),
   isCacheable,
   judge: rpcJudge,
   answerBlock,

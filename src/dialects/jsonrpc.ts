@@ -9,7 +9,7 @@
 import { InternalError, InvalidRequestError, ProxyError } from '../errors.js';
 import { JsonNumber, isJsonObject, parseJson, stringifyJson, type JsonObject, type JsonValue } from './json-text.js';
 import { scanRpcResponse, type ScannedRpcResponse } from './rpc-answer-scan.js';
-import type { Call, CallAnswer, CallClass, HeadPoll, ParseLimits, ParsedRequest, RpcForward } from './types.js';
+import type { Call, CallAnswer, CallClass, HeadPoll, ParseLimits, ParsedRequest, RpcForward, TimeoutClass } from './types.js';
 
 export type RpcParams = JsonValue[] | JsonObject;
 
@@ -31,6 +31,8 @@ export interface RpcSpec {
   knownMethods: ReadonlySet<string>;
   /** Throws a ProxyError (usually InvalidParamsError) to reject this call alone. */
   classify(method: string, params: RpcParams | undefined): RpcClassification;
+  /** The call's timeout class (unset: normal). */
+  timeoutClass?(method: string): TimeoutClass | undefined;
 }
 
 interface Envelope {
@@ -108,6 +110,8 @@ function buildCall(spec: RpcSpec, env: Envelope, c: RpcClassification): Call {
   if (c.pin !== undefined) call.pin = c.pin;
   if (c.reorgable === true) call.reorgable = true;
   if (c.affinity !== undefined) call.affinity = c.affinity;
+  const timeoutClass = spec.timeoutClass?.(env.method);
+  if (timeoutClass !== undefined && timeoutClass !== 'normal') call.timeoutClass = timeoutClass;
   return call;
 }
 

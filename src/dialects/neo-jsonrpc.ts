@@ -19,7 +19,7 @@ import {
   type RpcClassification,
   type RpcParams,
 } from './jsonrpc.js';
-import type { Call, CallAnswer, Dialect } from './types.js';
+import type { Call, CallAnswer, Dialect, TimeoutClass } from './types.js';
 
 /** Answers that depend on the current height (keyed by the head; no height param to pin). */
 const HEAD = new Set([
@@ -63,6 +63,14 @@ const KNOWN = new Set([
 ]);
 
 const U32_MAX = 0xffff_ffffn;
+
+/** Upstream timeout classes (timeouts.byClass); the rest are normal. */
+const TIMEOUT_CLASS = new Map<string, TimeoutClass>([
+  ...['invokefunction', 'invokescript', 'getnep17balances', 'getblockcount', 'getversion', 'getblockhash'].map((m) => [m, 'fast'] as const),
+  ...['getblock', 'getapplicationlog', 'getnep17transfers'].map((m) => [m, 'slow'] as const),
+]);
+
+const timeoutClass = (method: string): TimeoutClass | undefined => TIMEOUT_CLASS.get(method);
 
 function classify(method: string, params: RpcParams | undefined): RpcClassification {
   if (HEAD.has(method)) return { cls: 'head' };
@@ -153,7 +161,7 @@ export const neoJsonRpc: Dialect = {
   name: 'neo-jsonrpc',
   kind: 'jsonrpc',
   plan: (method) => rpcPlan(method),
-  parse: (req, limits) => parseRpcRequest(req.body, limits, { knownMethods: KNOWN, classify }),
+  parse: (req, limits) => parseRpcRequest(req.body, limits, { knownMethods: KNOWN, classify, timeoutClass }),
   isCacheable,
   judge: rpcJudge,
   sessionOf,

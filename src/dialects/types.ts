@@ -14,6 +14,12 @@ export type DialectName = 'aptos-rest' | 'evm-jsonrpc' | 'neo-jsonrpc';
  */
 export type CallClass = 'immutable' | 'head' | 'write' | 'uncached';
 
+/**
+ * How long a node may take for this call (upstream timeouts.byClass): fast for view calls and
+ * cheap lookups, slow for log queries, traces and whole blocks; unset means normal.
+ */
+export type TimeoutClass = 'fast' | 'normal' | 'slow';
+
 /** A client request after the body has been read (bounded by server.maxBodyBytes). */
 export interface InboundRequest {
   /** Upper-case HTTP method. */
@@ -72,6 +78,8 @@ export interface Call {
    * opened the session, found through Dialect.sessionOf, never to another one.
    */
   affinity?: string;
+  /** Which upstream timeouts apply (unset: normal). */
+  timeoutClass?: TimeoutClass;
   /** Set for REST calls. */
   rest?: RestForward;
   /** Set for JSON-RPC calls. */

@@ -41,7 +41,7 @@ export const callsTotal = new client.Counter({
 
 export const upstreamRequestsTotal = new client.Counter({
   name: `${ns}upstream_requests_total`,
-  help: 'Requests sent to upstream nodes, by outcome (ok, http_5xx, http_4xx, error).',
+  help: 'Requests sent to upstream nodes, by outcome (ok, http_5xx, http_4xx, error, aborted: a hedge won or the client left).',
   labelNames: ['group', 'node', 'outcome'] as const,
   registers: [registry],
 });
@@ -58,6 +58,20 @@ export const upstreamErrorsTotal = new client.Counter({
   name: `${ns}upstream_errors_total`,
   help: 'Upstream failures by error code.',
   labelNames: ['group', 'node', 'code'] as const,
+  registers: [registry],
+});
+
+export const hedgesTotal = new client.Counter({
+  name: `${ns}hedges_total`,
+  help: 'Reads sent to a second node because the first had sent no answer headers after the hedge delay.',
+  labelNames: ['group'] as const,
+  registers: [registry],
+});
+
+export const hedgeWinsTotal = new client.Counter({
+  name: `${ns}hedge_wins_total`,
+  help: 'Hedged reads whose answer was taken (the hedge beat the first attempt).',
+  labelNames: ['group'] as const,
   registers: [registry],
 });
 

@@ -15,6 +15,7 @@ import {
   UpstreamUnavailableError,
 } from '../errors.js';
 import { answered, failed, type Answer, type CallPlan, type Outcome } from '../runtime/types.js';
+import { slowestClass } from '../upstream/call-timeouts.js';
 import { callGroup } from '../upstream/failover.js';
 import type { UpstreamNode } from '../upstream/node.js';
 import type { FetchMisses } from './calls/types.js';
@@ -59,7 +60,8 @@ async function exchange(plans: CallPlan[], write: boolean, fc: FetchContext, pat
     const affinity = plans[0]?.call.affinity;
     const node = affinity === undefined ? undefined : fc.group.set.nodeForSession(affinity);
     const pins = plans.map((p) => p.pin);
-    const res = await callGroup(fc.group.set, { payload, write, strong, pin, pins, node }, fc.fwd, fc.signal);
+    const timeoutClass = slowestClass(plans.map((p) => p.call.timeoutClass));
+    const res = await callGroup(fc.group.set, { payload, write, strong, pin, pins, node, timeoutClass }, fc.fwd, fc.signal);
     fc.onNode(res.node.name);
     const answers = matchAnswers(plans, res.status, res.headers, res.body, res.node.name, fc);
     rememberSessions(plans, answers, res.node, fc);

@@ -4,6 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { registry } from '../metrics/metrics.js';
+import { groupHedgeOf } from '../upstream/hedge.js';
 import type { ProxyState } from './state.js';
 import { splitUrl } from './context.js';
 
@@ -53,6 +54,7 @@ function status(state: ProxyState): unknown {
     name: g.name,
     dialect: g.config.dialect,
     head: g.set.head?.toString(),
+    hedge: groupHedgeOf(g.set).status(),
     nodes: g.set.all.map((n) => ({
       name: n.name,
       role: n.role,

@@ -5,6 +5,10 @@
 //              `minSamples` outcomes are in the window and their failure rate ≥ `errorRate`.
 //   open:      no traffic for `openMs`.
 //   half-open: one trial at a time (a request or the head probe); success closes, failure re-opens.
+// Stalled (orthogonal to the state): a request to the node has gone past the hedge delay without
+// answer headers. While any is, a closed breaker takes no new requests — otherwise, under load,
+// round-robin keeps handing a hung node every other read during the delay, and each one needs a
+// hedge. It ends the moment those requests answer or end; it records nothing by itself.
 
 export interface BreakerConfig {
   windowSize: number;
@@ -25,6 +29,7 @@ export class Breaker {
   private openedAt = 0;
   private trialInFlight = false;
   private current: BreakerState = 'closed';
+  private stalls = 0;
 
   constructor(private readonly config: BreakerConfig) {
     this.ring = new Uint8Array(Math.max(1, config.windowSize));
@@ -41,7 +46,7 @@ export class Breaker {
   /** May a request be sent now? In half-open, reserves the single trial slot. */
   tryAcquire(now: number): boolean {
     const state = this.state(now);
-    if (state === 'closed') return true;
+    if (state === 'closed') return this.stalls === 0;
     if (state === 'open' || this.trialInFlight) return false;
     this.trialInFlight = true;
     return true;
@@ -50,7 +55,30 @@ export class Breaker {
   /** Could a request be sent now (no side effect)? */
   isAvailable(now: number): boolean {
     const state = this.state(now);
-    return state === 'closed' || (state === 'half-open' && !this.trialInFlight);
+    return (state === 'closed' && this.stalls === 0) || (state === 'half-open' && !this.trialInFlight);
+  }
+
+  /** A request to the node passed the hedge delay without headers (see the header comment). */
+  stall(): void {
+    this.stalls++;
+  }
+
+  /** ... and has now answered or ended. */
+  unstall(): void {
+    if (this.stalls > 0) this.stalls--;
+  }
+
+  get stalled(): boolean {
+    return this.stalls > 0;
+  }
+
+  /**
+   * The request ended without saying anything about the node (aborted because another attempt won
+   * while this one was already answering, or the client left): nothing is recorded, but a
+   * half-open trial slot it held is freed, or the node would wait for the probe to come back.
+   */
+  release(now: number): void {
+    if (this.state(now) === 'half-open') this.trialInFlight = false;
   }
 
   /** An active probe got a good answer: close now, whatever the state. */

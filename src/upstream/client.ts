@@ -13,6 +13,7 @@ import {
 } from '../errors.js';
 import { upstreamDuration, upstreamErrorsTotal, upstreamRequestsTotal } from '../metrics/metrics.js';
 import { isNodeFailureStatus, recordFailure, recordSuccess } from './health.js';
+import type { CallTimeouts } from './call-timeouts.js';
 import type { UpstreamNode } from './node.js';
 
 export interface UpstreamAnswer {
@@ -21,6 +22,8 @@ export interface UpstreamAnswer {
   /** Identity bytes (a gzip answer from the node is inflated). */
   body: Buffer;
   node: UpstreamNode;
+  /** Time from sending to the answer headers, ms (what the hedge delay is estimated from). */
+  headersMs?: number;
 }
 
 export interface ForwardInfo {
@@ -36,6 +39,10 @@ export interface SendOptions {
   extraHeaders: Readonly<Record<string, string>>;
   maxResponseBytes: number;
   signal?: AbortSignal;
+  /** Per-call timeouts (the call's class); default: the pool's. */
+  timeouts?: CallTimeouts;
+  /** Called once the answer headers are in (the hedger stops waiting for them). */
+  onHeaders?: () => void;
 }
 
 export async function sendToNode(
@@ -53,13 +60,17 @@ export async function sendToNode(
       headers: buildHeaders(node, payload, fwd, opts.extraHeaders),
       body: payload.body,
       signal: opts.signal,
+      ...(opts.timeouts ? { headersTimeout: opts.timeouts.headersMs, bodyTimeout: opts.timeouts.bodyMs } : {}),
     });
+    const headersMs = performance.now() - started;
+    opts.onHeaders?.();
     const raw = await readBounded(res.body, opts.maxResponseBytes);
     const body = decode(raw, res.headers['content-encoding'], opts.maxResponseBytes);
     countAnswer(node, res.statusCode);
-    return { status: res.statusCode, headers: res.headers, body, node };
+    return { status: res.statusCode, headers: res.headers, body, node, headersMs };
   } catch (err) {
-    throw countFailure(node, err);
+    // Aborted by the proxy (a hedge won, the client left): not an error of the node's.
+    throw countFailure(node, err, opts.signal?.aborted === true);
   } finally {
     node.inflight--;
     noteDuration(node, started);
@@ -75,10 +86,10 @@ export function countAnswer(node: UpstreamNode, status: number): void {
 }
 
 /** One failed exchange with a node, in the upstream metrics; returns it as the proxy's error class. */
-export function countFailure(node: UpstreamNode, err: unknown): ProxyError {
+export function countFailure(node: UpstreamNode, err: unknown, aborted = false): ProxyError {
   const proxyErr = toUpstreamError(err);
-  upstreamRequestsTotal.inc({ group: node.group, node: node.name, outcome: 'error' });
-  upstreamErrorsTotal.inc({ group: node.group, node: node.name, code: proxyErr.code });
+  upstreamRequestsTotal.inc({ group: node.group, node: node.name, outcome: aborted ? 'aborted' : 'error' });
+  if (!aborted) upstreamErrorsTotal.inc({ group: node.group, node: node.name, code: proxyErr.code });
   return proxyErr;
 }
 

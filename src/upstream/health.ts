@@ -26,6 +26,11 @@ export function recordFailure(node: UpstreamNode, now: number, reason: ProxyErro
   report(node, change);
 }
 
+/** An attempt that ended without an outcome for the node (see Breaker.release). */
+export function recordNeutral(node: UpstreamNode, now: number): void {
+  node.breaker.release(now);
+}
+
 /** A good answer to the active probe is proof enough that an out-of-rotation node is back. */
 export function recordProbeSuccess(node: UpstreamNode, now: number): void {
   report(node, node.breaker.closeAfterProbe(now));

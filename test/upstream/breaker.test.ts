@@ -49,3 +49,36 @@ t.test('a good probe closes an open breaker at once', async (t) => {
   t.ok(b.isAvailable(3));
   t.equal(b.closeAfterProbe(4), undefined, 'no change when already closed');
 });
+
+t.test('stalled: no new requests while one is past the hedge delay without headers', async (t) => {
+  const b = new Breaker(config);
+  b.stall();
+  t.notOk(b.isAvailable(0), 'a stalled node takes nothing new');
+  t.notOk(b.tryAcquire(0));
+  t.equal(b.state(0), 'closed', 'stalling is not a state change');
+  b.stall();
+  b.unstall();
+  t.ok(b.stalled, 'two stalls need two ends');
+  b.unstall();
+  t.ok(b.isAvailable(0));
+  b.unstall();
+  t.ok(b.isAvailable(0), 'an extra unstall does not go negative');
+  t.equal(b.failureRate, 0, 'nothing recorded');
+});
+
+t.test('release frees the half-open trial without recording an outcome', async (t) => {
+  const b = new Breaker(config);
+  for (let i = 0; i < 3; i++) b.record(false, 0);
+  t.ok(b.tryAcquire(1000), 'the trial');
+  t.notOk(b.isAvailable(1000));
+  b.release(1000);
+  t.equal(b.state(1000), 'half-open', 'still half-open: an aborted trial proves nothing');
+  t.ok(b.tryAcquire(1001), 'the next request may be the trial');
+});
+
+t.test('slow failures after lost hedges open the breaker like any failure', async (t) => {
+  const b = new Breaker(config);
+  t.equal(b.record(false, 0), undefined);
+  t.equal(b.record(false, 60), undefined);
+  t.same(b.record(false, 120), { from: 'closed', to: 'open' }, 'three hedge delays, not three timeouts');
+});

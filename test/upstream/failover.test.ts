@@ -342,3 +342,70 @@ t.test('a half-open trial that ends in a non-retryable error releases the trial 
     `the trial is over: the breaker must not stay half-open with its one trial slot taken (state ${state}, available ${available})`,
   );
 });
+
+const waitFor = async (cond: () => boolean, ms = 5_000) => {
+  for (const until = Date.now() + ms; !cond() && Date.now() < until; ) await new Promise((r) => setTimeout(r, 10));
+};
+
+t.test('a read with no headers after the hedge delay is answered by the hedge; the hung node is charged', async (t) => {
+  const nodes = await startNodes(t);
+  const set = makeSet(t, nodes, { extra: '    hedge: { delayMs: 30 }', health: '{ ejectAfterFailures: 3, openMs: 600000 }' });
+  nodes.r0.setFault({ kind: 'hang' });
+  const started = Date.now();
+  const answer = await callGroup(set, read(), fwd);
+  t.equal(answer.status, 200);
+  t.equal(answer.node.name, 'replica-1', 'the hedge answered');
+  t.ok(Date.now() - started < 1_500, `after the delay, not the 2 s headers timeout (${Date.now() - started} ms)`);
+  const r0 = set.replicas[0];
+  await waitFor(() => r0?.breaker.consecutiveFailures === 1);
+  t.equal(r0?.breaker.consecutiveFailures, 1, 'the aborted attempt counts as a slow failure');
+  t.equal(r0?.inflight, 0, 'and it was aborted');
+  t.equal(set.replicas[1]?.breaker.consecutiveFailures, 0);
+});
+
+t.test('a hung node leaves the rotation after a few hedge delays, not three timeouts', async (t) => {
+  const nodes = await startNodes(t);
+  const set = makeSet(t, nodes, { extra: '    hedge: { delayMs: 30 }', health: '{ ejectAfterFailures: 3, openMs: 600000 }' });
+  nodes.r0.setFault({ kind: 'hang' });
+  const started = Date.now();
+  for (let i = 0; i < 8 && set.replicas[0]?.healthy; i++) {
+    t.equal((await callGroup(set, read(`?i=${i}`), fwd)).status, 200, `read ${i} answered`);
+    await new Promise((r) => setTimeout(r, 5)); // let the loser's abort be recorded
+  }
+  t.notOk(set.replicas[0]?.healthy, 'replica-0 is out of rotation');
+  t.ok(Date.now() - started < 3_000, `within ${Date.now() - started} ms (three headers timeouts: 6000 ms)`);
+});
+
+t.test('a session-bound call is never hedged', async (t) => {
+  const nodes = await startNodes(t);
+  const set = makeSet(t, nodes, { extra: '    hedge: { delayMs: 20 }', timeouts: '{ connectMs: 1000, headersMs: 400, bodyMs: 400 }' });
+  nodes.r0.setFault({ kind: 'hang' });
+  const result = await outcome(callGroup(set, read('', { node: set.replicas[0] }), fwd));
+  t.ok(result instanceof UpstreamTimeoutError, `timed out on its node: ${String(result)}`);
+  t.same({ primary: nodes.primary.calls.total, r1: nodes.r1.calls.total }, { primary: 0, r1: 0 }, 'no other node was asked');
+});
+
+t.test('with hedging off a hung node costs the headers timeout, then the retry answers', async (t) => {
+  const nodes = await startNodes(t);
+  const set = makeSet(t, nodes, { extra: '    hedge: { enabled: false }', timeouts: '{ connectMs: 1000, headersMs: 300, bodyMs: 300 }' });
+  nodes.r0.setFault({ kind: 'hang' });
+  const started = Date.now();
+  const answer = await callGroup(set, read(), fwd);
+  t.equal(answer.node.name, 'replica-1');
+  t.ok(Date.now() - started >= 280, 'after the timeout');
+});
+
+t.test('per-class timeouts reach undici: a fast call times out at its class headers timeout', async (t) => {
+  const nodes = await startNodes(t);
+  const set = makeSet(t, nodes, {
+    extra: '    hedge: { enabled: false }',
+    retry: '{ attempts: 0 }',
+    timeouts: '{ connectMs: 1000, headersMs: 3000, bodyMs: 3000, byClass: { fast: { headersMs: 150 } } }',
+  });
+  nodes.r0.setFault({ kind: 'hang' });
+  const started = Date.now();
+  const result = await outcome(callGroup(set, read('', { timeoutClass: 'fast' }), fwd));
+  const took = Date.now() - started;
+  t.ok(result instanceof UpstreamTimeoutError, String(result));
+  t.ok(took >= 140 && took < 2_000, `fast class: ${took} ms, not 3000`);
+});
