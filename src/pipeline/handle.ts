@@ -75,7 +75,7 @@ async function runStages(state: ProxyState, ctx: RequestContext): Promise<void> 
 /** An L1 hit found from the request bytes alone (hit-shortcut.ts); false: take the full path. */
 function serveRemembered(state: ProxyState, ctx: RequestContext, fingerprint: string): boolean {
   const remembered = state.runtime.shortcut.lookup(fingerprint);
-  const entry = remembered === undefined ? undefined : state.cache.memory.getSync(remembered.key);
+  const entry = remembered === undefined ? undefined : state.cache.memory.getSync(remembered.key, false);
   if (!remembered || !entry) return false;
   const group = ctx.route!.group.name;
   ctx.calls = 1;
@@ -96,7 +96,7 @@ async function serveParsed(state: ProxyState, ctx: RequestContext, parsed: Exclu
   if (planOpts.fingerprint !== undefined && plans.length === 1) state.runtime.shortcut.remember(planOpts.fingerprint, plans[0] as CallPlan);
   const fc = fetchContext(state, ctx, strong);
   // JSON-RPC goes to the node URL's own path: the client's path only chose the route.
-  const fetcher = parsed.kind === 'rest' ? restFetcher(fc) : rpcFetcher(fc, '/');
+  const fetcher = state.cache.trackFetches(parsed.kind === 'rest' ? restFetcher(fc) : rpcFetcher(fc, '/'));
   const deps = { cache: state.cache, flights: state.flights, group: route.group.name, timeoutMs: remaining(ctx) };
   const results = await serveCalls(plans, deps, fetcher, state.storeAnswer);
   ctx.calls = calls.length;

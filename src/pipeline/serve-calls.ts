@@ -8,7 +8,7 @@ import type { CacheEntry } from '../cache/types.js';
 import type { TieredStore } from '../cache/tiered-store.js';
 import { type Leader, Singleflight, withDeadline } from '../coalesce/singleflight.js';
 import { asProxyError, type ProxyError, UpstreamTimeoutError } from '../errors.js';
-import { coalescedCallsTotal } from '../metrics/metrics.js';
+import { countCoalesced } from '../metrics/metrics.js';
 import type { CallPlan } from './plan-call.js';
 import { staleForError, staleWhileRevalidate } from './stale.js';
 import { isNodeFailureStatus } from '../upstream/health.js';
@@ -66,7 +66,6 @@ export async function serveCalls(plans: CallPlan[], deps: ServeDeps, fetchMisses
       }
     }
   });
-  if (followers.length > 0) coalescedCallsTotal.inc({ group: deps.group }, followers.length);
   const remoteHits = await lookupRemote(plans, leaders, deps, results);
   const misses = leaders.filter(([i]) => !remoteHits.has(i)).map(([i]) => i);
   const revalidating = serveWhileRevalidating(plans, misses, deps, results);
@@ -78,6 +77,8 @@ export async function serveCalls(plans: CallPlan[], deps: ServeDeps, fetchMisses
     results[i] = await follow(flight, deps.timeoutMs);
   }));
   await refetchExclusive(plans, results, fetchMisses);
+  // Counted once settled: a follower that had to make its own call (exclusive answer) did not coalesce.
+  countCoalesced(deps.group, results);
   return results.map((r) => r ?? { cache: 'error', error: asProxyError(new Error('call left unanswered')) });
 }
 

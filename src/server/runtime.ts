@@ -5,8 +5,10 @@ import type { Config, RouteConfig, UpstreamConfig } from '../config/schema.js';
 import { finalityDepthOf } from '../config/dialect-defaults.js';
 import { dialectFor } from '../dialects/index.js';
 import type { Dialect } from '../dialects/types.js';
+import { ChainIdentity } from '../cache/chain-identity.js';
 import { HeadTracker } from '../upstream/head-tracker.js';
 import { ReplicaSet } from '../upstream/replica-set.js';
+import { SessionRegistry } from '../upstream/session-registry.js';
 import { HeadSnapshot } from '../pipeline/head-snapshot.js';
 import { Admission } from './admission.js';
 import { HitShortcut } from '../pipeline/hit-shortcut.js';
@@ -19,6 +21,8 @@ export interface GroupRuntime {
   readonly heads: HeadTracker;
   /** Blocks below the head that may still reorg (EVM); 0 for BFT chains. */
   readonly finalityDepth: bigint;
+  /** Which chain the nodes serve; part of every cache key (no shared entries until known). */
+  readonly chain: ChainIdentity;
 }
 
 export interface RouteRuntime {
@@ -37,10 +41,10 @@ export class Runtime {
   /** Raw request → cache key for immutable REST reads (see hit-shortcut.ts); per runtime. */
   readonly shortcut = new HitShortcut();
 
-  constructor(readonly config: Config) {
+  constructor(readonly config: Config, sessions: SessionRegistry = new SessionRegistry()) {
     this.admission = new Admission(config.server);
     const groups = new Map<string, GroupRuntime>();
-    for (const [name, cfg] of Object.entries(config.upstreams)) groups.set(name, buildGroup(name, cfg));
+    for (const [name, cfg] of Object.entries(config.upstreams)) groups.set(name, buildGroup(name, cfg, sessions));
     this.groups = groups;
     this.routes = config.routes.map((route, index) => {
       const group = groups.get(route.upstream);
@@ -50,7 +54,10 @@ export class Runtime {
   }
 
   start(): void {
-    for (const g of this.groups.values()) g.heads.start();
+    for (const g of this.groups.values()) {
+      g.heads.start();
+      g.chain.start();
+    }
   }
 
   /** First matching rule wins. */
@@ -65,15 +72,18 @@ export class Runtime {
   }
 
   async close(): Promise<void> {
-    for (const g of this.groups.values()) g.heads.stop();
+    for (const g of this.groups.values()) {
+      g.heads.stop();
+      g.chain.stop();
+    }
     await Promise.all([...this.groups.values()].map((g) => g.set.close()));
   }
 }
 
-function buildGroup(name: string, cfg: UpstreamConfig): GroupRuntime {
+function buildGroup(name: string, cfg: UpstreamConfig, sessions: SessionRegistry): GroupRuntime {
   const dialect = dialectFor(cfg.dialect);
-  const set = new ReplicaSet(name, cfg, dialect);
-  return { name, config: cfg, dialect, set, heads: new HeadTracker(set), finalityDepth: finalityDepthOf(cfg) };
+  const set = new ReplicaSet(name, cfg, dialect, sessions);
+  return { name, config: cfg, dialect, set, heads: new HeadTracker(set), finalityDepth: finalityDepthOf(cfg), chain: new ChainIdentity(set) };
 }
 
 /** `/v1` matches `/v1` and `/v1/...` but not `/v10`. */

@@ -11,17 +11,22 @@ import type { Logger } from '../log.js';
 import type { CallPlan } from '../pipeline/plan-call.js';
 import type { Answer } from '../pipeline/serve-calls.js';
 import { Runtime } from './runtime.js';
+import { SessionRegistry } from '../upstream/session-registry.js';
+import { primeRuntimeMetrics } from '../metrics/prime.js';
 
 export class ProxyState {
   runtime: Runtime;
   readonly cache: TieredStore;
   readonly flights = new Singleflight<Answer>();
+  /** Iterator session → node, kept across reloads (the replica sets are rebuilt by one). */
+  readonly sessions = new SessionRegistry();
   readonly storeAnswer: (plan: CallPlan, answer: Answer) => Answer;
   /** Set on SIGTERM: /readyz answers 503 from then on. */
   draining = false;
 
   constructor(config: Config, readonly log: Logger) {
-    this.runtime = new Runtime(config);
+    this.runtime = new Runtime(config, this.sessions);
+    primeRuntimeMetrics(this.runtime, config.cache.redis !== undefined);
     this.cache = buildCache(config);
     this.storeAnswer = makeStoreAnswer(this.cache, config.cache);
   }
@@ -32,7 +37,8 @@ export class ProxyState {
 
   /** Swaps in a runtime built from a new config; the old one is closed once its requests are done. */
   async replaceRuntime(config: Config): Promise<void> {
-    const next = new Runtime(config);
+    const next = new Runtime(config, this.sessions);
+    primeRuntimeMetrics(next, config.cache.redis !== undefined);
     const previous = this.runtime;
     this.runtime = next;
     next.start();

@@ -11,7 +11,7 @@ import {
   UpstreamResponseTooLargeError,
   UpstreamTimeoutError,
 } from '../errors.js';
-import { upstreamDuration, upstreamErrorsTotal, upstreamRequestsTotal } from '../metrics/metrics.js';
+import { countUpstreamRequest, upstreamDuration, upstreamErrorsTotal } from '../metrics/metrics.js';
 import type { UpstreamNode } from './node.js';
 
 export interface UpstreamAnswer {
@@ -35,6 +35,8 @@ export interface SendOptions {
   extraHeaders: Readonly<Record<string, string>>;
   maxResponseBytes: number;
   signal?: AbortSignal;
+  /** A head or chain-identity probe: counted in head_probes_total, not as traffic. */
+  probe?: boolean;
 }
 
 export async function sendToNode(
@@ -56,11 +58,11 @@ export async function sendToNode(
     const raw = await readBounded(res.body, opts.maxResponseBytes);
     const body = decode(raw, res.headers['content-encoding'], opts.maxResponseBytes);
     const outcome = res.statusCode >= 500 ? 'http_5xx' : res.statusCode >= 400 ? 'http_4xx' : 'ok';
-    upstreamRequestsTotal.inc({ group: node.group, node: node.name, outcome });
+    countUpstreamRequest(node.group, node.name, outcome, opts.probe);
     return { status: res.statusCode, headers: res.headers, body, node };
   } catch (err) {
     const proxyErr = toUpstreamError(err);
-    upstreamRequestsTotal.inc({ group: node.group, node: node.name, outcome: 'error' });
+    countUpstreamRequest(node.group, node.name, 'error', opts.probe);
     upstreamErrorsTotal.inc({ group: node.group, node: node.name, code: proxyErr.code });
     throw proxyErr;
   } finally {
