@@ -27,6 +27,7 @@ export class ChainIdentity {
   private stopped = false;
   private retryMs = FIRST_RETRY_MS;
   private waiters: Array<() => void> = [];
+  private firstRound: Promise<void> | undefined;
 
   constructor(private readonly set: ChainIdentitySource) {}
 
@@ -35,8 +36,22 @@ export class ChainIdentity {
     return this.value;
   }
 
+  /**
+   * Takes over what a previous runtime learned for the same nodes (a config reload), so the
+   * group's keys — and with them L1 and L2 entries — stay the same across the reload.
+   */
+  adopt(previous: ChainIdentity): void {
+    if (previous.value === undefined || !sameNodes(previous.set, this.set)) return;
+    this.value = previous.value;
+  }
+
   start(): void {
-    void this.ask();
+    this.firstRound = this.ask();
+  }
+
+  /** Resolves when the first round of asking is over, learned or not (start-up waits, tests). */
+  asked(): Promise<void> {
+    return this.firstRound ?? Promise.resolve();
   }
 
   stop(): void {
@@ -93,6 +108,11 @@ export class ChainIdentity {
     this.waiters = [];
     for (const resolve of waiting) resolve();
   }
+}
+
+function sameNodes(a: ChainIdentitySource, b: ChainIdentitySource): boolean {
+  const urls = (s: ChainIdentitySource) => s.all.map((n) => `${n.origin}${n.basePath}`).join(' ');
+  return a.name === b.name && a.dialect.name === b.dialect.name && urls(a) === urls(b);
 }
 
 function probeForward() {

@@ -53,6 +53,14 @@ export class Runtime {
     });
   }
 
+  /** Keeps the chain identities a previous runtime learned for unchanged groups (see ChainIdentity.adopt). */
+  inheritChains(previous: Runtime): void {
+    for (const g of this.groups.values()) {
+      const before = previous.groups.get(g.name);
+      if (before) g.chain.adopt(before.chain);
+    }
+  }
+
   start(): void {
     for (const g of this.groups.values()) {
       g.heads.start();

@@ -40,6 +40,7 @@ export class ProxyState {
     const next = new Runtime(config, this.sessions);
     primeRuntimeMetrics(next, config.cache.redis !== undefined);
     const previous = this.runtime;
+    next.inheritChains(previous);
     this.runtime = next;
     next.start();
     await previous.close();
