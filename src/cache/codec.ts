@@ -2,6 +2,7 @@
 // of different releases may run side by side during a rollout, so a value that this build cannot
 // read — another format version, a truncated write, a foreign key under our prefix — must decode
 // to a miss (undefined), never throw: the request then simply goes upstream and refills the key.
+// A value of this format whose body fails its CRC-32 is damaged: a miss too, and deleted.
 //
 // Layout (big-endian):
 //   0  u8[2] magic 'LP'        4  u16 status           12 u32 rawLength
@@ -9,6 +10,7 @@
 //   3  u8    flags             10 (u16 reserved, 0)     24 f64 expiresAt (epoch ms)
 //  32  f64   staleUntil (epoch ms; = expiresAt when not set)
 //  40  u32   length H of the headers JSON, then H bytes of JSON [[name, value], ...], then the body.
+import { constants, crc32, inflateRawSync } from 'node:zlib';
 import { ownedCopy } from '../buffers.js';
 import type { CacheEntry } from './types.js';
 
@@ -40,9 +42,27 @@ export function encodeEntry(e: CacheEntry): Buffer {
   return out;
 }
 
-/** undefined for anything that is not a complete value of this format version. */
+/** undefined for anything that is not a complete, intact value of this format version. */
 export function decodeEntry(b: Buffer): CacheEntry | undefined {
-  if (b.length < FIXED || b[0] !== MAGIC_0 || b[1] !== MAGIC_1 || b[2] !== CODEC_VERSION) return undefined;
+  const r = inspectEntry(b);
+  return 'entry' in r ? r.entry : undefined;
+}
+
+/**
+ * foreign: not this format version (another release during a rollout, another tenant's key): a
+ * miss, left alone. damaged: this format, but cut short or its body does not match the stored
+ * CRC-32 (bit rot, a partial write, a bug): a miss the caller should count and delete, never
+ * serve — a damaged compressed body would give plain clients invalid JSON and gzip clients a
+ * broken stream.
+ */
+export function inspectEntry(b: Buffer): { entry: CacheEntry } | { problem: 'foreign' | 'damaged' } {
+  if (b.length < 3 || b[0] !== MAGIC_0 || b[1] !== MAGIC_1 || b[2] !== CODEC_VERSION) return { problem: 'foreign' };
+  const entry = parseEntry(b);
+  return entry !== undefined && plausible(entry) && bodyIntact(entry) ? { entry } : { problem: 'damaged' };
+}
+
+function parseEntry(b: Buffer): CacheEntry | undefined {
+  if (b.length < FIXED) return undefined;
   const flags = b[3] ?? 0;
   if ((flags & ~FLAG_COMPRESSED) !== 0) return undefined;
   const headerLen = b.readUInt32BE(40);
@@ -64,7 +84,19 @@ export function decodeEntry(b: Buffer): CacheEntry | undefined {
   // Written as expiresAt when absent; only a later time means the entry may be served stale.
   const staleUntil = b.readDoubleBE(32);
   if (staleUntil > entry.expiresAt) entry.staleUntil = staleUntil;
-  return plausible(entry) ? entry : undefined;
+  return entry;
+}
+
+/** The identity bytes (inflated when compressed) must have the stored length and CRC-32. */
+function bodyIntact(e: CacheEntry): boolean {
+  let raw: Buffer;
+  try {
+    // Bounded by the stored length: a damaged length field must not inflate without limit.
+    raw = e.compressed ? inflateRawSync(e.body, { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: Math.max(1, e.rawLength) }) : e.body;
+  } catch {
+    return false;
+  }
+  return raw.length === e.rawLength && crc32(raw) === e.crc32 >>> 0;
 }
 
 function parseHeaders(json: Buffer): Array<readonly [string, string]> | undefined {

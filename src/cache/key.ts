@@ -12,7 +12,17 @@ export interface KeyParts {
   keyMaterial: string;
   /** The head a head read was resolved to; absent for reads pinned by their own material. */
   version?: bigint | number | string | undefined;
+  /**
+   * The chain as its nodes state it (EVM chain id, Aptos chain_id, Neo network magic), see
+   * chain-identity.ts. Part of the hash, so two fleets sharing one Redis with a group of the same
+   * name on different chains never meet. Undefined while the group cannot tell its chain yet: the
+   * key is then marked local-only and never read from or written to the shared tier.
+   */
+  chain?: string | undefined;
 }
+
+/** Marks the hash of a key that must stay in L1 (its chain is not known yet). */
+const LOCAL_ONLY = '~';
 
 /** 22 base64url chars = 132 bits: collisions are out of reach for any cache size. */
 const HASH_CHARS = 22;
@@ -22,9 +32,15 @@ export function cacheKey(parts: KeyParts): string {
   // fields contain. The version is tagged so "no version" differs from an empty one. One string,
   // one update: each update() is a trip into C++, and this runs on every request.
   const version = parts.version === undefined ? '-' : `v${String(parts.version)}`;
-  const text = lengthPrefixed(parts.group) + lengthPrefixed(parts.callName) + lengthPrefixed(parts.keyMaterial) + lengthPrefixed(version);
+  const chain = parts.chain === undefined ? '?' : `c${parts.chain}`;
+  const text = lengthPrefixed(parts.group) + lengthPrefixed(parts.callName) + lengthPrefixed(parts.keyMaterial) + lengthPrefixed(version) + lengthPrefixed(chain);
   const hash = createHash('sha256').update(text, 'utf8').digest('base64url').slice(0, HASH_CHARS);
-  return `${parts.group}:${parts.callName}:${hash}`;
+  return `${parts.group}:${parts.callName}:${parts.chain === undefined ? LOCAL_ONLY : ''}${hash}`;
+}
+
+/** May this key be read from and written to the shared tier? (base64url never holds '~'.) */
+export function isSharedKey(key: string): boolean {
+  return key[key.lastIndexOf(':') + 1] !== LOCAL_ONLY;
 }
 
 /** The prefix that purges one group, or one call of a group ('' callName = the whole group). */

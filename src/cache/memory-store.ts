@@ -56,8 +56,11 @@ export class MemoryStore implements CacheStore {
     return this.getSync(key);
   }
 
-  /** Synchronous lookup for the hot path; same semantics as get(). */
-  getSync(key: string): CacheEntry | undefined {
+  /**
+   * Synchronous lookup for the hot path; same semantics as get(). countMiss false: a probe whose
+   * miss is followed by the real lookup (the hit shortcut), so one request counts one miss.
+   */
+  getSync(key: string, countMiss = true): CacheEntry | undefined {
     const sizeBefore = this.lru.size;
     let entry = this.lru.get(key);
     // lru-cache's clock is coarse (ttlResolution); expiresAt is the contract.
@@ -66,7 +69,7 @@ export class MemoryStore implements CacheStore {
       if ((entry.staleUntil ?? 0) <= Date.now()) this.lru.delete(key);
       entry = undefined;
     }
-    cacheLookupsTotal.inc({ tier: this.tier, result: entry ? 'hit' : 'miss' });
+    if (entry || countMiss) cacheLookupsTotal.inc({ tier: this.tier, result: entry ? 'hit' : 'miss' });
     if (this.lru.size !== sizeBefore) this.updateGauges(); // an expired entry was dropped
     return entry;
   }

@@ -22,6 +22,8 @@ export function identityEntry(status: number, headers: ReadonlyArray<readonly [s
 export function makeStoreAnswer(cache: TieredStore, config: Config['cache']): (plan: CallPlan, answer: Answer) => Answer {
   return (plan, answer) => {
     if (!plan.store || plan.key === undefined || !answer.cacheable) return answer;
+    // Fetched from before an /admin/purge that covers it: served to its callers, never stored.
+    if (!cache.mayStore(plan, plan.key)) return answer;
     const now = Date.now();
     // Stored bodies own their memory (an identity body may be a slice of a whole batch answer).
     const segment = compressSegment(answer.entry.body, config.compression);

@@ -3,11 +3,17 @@
 // then a miss. Hence no offline queue (commands fail at once while disconnected), no per-request
 // retries, a hard deadline on every call, and reconnection with capped backoff that never gives up.
 // Failures are counted per operation but logged once per outage: a dead Redis under load would
-// otherwise write a log line per request.
+// otherwise write a log line per request. Reads and writes have separate outages: a Redis at
+// maxmemory under `noeviction` answers every read and refuses every write (OOM), and that is one
+// write outage (one log line, redis_writable 0, redis_write_errors_total), not a flapping pair of
+// log lines per miss. A write whose answer comes after commandTimeoutMs is counted as what it
+// turned out to be (stored late, or failed), not as an error the moment the caller stops waiting.
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { componentLogger, type Logger } from '../log.js';
-import { cacheErrorsTotal, cacheLookupsTotal, cacheStoresTotal, redisUp } from '../metrics/metrics.js';
-import { decodeEntry, encodeEntry } from './codec.js';
+import { cacheErrorsTotal, cacheLookupsTotal, cacheStoresTotal, redisLateWritesTotal, redisUp, redisWritable, redisWriteErrorsTotal } from '../metrics/metrics.js';
+import { encodeEntry, inspectEntry } from './codec.js';
+import { isSharedKey } from './key.js';
+import { PurgeGenerations } from './purge-generation.js';
 import type { CacheEntry, CacheStore, CacheTier } from './types.js';
 
 export interface RedisStoreConfig {
@@ -31,7 +37,9 @@ export interface RedisStoreDeps {
 const MAX_BACKOFF_MS = 2000;
 const FAILED = Symbol('redis-failed');
 const SCAN_COUNT = 1000;
-type Op = 'get' | 'set' | 'purge' | 'decode';
+type Op = 'get' | 'set' | 'purge' | 'decode' | 'damaged';
+/** ioredis' own command timeout, as a multiple of ours: long enough to learn what a late write did. */
+const LATE_ANSWER_FACTOR = 4;
 
 /** Reconnect delay: exponential from 50 ms, capped, with jitter so a fleet does not reconnect in step. */
 export function reconnectDelay(attempt: number): number {
@@ -50,7 +58,14 @@ export class RedisStore implements CacheStore {
   /** Commands failed during the current outage, reported when it ends. */
   private outageFailures = 0;
   private lastError: Error | undefined;
+  /** Set from a refused write until a write succeeds again (see the file comment). */
+  private writeOutageSince: number | undefined;
+  private writeOutageFailures = 0;
+  /** Writes Redis has not answered yet (including ones the caller stopped waiting for). */
+  private readonly writes = new Set<Promise<void>>();
   private closing = false;
+  /** A read that began before a purge must not hand out a value the purge deleted. */
+  private readonly generations = new PurgeGenerations();
 
   constructor(cfg: RedisStoreConfig, deps: RedisStoreDeps = {}) {
     // An empty prefix would make purge('') a FLUSHDB of whatever else lives in that Redis.
@@ -60,6 +75,7 @@ export class RedisStore implements CacheStore {
     this.log = deps.logger ?? componentLogger('cache');
     this.client = createClient(cfg);
     redisUp.set(0);
+    redisWritable.set(1);
     this.watchConnection();
   }
 
@@ -69,7 +85,11 @@ export class RedisStore implements CacheStore {
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
-    const entry = await this.read(key);
+    // A key of a group whose chain is not known yet is never looked up in the shared tier.
+    if (!isSharedKey(key)) return undefined;
+    const since = this.generations.generation;
+    const read = await this.read(key);
+    const entry = read !== FAILED && this.generations.purgedSince(since, key) ? undefined : read;
     if (entry === FAILED) return undefined;
     const fresh = entry !== undefined && entry.expiresAt > Date.now();
     cacheLookupsTotal.inc({ tier: this.tier, result: fresh ? 'hit' : 'miss' });
@@ -78,6 +98,7 @@ export class RedisStore implements CacheStore {
 
   /** An expired entry still kept for stale serving (undefined when fresh, absent or gone). */
   async getStale(key: string): Promise<CacheEntry | undefined> {
+    if (!isSharedKey(key)) return undefined;
     const entry = await this.read(key);
     const now = Date.now();
     return entry && entry !== FAILED && entry.expiresAt <= now && (entry.staleUntil ?? 0) > now ? entry : undefined;
@@ -94,23 +115,65 @@ export class RedisStore implements CacheStore {
       return FAILED;
     }
     this.answered();
-    const entry = raw === null ? undefined : decodeEntry(raw);
-    // A value from another format version (rolling upgrade) or a damaged one is a plain miss.
-    if (raw !== null && entry === undefined) cacheErrorsTotal.inc({ tier: this.tier, op: 'decode' });
-    return entry;
+    if (raw === null) return undefined;
+    const decoded = inspectEntry(raw);
+    if ('entry' in decoded) return decoded.entry;
+    // Another format version (rolling upgrade) is a plain miss, left for its writer; a damaged
+    // value of ours is deleted so the next fill replaces it instead of every reader tripping on it.
+    cacheErrorsTotal.inc({ tier: this.tier, op: decoded.problem === 'damaged' ? 'damaged' : 'decode' });
+    if (decoded.problem === 'damaged') void this.deadline(this.client.unlink(this.prefix + key)).catch(() => undefined);
+    return undefined;
   }
 
   async set(key: string, entry: CacheEntry): Promise<void> {
+    if (!isSharedKey(key)) return;
     const ttl = Math.ceil(Math.max(entry.expiresAt, entry.staleUntil ?? 0) - Date.now());
     if (ttl <= 0) return;
+    let write: Promise<unknown>;
     try {
-      await this.deadline(this.client.set(this.prefix + key, encodeEntry(entry), 'PX', ttl));
+      write = this.client.set(this.prefix + key, encodeEntry(entry), 'PX', ttl);
     } catch (err) {
-      this.failed('set', err);
+      this.writeFailed(err);
       return;
     }
-    this.answered();
+    // Settled exactly once, by what Redis answered; the caller waits at most commandTimeoutMs.
+    const started = Date.now();
+    const outcome = write.then(
+      () => this.writeStored(Date.now() - started > this.timeoutMs),
+      (err: unknown) => this.writeFailed(err),
+    );
+    this.writes.add(outcome);
+    void outcome.finally(() => this.writes.delete(outcome));
+    await this.deadline(outcome).catch(() => undefined);
+  }
+
+  private writeStored(late = false): void {
     cacheStoresTotal.inc({ tier: this.tier });
+    if (late) redisLateWritesTotal.inc();
+    this.answered();
+    if (this.writeOutageSince === undefined) return;
+    const downMs = Date.now() - this.writeOutageSince;
+    this.log.info({ downMs, failedWrites: this.writeOutageFailures }, 'redis accepting writes again');
+    this.writeOutageSince = undefined;
+    redisWritable.set(1);
+  }
+
+  private writeFailed(err: unknown): void {
+    const e = toError(err);
+    const reason = writeErrorReason(e);
+    redisWriteErrorsTotal.inc({ reason });
+    // Refused while connected (OOM under noeviction, a read-only replica): its own outage.
+    if (this.client.status === 'ready' && reason !== 'timeout') {
+      cacheErrorsTotal.inc({ tier: this.tier, op: 'set' });
+      this.writeOutageFailures++;
+      if (this.writeOutageSince !== undefined || this.closing) return;
+      this.writeOutageSince = Date.now();
+      this.writeOutageFailures = 1;
+      redisWritable.set(0);
+      this.log.warn({ err: e, reason }, 'redis refuses writes: serving without storing in L2 until it accepts them again');
+      return;
+    }
+    this.failed('set', e);
   }
 
   /**
@@ -118,9 +181,13 @@ export class RedisStore implements CacheStore {
    * operator asking for a purge must learn that stale entries may survive in L2.
    */
   async purge(prefix: string): Promise<number> {
+    this.generations.purged(prefix);
     const pattern = `${escapeGlob(this.prefix + prefix)}*`;
     try {
-      const counts = await Promise.all(this.masters().map((node) => this.purgeNode(node, pattern)));
+      // A late write landing after the scan would resurrect a purged key.
+      await Promise.all([...this.writes]);
+      const masters = await this.currentMasters();
+      const counts = await Promise.all(masters.map((node) => this.purgeNode(node, pattern)));
       this.answered();
       return counts.reduce((a, b) => a + b, 0);
     } catch (err) {
@@ -140,11 +207,18 @@ export class RedisStore implements CacheStore {
     redisUp.set(0);
   }
 
-  private masters(): Redis[] {
-    if (!(this.client instanceof Cluster)) return [this.client];
+  /**
+   * The masters the cluster has now: the node list from connect time misses a master added by a
+   * reshard since, and its keys would survive the purge. The slot map is asked for again first.
+   */
+  private async currentMasters(): Promise<Redis[]> {
+    const client = this.client;
+    if (!(client instanceof Cluster)) return [client];
+    await this.deadline(new Promise<void>((resolve, reject) => client.refreshSlotsCache((err) => (err ? reject(err) : resolve()))));
     // Before the slot map is known there are no nodes: reporting 0 purged would be a lie.
-    const masters = this.client.nodes('master');
+    const masters = client.nodes('master');
     if (masters.length === 0) throw new Error('redis cluster: no master known yet');
+    await Promise.all(masters.map((node) => this.deadline(ready(node))));
     return masters;
   }
 
@@ -234,7 +308,9 @@ function createClient(cfg: RedisStoreConfig): Redis | Cluster {
   const common: RedisOptions = {
     ...urlOptions(cfg.url),
     enableOfflineQueue: false,
-    commandTimeout: cfg.commandTimeoutMs,
+    // Our own deadline (deadline()) bounds every caller at commandTimeoutMs; ioredis' timeout only
+    // stops waiting for good, later, so a late write can still be counted as what it did.
+    commandTimeout: cfg.commandTimeoutMs * LATE_ANSWER_FACTOR,
     connectTimeout: cfg.connectTimeoutMs ?? 2000,
     maxRetriesPerRequest: 0,
     // Replaying commands after a reconnect would answer requests that have long been served.
@@ -283,6 +359,25 @@ export function urlOptions(url: string | undefined): RedisOptions {
 /** Escapes SCAN MATCH glob characters so a prefix matches only itself. */
 export function escapeGlob(s: string): string {
   return s.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+/** Bounded label for a refused or unanswered write. */
+function writeErrorReason(err: Error): 'oom' | 'readonly' | 'timeout' | 'connection' | 'other' {
+  const m = err.message;
+  if (m.startsWith('OOM')) return 'oom';
+  if (m.startsWith('READONLY')) return 'readonly';
+  if (/timed out|no answer within/i.test(m)) return 'timeout';
+  if (/stream isn't writeable|connection|closed|ECONN/i.test(m)) return 'connection';
+  return 'other';
+}
+
+/** Resolves once a cluster node's connection is ready (nodes found by a refresh connect lazily). */
+function ready(node: Redis): Promise<void> {
+  if (node.status === 'ready') return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    node.once('ready', () => resolve());
+    if (node.status === 'wait') node.connect().catch(reject);
+  });
 }
 
 function toError(err: unknown): Error {

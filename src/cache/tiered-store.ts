@@ -3,6 +3,7 @@
 // write runs in the background (its failures are counted by the L2 store and otherwise ignored).
 import { cacheStoredBytesTotal } from '../metrics/metrics.js';
 import type { MemoryStore } from './memory-store.js';
+import { PurgeGenerations } from './purge-generation.js';
 import type { CacheEntry, CacheStore, CacheTier } from './types.js';
 
 export interface TieredStoreOptions {
@@ -24,6 +25,10 @@ export class TieredStore implements CacheStore {
   readonly remote: CacheStore | undefined;
   /** L2 writes still running; close() and flush() wait for them. */
   private readonly pending = new Set<Promise<void>>();
+  /** Purges by generation: answers of fetches that began before a purge are not stored. */
+  readonly generations = new PurgeGenerations();
+  /** The generation each fetch began in (keyed by the caller's plan object). */
+  private readonly fetchGeneration = new WeakMap<object, number>();
 
   constructor(opts: TieredStoreOptions) {
     this.memory = opts.memory;
@@ -72,8 +77,28 @@ export class TieredStore implements CacheStore {
     return memory + remote;
   }
 
+  /**
+   * Wraps a fetcher so each plan remembers the generation its fetch began in (see mayStore). The
+   * plan objects passed to the fetcher must be the ones later given to mayStore.
+   */
+  trackFetches<P extends object, R>(fetch: (plans: P[]) => Promise<R>): (plans: P[]) => Promise<R> {
+    return (plans) => {
+      const generation = this.generations.generation;
+      for (const plan of plans) this.fetchGeneration.set(plan, generation);
+      return fetch(plans);
+    };
+  }
+
+  /** False when a purge covering key came after this plan's fetch began: its answer is from before. */
+  mayStore(plan: object, key: string): boolean {
+    const since = this.fetchGeneration.get(plan);
+    return since === undefined || !this.generations.purgedSince(since, key);
+  }
+
   /** Purges L1, then L2; rejects when L2 could not be purged (entries may survive there). */
   async purgeByTier(prefix: string): Promise<{ memory: number; remote: number }> {
+    // First: from now on no fetch that began before this purge stores its answer.
+    this.generations.purged(prefix);
     const memory = await this.memory.purge(prefix);
     // A write still in flight could land after the purge and resurrect a purged key.
     await this.flush();

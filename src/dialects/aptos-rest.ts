@@ -7,6 +7,7 @@
 // Accept normalised to json|bcs and sent as such, the normalised Content-Type and a hash of the
 // raw body. `ledger_version` is left out of the key: the pipeline appends the version, so a head
 // read pinned to H and the same read with `?ledger_version=H` share one entry.
+import { aptosChainIdentity } from './chain-identity.js';
 import { createHash } from 'node:crypto';
 import { InvalidParamsError } from '../errors.js';
 import { keptHeaders } from '../response/headers.js';
@@ -333,4 +334,5 @@ export const aptosRest: Dialect = {
     payload: { method: 'GET', pathAndQuery: '/v1', headers: { accept: 'application/json' } },
     parse: headFromLedgerInfo,
   }),
+  chainIdentity: aptosChainIdentity,
 };

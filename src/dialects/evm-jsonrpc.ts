@@ -7,6 +7,7 @@
 // pipeline appends H or the pin). Tags that are not "the head" (`safe`, `finalized`) keep their
 // text in the key: at head H they name a different block. Unknown methods are writes: the primary
 // answers them, nothing is stored, nothing is retried (evm_mine, anvil_*, hardhat_*, ...).
+import { evmChainIdentity } from './chain-identity.js';
 import { InvalidParamsError } from '../errors.js';
 import { keptHeaders } from '../response/headers.js';
 import { isJsonObject, type JsonObject, type JsonValue } from './json-text.js';
@@ -221,4 +222,5 @@ export const evmJsonRpc: Dialect = {
   storableHeaders: (headers) => keptHeaders(headers, (name) => name === 'content-type'),
   keyFromRequestBytes: false,
   headPoll: () => rpcHeadPoll('eth_blockNumber', headFromBlockNumber),
+  chainIdentity: evmChainIdentity,
 };

@@ -3,11 +3,12 @@
 // read at the current height.
 //
 // Cache safety: verbose block/transaction answers are keyed by the head (class head), never
-// stored as immutable; when the verbose flag is not clearly false we assume verbose, because the
+// stored as immutable, and getrawtransaction is never immutable (mempool answers); when the verbose flag is not clearly false we assume verbose, because the
 // mistake in that direction only costs hits. invokefunction/invokescript answers that hold an
 // iterator session (node-local state) are never stored. Unknown methods are writes.
 import { InvalidParamsError } from '../errors.js';
 import { keptHeaders } from '../response/headers.js';
+import { neoChainIdentity } from './chain-identity.js';
 import { JsonNumber, type JsonValue } from './json-text.js';
 import {
   parseRpcRequest,
@@ -21,46 +22,92 @@ import {
 } from './jsonrpc.js';
 import type { Call, CallAnswer, Dialect, TimeoutClass } from './types.js';
 
-/** Answers that depend on the current height (keyed by the head; no height param to pin). */
+// The method table follows the C# RpcServer (with its ApplicationLogs, StateService and
+// TokensTracker plugins) and neo-go's server; README "Neo N3 methods" lists it. Anything not
+// listed is a write: primary only, never retried, never cached.
+
+/** Answers that depend on the current height (keyed by the head H, sent only to nodes at ≥ H). */
 const HEAD = new Set([
   'invokefunction',
   'invokescript',
+  'invokecontractverify',
   'getblockcount',
+  'getblockheadercount',
   'getbestblockhash',
   'getnep17balances',
   'getnep11balances',
+  'getnep11properties',
   'getcontractstate',
   'getstorage',
+  'findstorage',
   'getunclaimedgas',
   'getversion',
+  'getcommittee',
+  'getnextblockvalidators',
+  'getcandidates',
+  'getnativecontracts',
+  'getstateheight',
 ]);
 
-/** Reads that must not be stored: node-local (peers, mempool) or too varied to be worth keying. */
+/** Reads that must not be stored: node-local (peers, mempool, plugins) or too varied to be worth keying. */
 const UNCACHED = new Set([
   'getnep17transfers',
   'getnep11transfers',
   'getpeers',
   'getconnectioncount',
   'getrawmempool',
+  'getrawnotarypool',
+  'getrawnotarypooltransactions',
   'validateaddress',
   'calculatenetworkfee',
+  'listplugins',
 ]);
 
+/**
+ * Reads of the state at a given block, named by the first parameter: a block index (pinned: the
+ * node must have that height) or a block / state-root hash (immutable by hash).
+ */
+const HISTORIC = new Set([
+  'invokefunctionhistoric',
+  'invokescripthistoric',
+  'invokecontractverifyhistoric',
+  'getstoragehistoric',
+  'findstoragehistoric',
+]);
+
+/** Answers named by a state root hash (StateService): the root fixes the answer. */
+const BY_STATE_ROOT = new Set(['getproof', 'verifyproof', 'getstate', 'findstates']);
+
+/**
+ * Lookups whose found answer never changes; "not found yet" is an error (never stored). A
+ * transaction in the mempool has no height and no application log, so an error answers it.
+ */
+const IMMUTABLE = new Set(['getapplicationlog', 'gettransactionheight', 'getblocknotifications']);
+
+/** Block reads with a required block index as their first parameter. */
+const BY_INDEX = new Set(['getblockhash', 'getstateroot', 'getblocksysfee']);
+
 const BLOCK_READS = new Set(['getblock', 'getblockheader']);
-const INVOKES = new Set(['invokefunction', 'invokescript']);
-const KNOWN_WRITES = ['sendrawtransaction', 'submitblock'];
+/** Invocations that may open an iterator session (node-local state: never stored). */
+const INVOKES = new Set(['invokefunction', 'invokescript', 'invokecontractverify', 'invokefunctionhistoric', 'invokescripthistoric', 'invokecontractverifyhistoric']);
+const KNOWN_WRITES = ['sendrawtransaction', 'submitblock', 'submitoracleresponse', 'submitnotaryrequest'];
 /** Continue an iterator session: only the node that opened it knows it. */
 const SESSION_CALLS = new Set(['traverseiterator', 'terminatesession']);
 const KNOWN = new Set([
   ...HEAD,
   ...UNCACHED,
+  ...HISTORIC,
+  ...BY_STATE_ROOT,
+  ...IMMUTABLE,
+  ...BY_INDEX,
   ...BLOCK_READS,
   'getrawtransaction',
-  'getblockhash',
-  'getapplicationlog',
   ...KNOWN_WRITES,
   ...SESSION_CALLS,
 ]);
+
+/** Every method the dialect knows, for the README table and its test. */
+export const NEO_METHODS: ReadonlySet<string> = KNOWN;
 
 const U32_MAX = 0xffff_ffffn;
 
@@ -76,28 +123,38 @@ function classify(method: string, params: RpcParams | undefined): RpcClassificat
   if (HEAD.has(method)) return { cls: 'head' };
   if (UNCACHED.has(method)) return { cls: 'uncached' };
   if (BLOCK_READS.has(method)) return classifyBlock(positional(params));
+  if (HISTORIC.has(method)) return classifyHistoric(positional(params)[0]);
+  if (BY_STATE_ROOT.has(method) || IMMUTABLE.has(method)) return { cls: 'immutable' };
+  if (BY_INDEX.has(method)) return { cls: 'immutable', pin: blockIndex(positional(params)[0]) ?? invalid('block index expected') };
   if (SESSION_CALLS.has(method)) {
     const session = positional(params)[0];
     return typeof session === 'string' ? { cls: 'uncached', affinity: session } : invalid('session id expected');
   }
-  switch (method) {
-    case 'getrawtransaction':
-      return isVerbose(positional(params)[1]) ? { cls: 'head' } : { cls: 'immutable' };
-    case 'getblockhash':
-      return { cls: 'immutable', pin: blockIndex(positional(params)[0]) ?? invalid('block index expected') };
-    case 'getapplicationlog':
-      return { cls: 'immutable' };
-  }
+  // Non-verbose too: a mempool transaction is answered as well, and it may expire unconfirmed, so
+  // no form of getrawtransaction is immutable (the raw bytes do not say whether it is in a block).
+  if (method === 'getrawtransaction') return { cls: 'head' };
   return { cls: 'write' };
 }
 
-/** getblock / getblockheader (index or hash, verbose). */
+/**
+ * getblock / getblockheader (index or hash, verbose). Verbose answers carry `confirmations` and
+ * `nextblockhash`, so they are keyed by the head; by index they still need a node that has the
+ * block (pin), or a replica one block behind answers -101 Unknown block.
+ */
 function classifyBlock(list: JsonValue[]): RpcClassification {
   const key = list[0];
   if (typeof key !== 'string' && !(key instanceof JsonNumber)) invalid('block index or hash expected');
-  if (isVerbose(list[1])) return { cls: 'head' };
   const index = blockIndex(key);
-  return index === undefined ? { cls: 'immutable' } : { cls: 'immutable', pin: index };
+  const cls = isVerbose(list[1]) ? 'head' : 'immutable';
+  return index === undefined ? { cls } : { cls, pin: index };
+}
+
+/** *historic: by index pinned to that height, by block or state-root hash immutable as it is. */
+function classifyHistoric(ref: JsonValue | undefined): RpcClassification {
+  const index = blockIndex(ref);
+  if (index !== undefined) return { cls: 'immutable', pin: index };
+  if (typeof ref === 'string' && /^(0x)?[0-9a-fA-F]{64}$/.test(ref)) return { cls: 'immutable' };
+  return invalid('block index, block hash or state root expected');
 }
 
 function positional(params: RpcParams | undefined): JsonValue[] {
@@ -171,4 +228,5 @@ export const neoJsonRpc: Dialect = {
   storableHeaders: (headers) => keptHeaders(headers, (name) => name === 'content-type'),
   keyFromRequestBytes: false,
   headPoll: () => rpcHeadPoll('getblockcount', headFromBlockCount),
+  chainIdentity: neoChainIdentity,
 };

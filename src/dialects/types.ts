@@ -3,6 +3,7 @@
 // pinned to a head the proxy chose), and whether a given upstream answer may be stored.
 // Dialects are pure: no I/O, no clock, no config beyond what is passed in.
 import type { ProxyError } from '../errors.js';
+import type { ChainIdentityPoll } from './chain-identity.js';
 
 export type DialectName = 'aptos-rest' | 'evm-jsonrpc' | 'neo-jsonrpc';
 
@@ -182,6 +183,11 @@ export interface Dialect {
   readonly keyFromRequestBytes: boolean;
   /** The light request that asks a node for its head. */
   headPoll(): HeadPoll;
+  /**
+   * The request that asks a node which chain it serves (chain id, network magic); its answer is
+   * part of every cache key of the group, learned before the group uses the shared tier.
+   */
+  chainIdentity(): ChainIdentityPoll;
 }
 
 export interface NodeFacts {

@@ -171,3 +171,80 @@ export const configReloadsTotal = new client.Counter({
   labelNames: ['result'] as const,
   registers: [registry],
 });
+
+export const redisWritable = new client.Gauge({
+  name: `${ns}redis_writable`,
+  help: '0 while Redis answers but refuses writes (maxmemory under noeviction, read-only), 1 otherwise.',
+  registers: [registry],
+});
+
+export const redisWriteErrorsTotal = new client.Counter({
+  name: `${ns}redis_write_errors_total`,
+  help: 'L2 writes Redis refused or did not answer, by reason (oom, readonly, timeout, connection, other).',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
+export const redisLateWritesTotal = new client.Counter({
+  name: `${ns}redis_late_writes_total`,
+  help: 'L2 writes Redis confirmed after commandTimeoutMs (stored, and counted in cache_stores_total too).',
+  registers: [registry],
+});
+
+export const headProbesTotal = new client.Counter({
+  name: `${ns}head_probes_total`,
+  help: 'Head and chain-identity probes sent to nodes, by outcome (not in upstream_requests_total).',
+  labelNames: ['group', 'node', 'outcome'] as const,
+  registers: [registry],
+});
+
+/** Client-traffic requests and probes are counted apart, so probe load never looks like traffic. */
+export function countUpstreamRequest(group: string, node: string, outcome: string, probe: boolean | undefined): void {
+  (probe ? headProbesTotal : upstreamRequestsTotal).inc({ group, node, outcome });
+}
+
+export interface MetricsTopology {
+  routes: ReadonlyArray<{ label: string; dialect: string }>;
+  groups: ReadonlyArray<{ name: string; nodes: readonly string[] }>;
+  redis: boolean;
+}
+
+/**
+ * Creates at 0 the series the shipped alert rules and dashboards read: a counter that appears only
+ * with its first event leaves `rate()` alerts blind until then, and ratios without a denominator.
+ * Label values are the bounded ones of the config (routes, groups, node roles) and enums.
+ */
+export function primeMetrics(t: MetricsTopology): void {
+  for (const r of t.routes) {
+    for (const cache of ['hit', 'miss', 'coalesced', 'bypass', 'stale', 'partial', 'error'] as const) {
+      for (const status of ['2xx', '4xx', '5xx']) requestsTotal.inc({ route: r.label, dialect: r.dialect, cache, status }, 0);
+    }
+  }
+  for (const g of t.groups) {
+    upstreamRetriesTotal.inc({ group: g.name }, 0);
+    coalescedCallsTotal.inc({ group: g.name }, 0);
+    for (const node of g.nodes) {
+      for (const outcome of ['ok', 'http_4xx', 'http_5xx', 'error']) {
+        upstreamRequestsTotal.inc({ group: g.name, node, outcome }, 0);
+        headProbesTotal.inc({ group: g.name, node, outcome }, 0);
+      }
+    }
+  }
+  for (const result of ['hit', 'miss']) cacheLookupsTotal.inc({ tier: 'memory', result }, 0);
+  cacheEvictionsTotal.inc({ tier: 'memory' }, 0);
+  cacheStoresTotal.inc({ tier: 'memory' }, 0);
+  for (const result of ['ok', 'error']) configReloadsTotal.inc({ result }, 0);
+  if (!t.redis) return;
+  for (const result of ['hit', 'miss', 'error']) cacheLookupsTotal.inc({ tier: 'redis', result }, 0);
+  for (const op of ['get', 'set', 'purge', 'decode', 'damaged']) cacheErrorsTotal.inc({ tier: 'redis', op }, 0);
+  for (const reason of ['oom', 'readonly', 'timeout', 'connection', 'other']) redisWriteErrorsTotal.inc({ reason }, 0);
+  cacheStoresTotal.inc({ tier: 'redis' }, 0);
+  redisLateWritesTotal.inc(0);
+}
+
+/** Calls that ended up served by another call's upstream answer. */
+export function countCoalesced(group: string, results: ReadonlyArray<{ cache: string } | undefined>): void {
+  let n = 0;
+  for (const r of results) if (r?.cache === 'coalesced') n++;
+  if (n > 0) coalescedCallsTotal.inc({ group }, n);
+}

@@ -136,7 +136,7 @@ async function serveBuffered(state: ProxyState, ctx: RequestContext, path: strin
 /** An L1 hit found from the request bytes alone (runtime/hit-shortcut.ts); false: take the full path. */
 function serveRemembered(state: ProxyState, ctx: RequestContext, fingerprint: string): boolean {
   const remembered = ctx.runtime.shortcut.lookup(fingerprint);
-  const entry = remembered === undefined ? undefined : state.cache.memory.getSync(remembered.key);
+  const entry = remembered === undefined ? undefined : state.cache.memory.getSync(remembered.key, false);
   if (!remembered || !entry) return false;
   const group = ctx.route!.group.name;
   ctx.calls = 1;
@@ -163,7 +163,7 @@ async function serveParsed(
   if (planOpts.fingerprint !== undefined && plans.length === 1 && first) ctx.runtime.shortcut.remember(planOpts.fingerprint, first);
   const fc = fetchContext(ctx, planOpts.strong === true);
   // JSON-RPC goes to the node URL's own path: the client's path only chose the route.
-  const fetch = parsed.kind === 'rest' ? restFetcher(fc) : rpcFetcher(fc, '/');
+  const fetch = state.cache.trackFetches(parsed.kind === 'rest' ? restFetcher(fc) : rpcFetcher(fc, '/'));
   const results = await serveCalls(plans, {
     cache: state.cache, flights: state.flights, group: route.group.name, timeoutMs: remaining(ctx), fetch, store: state.storeAnswer,
   });

@@ -56,7 +56,9 @@ function planHead(plan: CallPlan, route: RouteRuntime, cacheOn: boolean, now: nu
     staleIfErrorMs: route.config.cache.staleIfErrorMs,
     staleWhileRevalidateMs: route.config.cache.staleWhileRevalidateMs,
   };
-  if (!canPin) return { ...finish(plan, route, `h:${head}`, 'head', cacheOn), ...stale, answersFor: head };
+  // Not sendable pinned (Neo invokefunction, verbose getblock): keyed by H, so only a node at ≥ H
+  // (and at the block a by-index read names) may answer it.
+  if (!canPin) return { ...finish({ ...plan, pin: headPin(head, call.pin) }, route, `h:${head}`, 'head', cacheOn), ...stale, answersFor: head };
   const pinned: CallPlan = { ...plan, pin: head, forwardPin: head };
   // Pinned to H it is the same read as an explicit pin to H, and ages like one.
   const ttlClass = isUnfinalized(head, call.reorgable, route) ? 'unfinalized' : 'immutable';
@@ -84,7 +86,12 @@ function finish(plan: CallPlan, route: RouteRuntime, version: string, ttlClass: 
 }
 
 function keyFor(route: RouteRuntime, call: Call, version: string): string {
-  return cacheKey({ group: route.group.name, callName: call.name, keyMaterial: call.keyMaterial, version });
+  return cacheKey({ group: route.group.name, callName: call.name, keyMaterial: call.keyMaterial, version, chain: route.group.chain.id });
+}
+
+/** The height a node needs for a head read keyed by H that names its own block (or none). */
+function headPin(head: bigint, own: bigint | undefined): bigint {
+  return own !== undefined && own > head ? own : head;
 }
 
 /** A read pinned by number is unfinalized while it is within finalityDepth of the head. */

@@ -124,7 +124,8 @@ function send(res: ServerResponse, status: number, headers: Array<[string, strin
   if (res.headersSent || res.destroyed) return;
   const flat: string[] = [];
   for (const [n, v] of headers) flat.push(n, v);
-  flat.push('x-cache', opts.xCache, 'x-request-id', opts.requestId, 'content-length', String(body.length));
+  flat.push('x-cache', opts.xCache, 'x-request-id', opts.requestId);
+  if (status !== 204) flat.push('content-length', String(body.length)); // RFC 9110 §8.6: never on 204
   if (opts.extraHeaders) flat.push(...opts.extraHeaders);
   res.writeHead(status, flat);
   res.end(opts.headOnly ? undefined : body);

@@ -9,11 +9,13 @@ import type { Config, RouteConfig, UpstreamConfig } from '../config/schema.js';
 import { finalityDepthOf } from '../config/dialect-defaults.js';
 import { dialectFor } from '../dialects/index.js';
 import type { Dialect } from '../dialects/types.js';
+import { ChainIdentity } from '../cache/chain-identity.js';
 import { HeadTracker } from '../upstream/head-tracker.js';
 import { ReplicaSet } from '../upstream/replica-set.js';
 import { Admission } from '../server/admission.js';
 import { HeadSnapshot } from './head-snapshot.js';
 import { HitShortcut } from './hit-shortcut.js';
+import { SessionRegistry } from '../upstream/session-registry.js';
 
 export interface GroupRuntime {
   readonly name: string;
@@ -23,6 +25,8 @@ export interface GroupRuntime {
   readonly heads: HeadTracker;
   /** Blocks below the head that may still reorg (EVM); 0 for BFT chains. */
   readonly finalityDepth: bigint;
+  /** Which chain the nodes serve; part of every cache key (no shared entries until known). */
+  readonly chain: ChainIdentity;
 }
 
 export interface RouteRuntime {
@@ -52,10 +56,10 @@ export class Runtime {
   private closed: Promise<void> | undefined;
   private readonly onClosed: Array<() => void> = [];
 
-  constructor(readonly config: Config) {
+  constructor(readonly config: Config, sessions: SessionRegistry = new SessionRegistry()) {
     this.admission = new Admission(config.server);
     const groups = new Map<string, GroupRuntime>();
-    for (const [name, cfg] of Object.entries(config.upstreams)) groups.set(name, buildGroup(name, cfg));
+    for (const [name, cfg] of Object.entries(config.upstreams)) groups.set(name, buildGroup(name, cfg, sessions));
     this.groups = groups;
     this.routes = config.routes.map((route, index) => {
       const group = groups.get(route.upstream);
@@ -64,8 +68,19 @@ export class Runtime {
     });
   }
 
+  /** Keeps the chain identities a previous runtime learned for unchanged groups (see ChainIdentity.adopt). */
+  inheritChains(previous: Runtime): void {
+    for (const g of this.groups.values()) {
+      const before = previous.groups.get(g.name);
+      if (before) g.chain.adopt(before.chain);
+    }
+  }
+
   start(): void {
-    for (const g of this.groups.values()) g.heads.start();
+    for (const g of this.groups.values()) {
+      g.heads.start();
+      g.chain.start();
+    }
   }
 
   /** First matching rule wins. */
@@ -105,7 +120,7 @@ export class Runtime {
    */
   retire(graceMs: number): Promise<void> {
     this.retiring = true;
-    for (const g of this.groups.values()) g.heads.stop();
+    for (const g of this.groups.values()) { g.heads.stop(); g.chain.stop(); }
     if (this.leases === 0) return this.close();
     // Not unref'd: close() (also from shutdown) clears it, so it never outlives the runtime.
     this.graceTimer ??= setTimeout(() => void this.close(), graceMs);
@@ -116,7 +131,10 @@ export class Runtime {
   close(): Promise<void> {
     if (this.graceTimer) clearTimeout(this.graceTimer);
     this.closed ??= (async () => {
-      for (const g of this.groups.values()) g.heads.stop();
+      for (const g of this.groups.values()) {
+        g.heads.stop();
+        g.chain.stop();
+      }
       await Promise.all([...this.groups.values()].map((g) => g.set.close()));
       for (const resolve of this.onClosed.splice(0)) resolve();
     })();
@@ -124,10 +142,10 @@ export class Runtime {
   }
 }
 
-function buildGroup(name: string, cfg: UpstreamConfig): GroupRuntime {
+function buildGroup(name: string, cfg: UpstreamConfig, sessions: SessionRegistry): GroupRuntime {
   const dialect = dialectFor(cfg.dialect);
-  const set = new ReplicaSet(name, cfg, dialect);
-  return { name, config: cfg, dialect, set, heads: new HeadTracker(set), finalityDepth: finalityDepthOf(cfg) };
+  const set = new ReplicaSet(name, cfg, dialect, sessions);
+  return { name, config: cfg, dialect, set, heads: new HeadTracker(set), finalityDepth: finalityDepthOf(cfg), chain: new ChainIdentity(set) };
 }
 
 /** `/v1` matches `/v1` and `/v1/...` but not `/v10`. */

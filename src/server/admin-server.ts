@@ -40,10 +40,20 @@ async function route(state: ProxyState, actions: AdminActions, req: IncomingMess
   return json(res, 404, { error: 'not found' });
 }
 
+/**
+ * Ready while every group has a node that is known to answer: breaker closed and a head seen.
+ * Half-open is not healthy — it only means "openMs has passed, try once": a killed node's breaker
+ * goes half-open every openMs, and a pod with no live node must not rejoin the Service then.
+ */
+function answers(n: { breaker: { state(now: number): string }; head: bigint | undefined }, now: number): boolean {
+  return n.breaker.state(now) === 'closed' && n.head !== undefined;
+}
+
 function readiness(state: ProxyState, res: ServerResponse): void {
   if (state.draining) return json(res, 503, { ready: false, reason: 'draining' });
+  const now = Date.now();
   const down = [...state.runtime.groups.values()]
-    .filter((g) => !g.set.all.some((n) => n.healthy && n.head !== undefined))
+    .filter((g) => !g.set.all.some((n) => answers(n, now)))
     .map((g) => g.name);
   if (down.length > 0) return json(res, 503, { ready: false, reason: `no node answers for group(s): ${down.join(', ')}` });
   json(res, 200, { ready: true });
@@ -55,10 +65,11 @@ function status(state: ProxyState): unknown {
     dialect: g.config.dialect,
     head: g.set.head?.toString(),
     hedge: groupHedgeOf(g.set).status(),
+    chain: g.chain.id ?? null,
     nodes: g.set.all.map((n) => ({
       name: n.name,
       role: n.role,
-      healthy: n.healthy,
+      healthy: n.breaker.state(Date.now()) === 'closed',
       head: n.head?.toString(),
       oldest: n.oldest?.toString(),
       inflight: n.inflight,

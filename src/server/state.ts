@@ -11,6 +11,8 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { Runtime, type RuntimeLease } from '../runtime/runtime.js';
 import type { Answer, CallPlan } from '../runtime/types.js';
+import { SessionRegistry } from '../upstream/session-registry.js';
+import { primeRuntimeMetrics } from '../metrics/prime.js';
 
 export class ProxyState {
   private current: Runtime;
@@ -18,12 +20,15 @@ export class ProxyState {
   private readonly retiring = new Set<Runtime>();
   readonly cache: TieredStore;
   readonly flights = new Singleflight<Answer>();
+  /** Iterator session → node, kept across reloads (the replica sets are rebuilt by one). */
+  readonly sessions = new SessionRegistry();
   readonly storeAnswer: (plan: CallPlan, answer: Answer) => Answer;
   /** Set on SIGTERM: /readyz answers 503 from then on. */
   draining = false;
 
   constructor(config: Config, readonly log: Logger) {
-    this.current = new Runtime(config);
+    this.current = new Runtime(config, this.sessions);
+    primeRuntimeMetrics(this.current, config.cache.redis !== undefined);
     this.cache = buildCache(config);
     this.storeAnswer = makeStoreAnswer(this.cache, config.cache);
   }
@@ -50,8 +55,10 @@ export class ProxyState {
    * latest after the shutdown deadline. Resolves once the new runtime is in force.
    */
   async replaceRuntime(config: Config): Promise<void> {
-    const next = new Runtime(config);
+    const next = new Runtime(config, this.sessions);
+    primeRuntimeMetrics(next, config.cache.redis !== undefined);
     const previous = this.current;
+    next.inheritChains(previous);
     this.current = next;
     next.start();
     this.retiring.add(previous);

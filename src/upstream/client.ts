@@ -11,7 +11,7 @@ import {
   UpstreamResponseTooLargeError,
   UpstreamTimeoutError,
 } from '../errors.js';
-import { upstreamDuration, upstreamErrorsTotal, upstreamRequestsTotal } from '../metrics/metrics.js';
+import { countUpstreamRequest, upstreamDuration, upstreamErrorsTotal } from '../metrics/metrics.js';
 import { isNodeFailureStatus, recordFailure, recordSuccess } from './health.js';
 import type { CallTimeouts } from './call-timeouts.js';
 import type { UpstreamNode } from './node.js';
@@ -43,6 +43,8 @@ export interface SendOptions {
   timeouts?: CallTimeouts;
   /** Called once the answer headers are in (the hedger stops waiting for them). */
   onHeaders?: () => void;
+  /** A head or chain-identity probe: counted in head_probes_total, not as traffic. */
+  probe?: boolean;
 }
 
 export async function sendToNode(
@@ -66,11 +68,11 @@ export async function sendToNode(
     opts.onHeaders?.();
     const raw = await readBounded(res.body, opts.maxResponseBytes);
     const body = decode(raw, res.headers['content-encoding'], opts.maxResponseBytes);
-    countAnswer(node, res.statusCode);
+    countAnswer(node, res.statusCode, opts.probe);
     return { status: res.statusCode, headers: res.headers, body, node, headersMs };
   } catch (err) {
     // Aborted by the proxy (a hedge won, the client left): not an error of the node's.
-    throw countFailure(node, err, opts.signal?.aborted === true);
+    throw countFailure(node, err, opts.signal?.aborted === true, opts.probe);
   } finally {
     node.inflight--;
     noteDuration(node, started);
@@ -80,15 +82,15 @@ export async function sendToNode(
 // ---- shared by the buffered path (above) and the pass-through path (passthrough-http.ts) ----
 
 /** One answer from a node, in the upstream metrics. */
-export function countAnswer(node: UpstreamNode, status: number): void {
+export function countAnswer(node: UpstreamNode, status: number, probe?: boolean): void {
   const outcome = status >= 500 ? 'http_5xx' : status >= 400 ? 'http_4xx' : 'ok';
-  upstreamRequestsTotal.inc({ group: node.group, node: node.name, outcome });
+  countUpstreamRequest(node.group, node.name, outcome, probe);
 }
 
 /** One failed exchange with a node, in the upstream metrics; returns it as the proxy's error class. */
-export function countFailure(node: UpstreamNode, err: unknown, aborted = false): ProxyError {
+export function countFailure(node: UpstreamNode, err: unknown, aborted = false, probe?: boolean): ProxyError {
   const proxyErr = toUpstreamError(err);
-  upstreamRequestsTotal.inc({ group: node.group, node: node.name, outcome: aborted ? 'aborted' : 'error' });
+  countUpstreamRequest(node.group, node.name, aborted ? 'aborted' : 'error', probe);
   if (!aborted) upstreamErrorsTotal.inc({ group: node.group, node: node.name, code: proxyErr.code });
   return proxyErr;
 }

@@ -66,6 +66,7 @@ export class HeadTracker {
       const answer = await sendToNode(node, headPoll.payload, probeForward(), {
         extraHeaders: cfg.headers,
         maxResponseBytes: 1_048_576,
+        probe: true,
         signal: AbortSignal.timeout(Math.max(cfg.timeouts.headersMs, 1000)),
       });
       const head = answer.status === 200 ? headPoll.parse(answer.status, answer.body) : undefined;

@@ -7,8 +7,8 @@ import type { UpstreamConfig } from '../config/schema.js';
 import { maxLagOf } from '../config/dialect-defaults.js';
 import type { Dialect } from '../dialects/types.js';
 import { nodeLag } from '../metrics/metrics.js';
-import { LRUCache } from 'lru-cache';
 import { UpstreamNode } from './node.js';
+import { SessionRegistry } from './session-registry.js';
 
 export interface SelectOptions {
   write: boolean;
@@ -26,13 +26,12 @@ export class ReplicaSet {
   readonly all: readonly UpstreamNode[];
   private readonly maxLag: bigint;
   private cursor = 0;
-  /** Which node opened which iterator session (bounded; sessions expire on the node anyway). */
-  private readonly sessions = new LRUCache<string, UpstreamNode>({ max: 10_000, ttl: 10 * 60_000 });
-
   constructor(
     readonly name: string,
     readonly config: UpstreamConfig,
     readonly dialect: Dialect,
+    /** Which node opened which iterator session; long-lived (survives reloads), see session-registry.ts. */
+    private readonly sessions: SessionRegistry = new SessionRegistry(),
   ) {
     this.primary = new UpstreamNode(name, 'primary', 'primary', config.primary, config);
     this.replicas = config.replicas.map((url, i) => new UpstreamNode(name, `replica-${i}`, 'replica', url, config));
@@ -66,12 +65,13 @@ export class ReplicaSet {
   }
 
   rememberSession(id: string, node: UpstreamNode): void {
-    this.sessions.set(id, node);
+    this.sessions.remember(this.name, id, node.name);
   }
 
   /** The node holding a session; the primary when the proxy never saw it opened. */
   nodeForSession(id: string): UpstreamNode {
-    return this.sessions.get(id) ?? this.primary;
+    const name = this.sessions.nodeFor(this.name, id);
+    return (name === undefined ? undefined : this.all.find((n) => n.name === name)) ?? this.primary;
   }
 
   /** Not lagging and not stuck (a node without a known head is given the benefit of the doubt). */

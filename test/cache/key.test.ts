@@ -1,7 +1,7 @@
 import t from 'tap';
-import { cacheKey, cachePrefix } from '../../src/cache/key.js';
+import { cacheKey, cachePrefix, isSharedKey } from '../../src/cache/key.js';
 
-const base = { group: 'mainnet', callName: 'eth_call', keyMaterial: '{"to":"0x1","data":"0x"}', version: 19_000_000n };
+const base = { group: 'mainnet', callName: 'eth_call', keyMaterial: '{"to":"0x1","data":"0x"}', version: 19_000_000n, chain: 'evm-1' };
 
 t.test('readable prefix, short hash, deterministic', async (t) => {
   const k = cacheKey(base);
@@ -20,6 +20,16 @@ t.test('every field changes the key', async (t) => {
   t.not(cacheKey({ ...base, callName: 'eth_getBalance' }).slice(-22), k.slice(-22));
   t.not(cacheKey({ ...base, keyMaterial: base.keyMaterial + ' ' }), k);
   t.not(cacheKey({ ...base, version: 19_000_001n }), k);
+  t.not(cacheKey({ ...base, chain: 'evm-137' }), k, 'the chain is part of the key');
+});
+
+t.test('a key whose chain is not known is local-only (never shared through L2)', async (t) => {
+  const known = cacheKey(base);
+  const unknown = cacheKey({ ...base, chain: undefined });
+  t.ok(isSharedKey(known));
+  t.notOk(isSharedKey(unknown));
+  t.ok(unknown.startsWith(cachePrefix('mainnet', 'eth_call')), 'still purged by its group prefix');
+  t.not(unknown.slice(-22), known.slice(-22));
 });
 
 t.test('fields cannot bleed into each other', async (t) => {

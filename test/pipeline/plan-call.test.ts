@@ -235,7 +235,7 @@ t.test('a head read that cannot be pinned (Neo invokefunction) is keyed h:H with
   const plan = planCall(call, route('neo'), performance.now());
   t.type(plan.key, 'string');
   t.equal(plan.forwardPin, undefined, 'nothing to pin upstream');
-  t.equal(plan.pin, undefined);
+  t.equal(plan.pin, 5_000n, 'keyed by H: only a node at H or above may answer it');
   t.equal(plan.ttlClass, 'head');
   t.equal(plan.ttlMs, 2_000);
   t.equal(plan.store, true);

@@ -21,8 +21,12 @@ export async function startTestProxy(yaml: string, opts: { configFile?: string; 
   log.level = process.env['TEST_LOG_LEVEL'] ?? 'silent';
   const state = new ProxyState(config, log);
   const running = await startProxy(state, opts.configFile, log);
+  // Shared (L2) entries are used once a group knows its chain: wait for the first round of asking
+  // (so its probes do not land in the middle of a test's call counts), learned or not.
+  await Promise.all([...state.runtime.groups.values()].map((g) => g.chain.asked()));
   if (opts.waitForHeads !== false) {
     await Promise.all([...state.runtime.groups.values()].map((g) => g.heads.pollAll()));
+
   }
   return {
     url: `http://127.0.0.1:${running.trafficPort}`,

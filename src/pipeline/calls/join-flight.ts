@@ -4,19 +4,15 @@
 // flight and call the node again. A leader must settle or fail its flight in a later step (redisHit,
 // staleIfError, storeAndSettle); followers are answered by followLeader. Calls without a key
 // (writes, uncached reads) are never coalesced: two writes are two writes.
-import { coalescedCallsTotal } from '../../metrics/metrics.js';
 import type { CallStep } from './types.js';
 
 export const joinFlight: CallStep = (open, run) => {
-  let followers = 0;
   for (const slot of open) {
     const key = slot.plan.key;
     if (key === undefined || slot.leader) continue;
     const flight = run.flights.join(key);
     if (flight) {
       slot.flight = flight;
-      followers++;
     } else slot.leader = run.flights.lead(key);
   }
-  if (followers > 0) coalescedCallsTotal.inc({ group: run.group }, followers);
 };

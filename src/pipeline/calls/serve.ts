@@ -1,6 +1,7 @@
 // The serve loop: runs the step table over the calls still open, one step after the other, and
 // hands back one result per call in the client's order.
 import { asProxyError } from '../../errors.js';
+import { countCoalesced } from '../../metrics/metrics.js';
 import type { CallPlan, CallResult } from '../../runtime/types.js';
 import { callSteps, refreshSteps } from './table.js';
 import type { CallDeps, CallRun, CallSlot, CallStep } from './types.js';
@@ -13,6 +14,7 @@ export async function serveCalls(plans: CallPlan[], deps: CallDeps): Promise<Cal
     refresh: (refreshing) => void runSteps(refreshSteps, refreshing, run).catch(() => undefined),
   };
   await runSteps(callSteps, slots, run);
+  countCoalesced(deps.group, slots.map((s) => s.result));
   return slots.map((s) => s.result ?? { cache: 'error', error: asProxyError(new Error('call left unanswered')) });
 }
 

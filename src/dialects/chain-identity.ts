@@ -1,0 +1,79 @@
+// How each dialect learns which chain its nodes serve, in the nodes' own words: the answer that
+// tells two chains apart (EVM `eth_chainId`, Aptos `chain_id` of GET /v1, Neo's network magic in
+// `getversion`). The proxy puts it into every cache key before a group may use the shared tier
+// (src/cache/chain-identity.ts), so fleets with a group of the same name on different chains that
+// share one Redis never serve each other's answers.
+import { JsonNumber, isJsonObject, parseJson, type JsonValue } from './json-text.js';
+import { rpcRequestText } from './jsonrpc.js';
+import { scanRpcResponse } from './rpc-answer-scan.js';
+import type { UpstreamPayload } from './types.js';
+
+export interface ChainIdentityPoll {
+  payload: UpstreamPayload;
+  /** The chain's identity as a short string; undefined when the answer does not tell. */
+  parse(status: number, body: Buffer): string | undefined;
+}
+
+/** Depth bound for parsing identity answers (they are small, flat objects). */
+const MAX_DEPTH = 8;
+
+function rpcPoll(method: string, pick: (result: JsonValue) => string | undefined): ChainIdentityPoll {
+  return {
+    payload: {
+      method: 'POST',
+      pathAndQuery: '/',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: Buffer.from(rpcRequestText(1, method, [])),
+    },
+    parse(status, body) {
+      if (status !== 200) return undefined;
+      try {
+        const [answer] = scanRpcResponse(body);
+        return answer?.result === undefined ? undefined : pick(parseJson(answer.result, MAX_DEPTH));
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+/** A JSON number or a 0x-quantity / decimal string, as a canonical decimal (0x1 and 1 are one chain). */
+function canonicalNumber(v: JsonValue | undefined): string | undefined {
+  if (v instanceof JsonNumber) return /^\d+$/.test(v.raw) ? BigInt(v.raw).toString() : undefined;
+  if (typeof v === 'string' && /^0x[0-9a-fA-F]{1,64}$/.test(v)) return BigInt(v).toString();
+  if (typeof v === 'string' && /^\d{1,78}$/.test(v)) return BigInt(v).toString();
+  return undefined;
+}
+
+export function evmChainIdentity(): ChainIdentityPoll {
+  return rpcPoll('eth_chainId', (r) => withTag('evm', canonicalNumber(r)));
+}
+
+/** Neo N3: `protocol.network` (C# and current neo-go); old neo-go put `network` at the top. */
+export function neoChainIdentity(): ChainIdentityPoll {
+  return rpcPoll('getversion', (r) => {
+    if (!isJsonObject(r)) return undefined;
+    const protocol = r.protocol;
+    const network = isJsonObject(protocol) ? protocol.network : r.network;
+    return withTag('neo', canonicalNumber(network));
+  });
+}
+
+export function aptosChainIdentity(): ChainIdentityPoll {
+  return {
+    payload: { method: 'GET', pathAndQuery: '/v1', headers: { accept: 'application/json' } },
+    parse(status, body) {
+      if (status !== 200) return undefined;
+      try {
+        const info = parseJson(body, MAX_DEPTH);
+        return isJsonObject(info) ? withTag('aptos', canonicalNumber(info.chain_id)) : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+function withTag(dialect: string, id: string | undefined): string | undefined {
+  return id === undefined ? undefined : `${dialect}-${id}`;
+}
