@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { InvalidParamsError } from '../errors.js';
 import type { Call, CallAnswer, Dialect, InboundRequest, ParsedRequest, RestForward, UpstreamPayload } from './types.js';
+import { aptosSeenVersion } from './seen-versions.js';
 
 type RouteKind = 'pinnable' | 'head' | 'immutable' | 'tx_by_hash' | 'wait';
 
@@ -301,6 +302,7 @@ export const aptosRest: Dialect = {
   isCacheable,
   judge,
   headFromHeaders,
+  observe: (call, answer) => aptosSeenVersion(call, answer),
   headPoll: () => ({
     payload: { method: 'GET', pathAndQuery: '/v1', headers: { accept: 'application/json' } },
     parse: headFromLedgerInfo,

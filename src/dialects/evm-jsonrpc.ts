@@ -20,6 +20,7 @@ import {
   type RpcParams,
 } from './jsonrpc.js';
 import type { Call, CallAnswer, Dialect } from './types.js';
+import { evmSeenVersion } from './seen-versions.js';
 
 /** Reads with a block parameter, and its index in params. */
 const BLOCK_PARAM = new Map<string, number>([
@@ -93,7 +94,7 @@ const HASH_32 = /^0[xX][0-9a-fA-F]{64}$/;
 
 type BlockRef =
   | { kind: 'number'; n: bigint; reorgable: boolean }
-  | { kind: 'latest' | 'pending' | 'moving' | 'hash' };
+  | { kind: 'latest' | 'pending' | 'moving' | 'hash' | 'canonical-hash' };
 
 function classify(method: string, params: RpcParams | undefined): RpcClassification {
   if (UNCACHED.has(method)) return { cls: 'uncached' };
@@ -124,6 +125,10 @@ function classifyBlockRead(index: number, params: RpcParams | undefined): RpcCla
       return { cls: 'head' };
     case 'hash':
       return { cls: 'immutable' };
+    case 'canonical-hash':
+      // The answer turns into an error once H leaves the canonical chain: not immutable while H
+      // may still reorg, and the proxy cannot tell H's depth without asking, so it is not stored.
+      return { cls: 'uncached' };
   }
 }
 
@@ -164,7 +169,7 @@ function eip1898Ref(o: JsonObject): BlockRef {
   const keys = Object.keys(o);
   if (typeof o.blockHash === 'string' && HASH_32.test(o.blockHash)) {
     const extrasOk = keys.every((k) => k === 'blockHash' || (k === 'requireCanonical' && typeof o[k] === 'boolean'));
-    if (extrasOk) return { kind: 'hash' };
+    if (extrasOk) return o.requireCanonical === true ? { kind: 'canonical-hash' } : { kind: 'hash' };
   }
   if (keys.length === 1 && typeof o.blockNumber === 'string') return tagRef(o.blockNumber);
   throw new InvalidParamsError('invalid EIP-1898 block parameter');
@@ -202,5 +207,6 @@ export const evmJsonRpc: Dialect = {
   judge: rpcJudge,
   answerBlock,
   headFromHeaders: () => undefined,
+  observe: (call, answer) => evmSeenVersion(call, answer),
   headPoll: () => rpcHeadPoll('eth_blockNumber', headFromBlockNumber),
 };

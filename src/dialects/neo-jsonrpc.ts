@@ -19,6 +19,7 @@ import {
   type RpcParams,
 } from './jsonrpc.js';
 import type { Call, CallAnswer, Dialect } from './types.js';
+import { neoSeenVersion } from './seen-versions.js';
 
 /** Answers that depend on the current height (keyed by the head; no height param to pin). */
 const HEAD = new Set([
@@ -157,5 +158,6 @@ export const neoJsonRpc: Dialect = {
   judge: rpcJudge,
   sessionOf,
   headFromHeaders: () => undefined,
+  observe: (call, answer) => neoSeenVersion(call, answer),
   headPoll: () => rpcHeadPoll('getblockcount', headFromBlockCount),
 };

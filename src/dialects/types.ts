@@ -153,6 +153,12 @@ export interface Dialect {
   judge(answer: CallAnswer, pins: ReadonlyArray<bigint | undefined>): 'ok' | 'bad' | 'lacks-version';
   /** The head the answer reveals through its headers (X-Aptos-Ledger-Version), if any. */
   headFromHeaders(headers: Record<string, string | string[] | undefined>): bigint | undefined;
+  /**
+   * The highest version/block this answer shows its client as committed or as the head (a receipt's
+   * block, an eth_blockNumber result, a committed transaction's version): feeds the read-your-writes
+   * floor. Undefined when it shows none. See seen-versions.ts.
+   */
+  observe(call: Call, answer: CallAnswer): bigint | undefined;
   /** The light request that asks a node for its head. */
   headPoll(): HeadPoll;
 }

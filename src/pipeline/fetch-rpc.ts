@@ -58,7 +58,8 @@ async function exchange(plans: CallPlan[], write: boolean, fc: FetchContext, pat
     const affinity = plans[0]?.call.affinity;
     const node = affinity === undefined ? undefined : fc.group.set.nodeForSession(affinity);
     const pins = plans.map((p) => p.pin);
-    const res = await callGroup(fc.group.set, { payload, write, strong, pin, pins, node }, fc.fwd, fc.signal);
+    const minHead = plans.reduce<bigint | undefined>((m, p) => (p.minHead !== undefined && (m === undefined || p.minHead > m) ? p.minHead : m), undefined);
+    const res = await callGroup(fc.group.set, { payload, write, strong, pin, pins, node, minHead }, fc.fwd, fc.signal);
     fc.onNode(res.node.name);
     const answers = matchAnswers(plans, res.status, res.headers, res.body, res.node.name, fc);
     rememberSessions(plans, answers, res.node, fc);

@@ -21,6 +21,8 @@ import { rpcFetcher } from './fetch-rpc.js';
 import { planCall, type CallPlan, type PlanOptions } from './plan-call.js';
 import { readBody } from './read-body.js';
 import { serveCalls, type CallResult } from './serve-calls.js';
+import { observeAnswers, observePassThrough, observeRemembered } from '../runtime/observe-answers.js';
+import { servedVersion } from '../runtime/served-version.js';
 
 export async function handleRequest(state: ProxyState, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const ctx = createContext(state, req, res);
@@ -83,6 +85,7 @@ function serveRemembered(state: ProxyState, ctx: RequestContext, fingerprint: st
   ctx.xCache = 'HIT';
   ctx.status = entry.status;
   callsTotal.inc({ group, call: remembered.callName, cache: 'hit' });
+  observeRemembered(ctx.route!.group, entry);
   writeEntry(ctx.res, entry, { gzip: acceptsGzip(ctx.req.headers['accept-encoding']), headOnly: ctx.method === 'HEAD', requestId: ctx.id, xCache: 'HIT' });
   return true;
 }
@@ -102,7 +105,8 @@ async function serveParsed(state: ProxyState, ctx: RequestContext, parsed: Exclu
   ctx.calls = calls.length;
   summarize(ctx, results);
   countCalls(route.group.name, calls, results);
-  const answersFor = plans.length === 1 ? plans[0]?.answersFor : undefined;
+  observeAnswers(route.group, calls, results, performance.now());
+  const answersFor = servedVersion(plans, results, state.cache);
   const opts: WriteOptions = { gzip: acceptsGzip(ctx.req.headers['accept-encoding']), headOnly: ctx.method === 'HEAD', requestId: ctx.id, xCache: ctx.xCache ?? 'MISS' };
   if (answersFor !== undefined) opts.extraHeaders = ['x-ledgerproxy-version', answersFor.toString()];
   if (parsed.kind === 'jsonrpc') {
@@ -153,6 +157,7 @@ async function streamThrough(state: ProxyState, ctx: RequestContext, path: strin
     set: route.group.set, write, strong, fwd: forwardInfo(state.runtime.config.server.trustForwardedFor, ctx.id, ctx.req), timeoutMs: remaining(ctx),
     body,
   });
+  observePassThrough(route.group, write, ctx.res.getHeaders());
   ctx.node = done.node;
   ctx.status = done.status;
 }

@@ -2,7 +2,8 @@
 // routes that point at them. A reload builds a new Runtime and retires the old one once its
 // in-flight requests are done; the cache and the coalescer live outside it and survive reloads.
 import type { Config, RouteConfig, UpstreamConfig } from '../config/schema.js';
-import { finalityDepthOf } from '../config/dialect-defaults.js';
+import { finalityDepthOf, headFreshForMs, maxStalenessOf } from '../config/dialect-defaults.js';
+import { ReadFloor } from '../runtime/read-floor.js';
 import { dialectFor } from '../dialects/index.js';
 import type { Dialect } from '../dialects/types.js';
 import { HeadTracker } from '../upstream/head-tracker.js';
@@ -19,6 +20,8 @@ export interface GroupRuntime {
   readonly heads: HeadTracker;
   /** Blocks below the head that may still reorg (EVM); 0 for BFT chains. */
   readonly finalityDepth: bigint;
+  /** Read-your-writes floor: latest reads are answered for a version ≥ it. */
+  readonly floor: ReadFloor;
 }
 
 export interface RouteRuntime {
@@ -28,6 +31,8 @@ export interface RouteRuntime {
   readonly config: RouteConfig;
   readonly group: GroupRuntime;
   readonly snapshot: HeadSnapshot;
+  /** A group head unconfirmed for longer than this is frozen: latest reads go to a node. */
+  readonly headFreshForMs: number;
 }
 
 export class Runtime {
@@ -45,7 +50,8 @@ export class Runtime {
     this.routes = config.routes.map((route, index) => {
       const group = groups.get(route.upstream);
       if (!group) throw new Error(`routes[${index}].upstream: unknown group ${route.upstream}`);
-      return { index, label: route.name ?? route.upstream, config: route, group, snapshot: new HeadSnapshot(route.cache.maxStaleness) };
+      const staleness = maxStalenessOf(route, group.config);
+      return { index, label: route.name ?? route.upstream, config: route, group, snapshot: new HeadSnapshot(staleness), headFreshForMs: headFreshForMs(staleness, group.config) };
     });
   }
 
@@ -73,7 +79,10 @@ export class Runtime {
 function buildGroup(name: string, cfg: UpstreamConfig): GroupRuntime {
   const dialect = dialectFor(cfg.dialect);
   const set = new ReplicaSet(name, cfg, dialect);
-  return { name, config: cfg, dialect, set, heads: new HeadTracker(set), finalityDepth: finalityDepthOf(cfg) };
+  const floor = new ReadFloor(set);
+  const heads = new HeadTracker(set, floor);
+  floor.onAheadOfNodes = () => heads.pollNow();
+  return { name, config: cfg, dialect, set, heads, finalityDepth: finalityDepthOf(cfg), floor };
 }
 
 /** `/v1` matches `/v1` and `/v1/...` but not `/v10`. */
