@@ -74,7 +74,12 @@ function setup(t: Test) {
     if (!r) throw new Error(`no route ${name}`);
     return r;
   };
-  const setHead = (group: string, head: bigint) => runtime.groups.get(group)?.set.primary.noteHead(head, Date.now());
+  // A head set by hand is a head just confirmed (as a poll would), so it is fresh.
+  const setHead = (group: string, head: bigint) => {
+    const g = runtime.groups.get(group);
+    g?.set.primary.noteHead(head, Date.now());
+    g?.floor.confirm(performance.now());
+  };
   return { runtime, route, setHead };
 }
 
@@ -235,7 +240,7 @@ t.test('a head read that cannot be pinned (Neo invokefunction) is keyed h:H with
   const plan = planCall(call, route('neo'), performance.now());
   t.type(plan.key, 'string');
   t.equal(plan.forwardPin, undefined, 'nothing to pin upstream');
-  t.equal(plan.pin, undefined);
+  t.equal(plan.pin, 5_000n, 'but only a node that has H may answer it (never one below the floor)');
   t.equal(plan.ttlClass, 'head');
   t.equal(plan.ttlMs, 2_000);
   t.equal(plan.store, true);
