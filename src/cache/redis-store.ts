@@ -230,7 +230,7 @@ export class RedisStore implements CacheStore {
   }
 }
 
-function createClient(cfg: RedisStoreConfig): Redis | Cluster {
+export function createClient(cfg: RedisStoreConfig): Redis | Cluster {
   const common: RedisOptions = {
     ...urlOptions(cfg.url),
     enableOfflineQueue: false,

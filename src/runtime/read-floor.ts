@@ -13,6 +13,7 @@
 //   replaced), the floor follows them down to the highest of their heads;
 // - the group head is fresh while a poll or an answer confirmed it recently; a head nobody could
 //   refresh for longer than the staleness bound + poll interval (+ slack) is not served from.
+import { readFloorRaisesTotal } from '../metrics/metrics.js';
 import type { UpstreamNode } from '../upstream/node.js';
 import type { ReplicaSet } from '../upstream/replica-set.js';
 
@@ -38,13 +39,16 @@ export class ReadFloor {
   /** A version shown to a client. True when the floor rose. */
   raise(version: bigint): boolean {
     if (!this.lift(version)) return false;
+    readFloorRaisesTotal.inc({ group: this.set.name, source: 'answer' });
     this.onRise?.(version);
     return true;
   }
 
   /** A version another instance showed its client (no echo back to the fleet). */
   adopt(version: bigint): boolean {
-    return this.lift(version);
+    if (!this.lift(version)) return false;
+    readFloorRaisesTotal.inc({ group: this.set.name, source: 'fleet' });
+    return true;
   }
 
   private lift(version: bigint): boolean {

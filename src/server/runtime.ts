@@ -4,6 +4,7 @@
 import type { Config, RouteConfig, UpstreamConfig } from '../config/schema.js';
 import { finalityDepthOf, headFreshForMs, maxStalenessOf } from '../config/dialect-defaults.js';
 import { ReadFloor } from '../runtime/read-floor.js';
+import { SharedFloor } from '../runtime/shared-floor.js';
 import { dialectFor } from '../dialects/index.js';
 import type { Dialect } from '../dialects/types.js';
 import { HeadTracker } from '../upstream/head-tracker.js';
@@ -41,12 +42,16 @@ export class Runtime {
   readonly admission: Admission;
   /** Raw request → cache key for immutable REST reads (see hit-shortcut.ts); per runtime. */
   readonly shortcut = new HitShortcut();
+  /** With Redis: the fleet shares each group's read-your-writes floor. */
+  readonly sharedFloor: SharedFloor | undefined;
 
   constructor(readonly config: Config) {
     this.admission = new Admission(config.server);
     const groups = new Map<string, GroupRuntime>();
     for (const [name, cfg] of Object.entries(config.upstreams)) groups.set(name, buildGroup(name, cfg));
     this.groups = groups;
+    const redis = config.cache.redis;
+    this.sharedFloor = redis ? new SharedFloor(redis, new Map([...groups].map(([n, g]) => [n, g.floor]))) : undefined;
     this.routes = config.routes.map((route, index) => {
       const group = groups.get(route.upstream);
       if (!group) throw new Error(`routes[${index}].upstream: unknown group ${route.upstream}`);
@@ -57,6 +62,7 @@ export class Runtime {
 
   start(): void {
     for (const g of this.groups.values()) g.heads.start();
+    this.sharedFloor?.start();
   }
 
   /** First matching rule wins. */
@@ -72,6 +78,7 @@ export class Runtime {
 
   async close(): Promise<void> {
     for (const g of this.groups.values()) g.heads.stop();
+    await this.sharedFloor?.close();
     await Promise.all([...this.groups.values()].map((g) => g.set.close()));
   }
 }
