@@ -125,3 +125,16 @@ function neoNumber(body: Buffer): bigint | undefined {
   const text = body.toString('latin1').trim();
   return /^\d{1,20}$/.test(text) ? BigInt(text) : undefined;
 }
+
+// ── Writes that move the head ────────────────────────────────────────────────────────────────────
+
+/**
+ * Writes after which the head is about to move: transaction submissions, and methods the dialect
+ * does not know (`evm_mine`, `anvil_mine`, ...: named 'other'). Filters, subscriptions and signing
+ * are writes only in that they stick to the primary; polling for them would be load for nothing.
+ */
+const HEAD_MOVING = new Set(['eth_sendRawTransaction', 'eth_sendTransaction', 'sendrawtransaction', 'submitblock', 'other']);
+
+export function movesHead(call: Call): boolean {
+  return call.cls === 'write' && HEAD_MOVING.has(call.name);
+}

@@ -10,6 +10,7 @@
 // WeakMap (entries are immutable), so a repeated hit costs one map lookup.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { CacheEntry } from '../cache/types.js';
+import { movesHead } from '../dialects/seen-versions.js';
 import type { Call, CallAnswer } from '../dialects/types.js';
 import type { CallResult } from '../pipeline/serve-calls.js';
 import { inflateSegment } from '../response/gzip-splice.js';
@@ -24,7 +25,7 @@ export function observeAnswers(group: GroupRuntime, calls: readonly Call[], resu
   for (let i = 0; i < results.length; i++) {
     const result = results[i];
     const call = calls[i];
-    if (call?.cls === 'write') wrote = true;
+    if (call !== undefined && movesHead(call)) wrote = true;
     if (!result || !call || result.cache === 'error') continue;
     const { entry, node } = result.answer;
     const version = versionShown(group, call, entry, result.cache === 'bypass', result.answer.rpcError === true);
