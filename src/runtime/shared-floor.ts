@@ -39,7 +39,9 @@ export class SharedFloor {
     private readonly floors: ReadonlyMap<string, ReadFloor>,
   ) {
     this.client = createClient(cfg);
-    this.subscriber = createClient(cfg);
+    // Resubscribed by start() on every 'ready', with the rejection handled: ioredis's own
+    // resubscribe leaves a timed-out SUBSCRIBE as an unhandled rejection.
+    this.subscriber = createClient(cfg, { autoResubscribe: false });
     this.channel = `${cfg.prefix}floor`;
     for (const [group, floor] of floors) floor.onRise = (v) => this.publish(group, v);
   }
