@@ -304,7 +304,8 @@ export class RedisStore implements CacheStore {
   }
 }
 
-function createClient(cfg: RedisStoreConfig): Redis | Cluster {
+/** `extra`: options for a special-purpose connection (the shared floor's subscriber). */
+export function createClient(cfg: RedisStoreConfig, extra: RedisOptions = {}): Redis | Cluster {
   const common: RedisOptions = {
     ...urlOptions(cfg.url),
     enableOfflineQueue: false,
@@ -316,6 +317,7 @@ function createClient(cfg: RedisStoreConfig): Redis | Cluster {
     // Replaying commands after a reconnect would answer requests that have long been served.
     autoResendUnfulfilledCommands: false,
     retryStrategy: reconnectDelay,
+    ...extra,
   };
   if (cfg.cluster && cfg.cluster.length > 0) {
     const { host: _h, port: _p, retryStrategy: _r, ...nodeOptions } = common;

@@ -195,10 +195,11 @@ const routeCacheSchema = z
     ttlMs: ttlSchema,
     maxStaleness: z
       .strictObject({
-        versions: z.number().int().min(0).optional().describe('a latest read may be answered for a head at most this far behind the tracked head'),
-        ms: ms(1_000).describe('... and for a head snapshot at most this old; 0 with versions 0 means exactly the current head'),
+        versions: z.number().int().min(0).optional().describe('a latest read may be answered for a head at most this far behind the tracked head (default: unbounded for aptos-rest, 0 for evm-jsonrpc and neo-jsonrpc)'),
+        ms: z.number().int().min(0).optional().describe('... and for a head snapshot at most this old (default: 1000 for aptos-rest, 0 for evm-jsonrpc and neo-jsonrpc); 0 with versions 0 means exactly the current head. Never below the read-your-writes floor; a head no poll or answer confirmed for ms + head.pollIntervalMs (+ slack) is not served from'),
       })
-      .prefault({}),
+      .prefault({})
+      .describe('how stale a latest read may be; each field defaults by the group\'s dialect'),
     staleIfErrorMs: ms(0).describe('when every node fails, an expired answer of the same read (or the previous head\'s) up to this old may be served, marked X-Cache: STALE; 0 = off'),
     staleWhileRevalidateMs: ms(0).describe('latest reads: when the head snapshot moved, the previous head\'s answer up to this old is served (STALE) while one background refresh runs; 0 = off'),
   })

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { InvalidParamsError } from '../errors.js';
 import { keptHeaders } from '../response/headers.js';
 import type { Call, CallAnswer, Dialect, InboundRequest, NodeFacts, ParsedRequest, RestForward, TimeoutClass, UpstreamPayload } from './types.js';
+import { aptosSeenVersion } from './seen-versions.js';
 
 type RouteKind = 'pinnable' | 'head' | 'immutable' | 'tx_by_hash' | 'wait';
 
@@ -330,6 +331,7 @@ export const aptosRest: Dialect = {
   prunedStatus: (status) => status === 410,
   storableHeaders,
   keyFromRequestBytes: true,
+  observe: (call, answer) => aptosSeenVersion(call, answer),
   headPoll: () => ({
     payload: { method: 'GET', pathAndQuery: '/v1', headers: { accept: 'application/json' } },
     parse: headFromLedgerInfo,

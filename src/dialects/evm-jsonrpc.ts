@@ -22,6 +22,7 @@ import {
   type RpcParams,
 } from './jsonrpc.js';
 import type { Call, CallAnswer, Dialect, TimeoutClass } from './types.js';
+import { evmSeenVersion } from './seen-versions.js';
 
 /** Reads with a block parameter, and its index in params. */
 const BLOCK_PARAM = new Map<string, number>([
@@ -108,7 +109,7 @@ const HASH_32 = /^0[xX][0-9a-fA-F]{64}$/;
 
 type BlockRef =
   | { kind: 'number'; n: bigint; reorgable: boolean }
-  | { kind: 'latest' | 'pending' | 'moving' | 'hash' };
+  | { kind: 'latest' | 'pending' | 'moving' | 'hash' | 'canonical-hash' };
 
 function classify(method: string, params: RpcParams | undefined): RpcClassification {
   if (UNCACHED.has(method)) return { cls: 'uncached' };
@@ -139,6 +140,10 @@ function classifyBlockRead(index: number, params: RpcParams | undefined): RpcCla
       return { cls: 'head' };
     case 'hash':
       return { cls: 'immutable' };
+    case 'canonical-hash':
+      // The answer turns into an error once H leaves the canonical chain: not immutable while H
+      // may still reorg, and the proxy cannot tell H's depth without asking, so it is not stored.
+      return { cls: 'uncached' };
   }
 }
 
@@ -179,7 +184,7 @@ function eip1898Ref(o: JsonObject): BlockRef {
   const keys = Object.keys(o);
   if (typeof o.blockHash === 'string' && HASH_32.test(o.blockHash)) {
     const extrasOk = keys.every((k) => k === 'blockHash' || (k === 'requireCanonical' && typeof o[k] === 'boolean'));
-    if (extrasOk) return { kind: 'hash' };
+    if (extrasOk) return o.requireCanonical === true ? { kind: 'canonical-hash' } : { kind: 'hash' };
   }
   if (keys.length === 1 && typeof o.blockNumber === 'string') return tagRef(o.blockNumber);
   throw new InvalidParamsError('invalid EIP-1898 block parameter');
@@ -221,6 +226,7 @@ export const evmJsonRpc: Dialect = {
   // A JSON-RPC entry is the raw `result`; the envelope and its headers are the proxy's own.
   storableHeaders: (headers) => keptHeaders(headers, (name) => name === 'content-type'),
   keyFromRequestBytes: false,
+  observe: (call, answer) => evmSeenVersion(call, answer),
   headPoll: () => rpcHeadPoll('eth_blockNumber', headFromBlockNumber),
   chainIdentity: evmChainIdentity,
 };

@@ -21,6 +21,7 @@ import {
   type RpcParams,
 } from './jsonrpc.js';
 import type { Call, CallAnswer, Dialect, TimeoutClass } from './types.js';
+import { neoSeenVersion } from './seen-versions.js';
 
 // The method table follows the C# RpcServer (with its ApplicationLogs, StateService and
 // TokensTracker plugins) and neo-go's server; README "Neo N3 methods" lists it. Anything not
@@ -227,6 +228,7 @@ export const neoJsonRpc: Dialect = {
   // A JSON-RPC entry is the raw `result`; the envelope and its headers are the proxy's own.
   storableHeaders: (headers) => keptHeaders(headers, (name) => name === 'content-type'),
   keyFromRequestBytes: false,
+  observe: (call, answer) => neoSeenVersion(call, answer),
   headPoll: () => rpcHeadPoll('getblockcount', headFromBlockCount),
   chainIdentity: neoChainIdentity,
 };

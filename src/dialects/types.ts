@@ -181,6 +181,12 @@ export interface Dialect {
    * id in the body (JSON-RPC): the bytes never repeat, remembering them would only cost memory.
    */
   readonly keyFromRequestBytes: boolean;
+  /**
+   * The highest version/block this answer shows its client as committed or as the head (a receipt's
+   * block, an eth_blockNumber result, a committed transaction's version): feeds the read-your-writes
+   * floor. Undefined when it shows none. See seen-versions.ts.
+   */
+  observe(call: Call, answer: CallAnswer): bigint | undefined;
   /** The light request that asks a node for its head. */
   headPoll(): HeadPoll;
   /**

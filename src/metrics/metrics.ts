@@ -248,3 +248,16 @@ export function countCoalesced(group: string, results: ReadonlyArray<{ cache: st
   for (const r of results) if (r?.cache === 'coalesced') n++;
   if (n > 0) coalescedCallsTotal.inc({ group }, n);
 }
+export const sharedFloorErrorsTotal = new client.Counter({
+  name: `${ns}shared_floor_errors_total`,
+  help: 'Failures sharing the read-your-writes floor through Redis; meanwhile each instance keeps its own floor.',
+  labelNames: ['op'] as const,
+  registers: [registry],
+});
+
+export const readFloorRaisesTotal = new client.Counter({
+  name: `${ns}read_floor_raises_total`,
+  help: 'Times the read-your-writes floor of a group rose, by where the version came from.',
+  labelNames: ['group', 'source'] as const,
+  registers: [registry],
+});

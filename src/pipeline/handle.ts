@@ -29,9 +29,10 @@ import { serveCalls } from './calls/serve.js';
 import { endRequest } from './end.js';
 import { restFetcher, type FetchContext } from './fetch-rest.js';
 import { rpcFetcher } from './fetch-rpc.js';
-import { observeAnswers } from './observe.js';
 import { planCall, type PlanOptions } from './plan-call.js';
 import { readBody } from './read-body.js';
+import { observeAnswers, observePassThrough, observeRemembered } from './observe-answers.js';
+import { servedVersion } from './served-version.js';
 
 /** The request goes to a node as a stream, not through the buffered path: why, and what is already read. */
 interface StreamInstead {
@@ -144,6 +145,7 @@ function serveRemembered(state: ProxyState, ctx: RequestContext, fingerprint: st
   ctx.xCache = 'HIT';
   ctx.status = entry.status;
   callsTotal.inc({ group, call: remembered.callName, cache: 'hit' });
+  observeRemembered(ctx.route!.group, entry);
   writeEntry(ctx.res, entry, { gzip: acceptsGzip(ctx.req.headers['accept-encoding']), headOnly: ctx.method === 'HEAD', requestId: ctx.id, xCache: 'HIT' });
   return true;
 }
@@ -167,11 +169,11 @@ async function serveParsed(
   const results = await serveCalls(plans, {
     cache: state.cache, flights: state.flights, group: route.group.name, timeoutMs: remaining(ctx), fetch, store: state.storeAnswer,
   });
-  observeAnswers(route, plans, results);
+  observeAnswers(route.group, calls, results, performance.now());
   ctx.calls = calls.length;
   summarize(ctx, results);
   countCalls(route.group.name, calls, results);
-  const answersFor = plans.length === 1 ? first?.answersFor : undefined;
+  const answersFor = servedVersion(plans, results, state.cache);
   const opts: WriteOptions = { gzip: acceptsGzip(ctx.req.headers['accept-encoding']), headOnly: ctx.method === 'HEAD', requestId: ctx.id, xCache: ctx.xCache ?? 'MISS' };
   if (answersFor !== undefined) opts.extraHeaders = ['x-ledgerproxy-version', answersFor.toString()];
   if (parsed.kind === 'jsonrpc') {
@@ -225,6 +227,7 @@ async function streamThrough(ctx: RequestContext, path: string, strong: boolean,
     set: route.group.set, write: how.write, strong, fwd: forwardInfo(ctx.runtime.admission.forwarded, ctx.id, ctx.req), timeoutMs: remaining(ctx),
     body: how.body, maxBodyBytes: ctx.runtime.config.server.maxBodyBytes,
   });
+  observePassThrough(route.group, how.write, ctx.res.getHeaders());
   ctx.node = done.node;
   ctx.status = done.status;
 }

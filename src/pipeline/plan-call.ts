@@ -7,12 +7,15 @@
 // - a latest read is keyed by the route's head snapshot H; when the dialect can say so it is also
 //   *sent* pinned to H, so every replica answers for the same version and the key is shared with
 //   explicit reads pinned to H; otherwise H is only part of the key (Neo invokefunction);
+// - the head is never below the read-your-writes floor, and a head nothing confirmed recently is
+//   not served from (src/runtime/latest-head.ts);
 // - while no head is known yet, a latest read is not cached (there is no version to key it by);
 // - writes and uncached reads have no key at all: never stored, never coalesced.
 import { cacheKey } from '../cache/key.js';
 import type { Call } from '../dialects/types.js';
 import type { RouteRuntime } from '../runtime/runtime.js';
 import type { CallPlan, TtlClass } from '../runtime/types.js';
+import { latestHead } from '../runtime/latest-head.js';
 
 export interface PlanOptions {
   /** X-Read-Consistency: strong. */
@@ -47,18 +50,23 @@ function planPinned(plan: CallPlan, route: RouteRuntime, cacheOn: boolean): Call
 function planHead(plan: CallPlan, route: RouteRuntime, cacheOn: boolean, now: number, minVersion?: bigint): CallPlan {
   const { call } = plan;
   const canPin = call.rest?.pinnedPayload !== undefined || call.rpc?.canPin === true;
-  const head = monotonicHead(route.snapshot.resolve(route.group.set.head, now), route.group.set.head, minVersion, canPin);
-  if (head === undefined) return { ...plan, strong: minVersion !== undefined };
+  const latest = latestHead(route, now, minVersion);
   const prefix = canPin ? 'v' : 'h';
-  const previous = route.snapshot.previous;
+  // Frozen head (nothing confirmed it within the bound): ask a node as the client wrote it; its
+  // last answer is only a stale-if-error fallback.
+  if (latest.frozen) return { ...plan, minHead: minVersion, fallbackKey: keyFor(route, call, `${prefix}:${latest.head}`), staleIfErrorMs: route.config.cache.staleIfErrorMs };
+  const head = monotonicHead(latest.head, latest.tracked, minVersion, canPin);
+  if (head === undefined) return { ...plan, strong: minVersion !== undefined };
+  const previous = latest.previous;
   const stale: Partial<CallPlan> = {
     fallbackKey: previous === undefined ? undefined : keyFor(route, call, `${prefix}:${previous}`),
+    fallbackVersion: previous,
     staleIfErrorMs: route.config.cache.staleIfErrorMs,
-    staleWhileRevalidateMs: route.config.cache.staleWhileRevalidateMs,
+    staleWhileRevalidateMs: latest.previousServable ? route.config.cache.staleWhileRevalidateMs : 0,
   };
   // Not sendable pinned (Neo invokefunction, verbose getblock): keyed by H, so only a node at ≥ H
-  // (and at the block a by-index read names) may answer it.
-  if (!canPin) return { ...finish({ ...plan, pin: headPin(head, call.pin) }, route, `h:${head}`, 'head', cacheOn), ...stale, answersFor: head };
+  // (and at the block a by-index read names) may answer it; with monotonic reads, one at ≥ V.
+  if (!canPin) return { ...finish({ ...plan, pin: headPin(head, call.pin), minHead: minVersion }, route, `h:${head}`, 'head', cacheOn), ...stale, answersFor: head };
   const pinned: CallPlan = { ...plan, pin: head, forwardPin: head };
   // Pinned to H it is the same read as an explicit pin to H, and ages like one.
   const ttlClass = isUnfinalized(head, call.reorgable, route) ? 'unfinalized' : 'immutable';

@@ -6,7 +6,9 @@
 // the grace deadline, whichever comes first). The cache and the coalescer live outside it and
 // survive reloads.
 import type { Config, RouteConfig, UpstreamConfig } from '../config/schema.js';
-import { finalityDepthOf } from '../config/dialect-defaults.js';
+import { finalityDepthOf, headFreshForMs, maxStalenessOf } from '../config/dialect-defaults.js';
+import { ReadFloor } from './read-floor.js';
+import { SharedFloor } from './shared-floor.js';
 import { dialectFor } from '../dialects/index.js';
 import type { Dialect } from '../dialects/types.js';
 import { ChainIdentity } from '../cache/chain-identity.js';
@@ -27,6 +29,8 @@ export interface GroupRuntime {
   readonly finalityDepth: bigint;
   /** Which chain the nodes serve; part of every cache key (no shared entries until known). */
   readonly chain: ChainIdentity;
+  /** Read-your-writes floor: latest reads are answered for a version ≥ it. */
+  readonly floor: ReadFloor;
 }
 
 export interface RouteRuntime {
@@ -36,6 +40,8 @@ export interface RouteRuntime {
   readonly config: RouteConfig;
   readonly group: GroupRuntime;
   readonly snapshot: HeadSnapshot;
+  /** A group head unconfirmed for longer than this is frozen: latest reads go to a node. */
+  readonly headFreshForMs: number;
 }
 
 /** A request's hold on one runtime; release() once, when the request has ended (extra calls are no-ops). */
@@ -50,6 +56,8 @@ export class Runtime {
   readonly admission: Admission;
   /** Raw request → cache key for immutable REST reads (see hit-shortcut.ts); per runtime. */
   readonly shortcut = new HitShortcut();
+  /** With Redis: the fleet shares each group's read-your-writes floor. */
+  readonly sharedFloor: SharedFloor | undefined;
   private leases = 0;
   private retiring = false;
   private graceTimer: NodeJS.Timeout | undefined;
@@ -61,10 +69,13 @@ export class Runtime {
     const groups = new Map<string, GroupRuntime>();
     for (const [name, cfg] of Object.entries(config.upstreams)) groups.set(name, buildGroup(name, cfg, sessions));
     this.groups = groups;
+    const redis = config.cache.redis;
+    this.sharedFloor = redis ? new SharedFloor(redis, new Map([...groups].map(([n, g]) => [n, g.floor]))) : undefined;
     this.routes = config.routes.map((route, index) => {
       const group = groups.get(route.upstream);
       if (!group) throw new Error(`routes[${index}].upstream: unknown group ${route.upstream}`);
-      return { index, label: route.name ?? route.upstream, config: route, group, snapshot: new HeadSnapshot(route.cache.maxStaleness) };
+      const staleness = maxStalenessOf(route, group.config);
+      return { index, label: route.name ?? route.upstream, config: route, group, snapshot: new HeadSnapshot(staleness), headFreshForMs: headFreshForMs(staleness, group.config) };
     });
   }
 
@@ -81,6 +92,7 @@ export class Runtime {
       g.heads.start();
       g.chain.start();
     }
+    this.sharedFloor?.start();
   }
 
   /** First matching rule wins. */
@@ -135,6 +147,7 @@ export class Runtime {
         g.heads.stop();
         g.chain.stop();
       }
+      await this.sharedFloor?.close();
       await Promise.all([...this.groups.values()].map((g) => g.set.close()));
       for (const resolve of this.onClosed.splice(0)) resolve();
     })();
@@ -145,7 +158,10 @@ export class Runtime {
 function buildGroup(name: string, cfg: UpstreamConfig, sessions: SessionRegistry): GroupRuntime {
   const dialect = dialectFor(cfg.dialect);
   const set = new ReplicaSet(name, cfg, dialect, sessions);
-  return { name, config: cfg, dialect, set, heads: new HeadTracker(set), finalityDepth: finalityDepthOf(cfg), chain: new ChainIdentity(set) };
+  const floor = new ReadFloor(set);
+  const heads = new HeadTracker(set, floor);
+  floor.onAheadOfNodes = () => heads.pollNow();
+  return { name, config: cfg, dialect, set, heads, finalityDepth: finalityDepthOf(cfg), chain: new ChainIdentity(set), floor };
 }
 
 /** `/v1` matches `/v1` and `/v1/...` but not `/v10`. */

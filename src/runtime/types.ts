@@ -29,6 +29,10 @@ export interface CallPlan {
   staleWhileRevalidateMs: number;
   /** The ledger version / block the answer is for, when the proxy chose it (latest reads). */
   answersFor?: bigint;
+  /** The version fallbackKey's answer is for (X-Ledgerproxy-Version of a STALE answer). */
+  fallbackVersion?: bigint | undefined;
+  /** Only a node whose head is at least this (monotonic reads that cannot be pinned). */
+  minHead?: bigint | undefined;
 }
 
 /** What one call resolves to; shared between a leader and its followers. */

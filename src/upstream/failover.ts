@@ -20,6 +20,8 @@ export interface UpstreamCall {
   write: boolean;
   strong?: boolean;
   pin?: bigint;
+  /** Only a node whose head is at least this (see SelectOptions.minHead). */
+  minHead?: bigint | undefined;
   /** Pins of the calls in the request, in order (JSON-RPC batches); default [pin]. */
   pins?: ReadonlyArray<bigint | undefined>;
   /** This node and no other (node-local session state): sent once, never retried elsewhere. */
@@ -45,7 +47,7 @@ export async function callGroup(set: ReplicaSet, call: UpstreamCall, fwd: Forwar
   const maxTries = call.write || call.node ? 1 : 1 + set.config.retry.attempts;
   let last: UpstreamAnswer | ProxyError | undefined;
   for (let attempt = 0; attempt < maxTries; attempt++) {
-    const node = call.node ?? set.select({ write: call.write, strong: call.strong, pin: call.pin, exclude: tried });
+    const node = call.node ?? set.select({ write: call.write, strong: call.strong, pin: call.pin, minHead: call.minHead, exclude: tried });
     if (!node) break;
     if (attempt > 0) {
       upstreamRetriesTotal.inc({ group: set.name });

@@ -2,7 +2,9 @@
 // (GET /v1, eth_blockNumber, getblockcount). A good answer moves the node's head forward and puts an
 // ejected node back in rotation; a failed one counts against it. Heads also arrive for free from
 // response headers (see failover.ts); the poll bounds how old the tracked head can get when traffic
-// is quiet. Timers are unref'd and cleared on stop, so nothing keeps the process alive or leaks.
+// is quiet. A write through the proxy starts a short burst of polls (afterWrite): the head it moves
+// is seen within tens of milliseconds instead of a poll interval. Timers are unref'd and cleared on
+// stop, so nothing keeps the process alive or leaks.
 import { randomUUID } from 'node:crypto';
 import { componentLogger } from '../log.js';
 import type { ProxyError } from '../errors.js';
@@ -13,13 +15,26 @@ import type { ReplicaSet } from './replica-set.js';
 
 const log = componentLogger('head');
 
+/** Told about every successful poll (the read-your-writes floor confirms and follows heads with it). */
+export interface HeadPollListener {
+  /** `startedAt`: Date.now() when the poll was sent; `now`: performance.now() when it was applied. */
+  polled(node: UpstreamNode, startedAt: number, now: number): void;
+}
+
 export class HeadTracker {
   private timer: NodeJS.Timeout | undefined;
   private readonly busy = new Map<UpstreamNode, Promise<void>>();
   private readonly lastPoll = new Map<UpstreamNode, number>();
   private stopped = false;
+  private burst: NodeJS.Timeout | undefined;
+  private burstRunning = false;
+  private burstUntil = 0;
+  private burstFrom: bigint | undefined;
 
-  constructor(private readonly set: ReplicaSet) {}
+  constructor(
+    private readonly set: ReplicaSet,
+    private readonly listener?: HeadPollListener,
+  ) {}
 
   start(): void {
     const { pollIntervalMs } = this.set.config.head;
@@ -32,7 +47,41 @@ export class HeadTracker {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.burst) clearTimeout(this.burst);
     this.timer = undefined;
+    this.burst = undefined;
+  }
+
+  /** Polls every node now, without waiting (a node already being polled is not asked twice). */
+  pollNow(): void {
+    void this.pollAll();
+  }
+
+  /**
+   * A write went through: poll now, then every few tens of ms until the group head moves past where
+   * it was or the bound passes. A write during a burst extends it; there is never more than one.
+   */
+  afterWrite(): void {
+    if (this.stopped) return;
+    const { pollIntervalMs } = this.set.config.head;
+    this.burstUntil = Date.now() + Math.min(10_000, Math.max(1_000, 2 * pollIntervalMs));
+    if (this.burstRunning) return;
+    this.burstRunning = true;
+    this.burstFrom = this.set.head;
+    const every = Math.max(25, Math.min(100, Math.floor(pollIntervalMs / 4)));
+    const step = async (): Promise<void> => {
+      await this.pollAll();
+      const head = this.set.head;
+      const moved = head !== undefined && (this.burstFrom === undefined || head > this.burstFrom);
+      if (this.stopped || moved || Date.now() >= this.burstUntil) {
+        this.burstRunning = false;
+        this.burst = undefined;
+        return;
+      }
+      this.burst = setTimeout(() => void step(), every);
+      this.burst.unref();
+    };
+    void step();
   }
 
   /** Polls every node now and resolves when all answered or failed (used at start-up and by tests). */
@@ -59,7 +108,8 @@ export class HeadTracker {
   }
 
   private async pollOnce(node: UpstreamNode): Promise<void> {
-    this.lastPoll.set(node, Date.now());
+    const startedAt = Date.now();
+    this.lastPoll.set(node, startedAt);
     const cfg = this.set.config;
     const headPoll = this.set.dialect.headPoll();
     try {
@@ -77,6 +127,7 @@ export class HeadTracker {
       recordProbeSuccess(node, Date.now());
       node.setPolledHead(head, Date.now());
       this.set.updateLag();
+      this.listener?.polled(node, startedAt, performance.now());
     } catch (err) {
       this.fail(node, err as ProxyError);
     }

@@ -16,6 +16,11 @@ export interface SelectOptions {
   strong?: boolean;
   /** Only nodes that have this version. */
   pin?: bigint;
+  /**
+   * Only nodes whose head is at least this (monotonic reads that cannot be pinned): a replica must
+   * have reported such a head; the primary, or the last resort, may also be one whose head is unknown.
+   */
+  minHead?: bigint | undefined;
   /** Nodes already tried for this call (failover). */
   exclude?: ReadonlySet<UpstreamNode>;
 }
@@ -54,14 +59,18 @@ export class ReplicaSet {
     if (opts.write) return opts.exclude?.has(this.primary) ? undefined : this.primary;
     // Strong (and monotonic reads the replicas may not have): the primary or nobody, never a replica.
     if (opts.strong) return opts.exclude?.has(this.primary) ? undefined : this.primary;
-    const usable = (n: UpstreamNode) => !opts.exclude?.has(n) && n.breaker.isAvailable(now);
+    const min = opts.minHead;
+    const reaches = (n: UpstreamNode) => min === undefined || n.head === undefined || n.head >= min;
+    const usable = (n: UpstreamNode) => !opts.exclude?.has(n) && n.breaker.isAvailable(now) && reaches(n);
     const head = this.head;
-    const candidates = this.replicas.filter((n) => usable(n) && this.current(n, head, now) && (opts.pin === undefined || n.hasVersion(opts.pin)));
+    const candidates = this.replicas.filter(
+      (n) => usable(n) && (min === undefined || n.head !== undefined) && this.current(n, head, now) && (opts.pin === undefined || n.hasVersion(opts.pin)),
+    );
     const picked = this.pick(candidates);
     if (picked && picked.breaker.tryAcquire(now)) return picked;
     if (usable(this.primary) && this.primary.breaker.tryAcquire(now)) return this.primary;
     // Nothing in rotation: try one anyway rather than fail without asking (it may be back).
-    return this.all.find((n) => !opts.exclude?.has(n));
+    return this.all.find((n) => !opts.exclude?.has(n) && reaches(n));
   }
 
   rememberSession(id: string, node: UpstreamNode): void {

@@ -34,7 +34,7 @@ t.test('classification table', async (t) => {
     ['eth_call', `[${TX},"finalized"]`, { cls: 'head', canPin: false }],
     ['eth_call', `[${TX},"earliest"]`, { cls: 'immutable', pin: 0n, reorgable: false }],
     ['eth_call', `[${TX},{"blockHash":"${HASH}"}]`, { cls: 'immutable', pin: undefined, reorgable: false }],
-    ['eth_call', `[${TX},{"blockHash":"${HASH}","requireCanonical":true}]`, { cls: 'immutable', pin: undefined }],
+    ['eth_call', `[${TX},{"blockHash":"${HASH}","requireCanonical":true}]`, { cls: 'uncached', pin: undefined }],
     ['eth_call', `[${TX},{"blockNumber":"0x2a"}]`, { cls: 'immutable', pin: 42n, reorgable: true }],
     ['eth_getBalance', '["0xaa","0xA"]', { cls: 'immutable', pin: 10n }],
     ['eth_getCode', '["0xaa","latest"]', { cls: 'head', canPin: true }],

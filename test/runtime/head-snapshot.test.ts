@@ -85,3 +85,21 @@ t.test('previous does not move while the snapshot is kept', async (t) => {
   s.resolve(120n, 2);
   t.equal(s.previous, 100n);
 });
+
+t.test('after the head goes back, previous is never the abandoned higher head', async (t) => {
+  const s = new HeadSnapshot({ versions: 0, ms: 0 });
+  s.resolve(100n, 0);
+  s.resolve(105n, 1);
+  t.equal(s.previous, 100n);
+  t.equal(s.resolve(102n, 2), 102n, 'reorg to a shorter chain: follows back');
+  t.equal(s.previous, 100n, 'the older snapshot below the new head stays a fallback, 105 does not');
+  t.equal(s.resolve(99n, 3), 99n);
+  t.equal(s.previous, undefined, 'nothing at or above the new head is a previous answer');
+});
+
+t.test('a snapshot below the read-your-writes floor follows at once, whatever the bound', async (t) => {
+  const s = new HeadSnapshot({ versions: 1_000, ms: 60_000 });
+  t.equal(s.resolve(100n, 0), 100n);
+  t.equal(s.resolve(101n, 1), 100n, 'within the bound: kept');
+  t.equal(s.resolve(101n, 2, 101n), 101n, 'the floor passed it: moves');
+});

@@ -1,0 +1,91 @@
+// The "observe answers" stage: what the answers of one request show their client as committed or
+// as the head raises the group's read-your-writes floor, before the reply is written — so the
+// client's next request, wherever it lands, is answered for at least that version. Every answer
+// counts, whatever it came from: fresh, coalesced, cache hit (L1 or Redis), stale, batch items, and
+// pass-through answers as far as the proxy sees them (headers only). A fresh answer that names a
+// version also confirms the group head and moves the answering node's head up to it. Writes start
+// a burst of head polls, so the head they move is seen at once.
+//
+// Cost on a hit: the version an entry shows is computed once per entry object and remembered in a
+// WeakMap (entries are immutable), so a repeated hit costs one map lookup.
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { CacheEntry } from '../cache/types.js';
+import { movesHead } from '../dialects/seen-versions.js';
+import type { Call, CallAnswer } from '../dialects/types.js';
+import type { CallResult } from '../runtime/types.js';
+import { inflateSegment } from '../response/gzip-splice.js';
+import type { GroupRuntime } from '../runtime/runtime.js';
+
+/** Entry → the version it shows (null: none). */
+const shown = new WeakMap<CacheEntry, bigint | null>();
+
+/** After the call steps, before writing. `now` is performance.now(). */
+export function observeAnswers(group: GroupRuntime, calls: readonly Call[], results: readonly CallResult[], now: number): void {
+  let wrote = false;
+  for (let i = 0; i < results.length; i++) {
+    const result = results[i];
+    const call = calls[i];
+    if (call !== undefined && movesHead(call)) wrote = true;
+    if (!result || !call || result.cache === 'error') continue;
+    const { entry, node } = result.answer;
+    const version = versionShown(group, call, entry, result.cache === 'bypass', result.answer.rpcError === true);
+    if (node !== undefined && (version !== undefined || fresh(group, entry))) group.floor.confirm(now);
+    if (version === undefined) continue;
+    group.floor.raise(version);
+    if (node !== undefined) group.set.all.find((n) => n.name === node)?.noteHead(version, Date.now());
+  }
+  if (wrote) group.heads.afterWrite();
+}
+
+/** An L1 hit answered without a plan (hit-shortcut.ts): only an entry already observed can count. */
+export function observeRemembered(group: GroupRuntime, entry: CacheEntry): void {
+  const version = shown.get(entry);
+  if (version !== undefined && version !== null) group.floor.raise(version);
+}
+
+/** A streamed answer: its headers are all the proxy sees; a write starts the poll burst. */
+export function observePassThrough(group: GroupRuntime, write: boolean, headers: OutgoingHttpHeaders): void {
+  const version = group.dialect.nodeFacts(headers as IncomingHttpHeaders).head;
+  if (version !== undefined) group.floor.raise(version);
+  if (write) group.heads.afterWrite();
+}
+
+function versionShown(group: GroupRuntime, call: Call, entry: CacheEntry, passedUnchanged: boolean, rpcError: boolean): bigint | undefined {
+  const known = shown.get(entry);
+  if (known !== undefined) return known ?? undefined;
+  const answer = asCallAnswer(entry, rpcError);
+  let version = group.dialect.observe(call, answer);
+  // A header the node meant as its head, passed on as it came (not a snapshot the proxy chose).
+  if (passedUnchanged) version = max(version, group.dialect.nodeFacts(answer.headers).head);
+  shown.set(entry, version ?? null);
+  return version;
+}
+
+/** A fresh answer whose headers reveal the node's head (Aptos) confirms the group head too. */
+function fresh(group: GroupRuntime, entry: CacheEntry): boolean {
+  return entry.headers.length > 0 && group.dialect.nodeFacts(headerRecord(entry)).head !== undefined;
+}
+
+function asCallAnswer(entry: CacheEntry, rpcError: boolean): CallAnswer {
+  let body: Buffer | undefined;
+  return {
+    status: entry.status,
+    headers: headerRecord(entry),
+    rpcError,
+    // Decompressed only for the few calls whose body the dialect reads.
+    get body(): Buffer {
+      return (body ??= entry.compressed ? inflateSegment(entry.body) : entry.body);
+    },
+  };
+}
+
+function headerRecord(entry: CacheEntry): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of entry.headers) out[name] = value;
+  return out;
+}
+
+function max(a: bigint | undefined, b: bigint | undefined): bigint | undefined {
+  if (a === undefined) return b;
+  return b === undefined || a >= b ? a : b;
+}
