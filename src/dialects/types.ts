@@ -150,7 +150,7 @@ export interface Dialect {
    * does not hold the version a pinned request asked for (it fell behind or pruned it). `pins` are
    * the pins of the calls in request order (JSON-RPC: element n was sent with id n).
    */
-  judge(answer: CallAnswer, pins: ReadonlyArray<bigint | undefined>): 'ok' | 'bad' | 'lacks-version';
+  judge(answer: CallAnswer, pins: ReadonlyArray<bigint | undefined>, request?: UpstreamPayload): 'ok' | 'bad' | 'lacks-version';
   /** The head the answer reveals through its headers (X-Aptos-Ledger-Version), if any. */
   headFromHeaders(headers: Record<string, string | string[] | undefined>): bigint | undefined;
   /** The light request that asks a node for its head. */

@@ -1,7 +1,7 @@
 // Upstream stage for a REST call (Aptos): one request, sent pinned when the plan says so, to a node
 // that has the pinned version.
 import { baseCacheable, identityEntry } from '../cache/policy.js';
-import type { ProxyError } from '../errors.js';
+import { asProxyError, type ProxyError } from '../errors.js';
 import { passableResponseHeaders, storableResponseHeaders } from '../response/headers.js';
 import type { ForwardInfo } from '../upstream/client.js';
 import { callGroup } from '../upstream/failover.js';
@@ -37,8 +37,11 @@ async function fetchOne(plan: CallPlan, fc: FetchContext): Promise<Answer | Prox
       baseCacheable(res.status, res.headers, res.body.length, fc.maxEntryBytes) &&
       fc.group.dialect.isCacheable(plan.call, { status: res.status, headers: res.headers, body: res.body });
     const headers = cacheable ? storableResponseHeaders(res.headers) : passableResponseHeaders(res.headers);
-    return { entry: identityEntry(res.status, headers, res.body, Date.now()), cacheable, node: res.node.name };
+    const answer: Answer = { entry: identityEntry(res.status, headers, res.body, Date.now()), cacheable, node: res.node.name };
+    // A cookie set for the leader is that client's: a follower makes its own call (never shares it).
+    if (!cacheable && res.headers['set-cookie'] !== undefined) answer.exclusive = true;
+    return answer;
   } catch (err) {
-    return err as ProxyError;
+    return asProxyError(err);
   }
 }

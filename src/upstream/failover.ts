@@ -4,7 +4,7 @@
 // may have been applied, and repeating it elsewhere could apply it twice.
 import type { UpstreamPayload } from '../dialects/types.js';
 import { ProxyError, UpstreamBadResponseError, UpstreamUnavailableError } from '../errors.js';
-import { upstreamRetriesTotal } from '../metrics/metrics.js';
+import { upstreamErrorsTotal, upstreamRetriesTotal } from '../metrics/metrics.js';
 import { sendToNode, type ForwardInfo, type UpstreamAnswer } from './client.js';
 import { isNodeFailureStatus, recordFailure, recordSuccess } from './health.js';
 import type { UpstreamNode } from './node.js';
@@ -75,13 +75,14 @@ async function attemptOnce(
   else if (verdict === 'bad') {
     const bad = new UpstreamBadResponseError(`node ${node.name} of ${set.name} sent an answer that is not what its API promises`);
     recordFailure(node, now, bad);
+    upstreamErrorsTotal.inc({ group: node.group, node: node.name, code: bad.code });
     return { result: bad, retry: true };
   } else recordSuccess(node, now);
   return { result: answer, retry: verdict === 'failed' || verdict === 'lacks-version' || prunedPin(answer, call) };
 }
 
 function judge(set: ReplicaSet, call: UpstreamCall, answer: UpstreamAnswer): AnswerVerdict {
-  return set.dialect.judge({ status: answer.status, headers: answer.headers, body: answer.body }, call.pins ?? [call.pin]);
+  return set.dialect.judge({ status: answer.status, headers: answer.headers, body: answer.body }, call.pins ?? [call.pin], call.payload);
 }
 
 /** A node that says it is below the pin is believed at once, so selection skips it from now on. */
