@@ -93,7 +93,17 @@ function plan(method: string, path: string): { mode: 'parse' } | { mode: 'passth
 function parse(req: InboundRequest): ParsedRequest {
   const rel = fromV1(req.path);
   const route = matchRoute(req.method, rel);
-  const call = route === undefined || rel === undefined ? otherCall(req, rel) : routeCall(route, req, rel);
+  if (route === undefined || rel === undefined) return { kind: 'rest', call: otherCall(req, rel) };
+  let call: Call;
+  try {
+    call = routeCall(route, req, rel);
+  } catch (err) {
+    // A version the proxy cannot read as one u64 (`?ledger_version=abc`, repeated, a path
+    // version `x`): the node decides what it means (it may take the first of two, or refuse
+    // with its own words). Forwarded exactly as sent, never stored.
+    if (!(err instanceof InvalidParamsError)) throw err;
+    call = asWrittenCall(req, rel, route.name);
+  }
   return { kind: 'rest', call };
 }
 
@@ -240,6 +250,12 @@ function invalidVersion(): never {
   throw new InvalidParamsError('version must be a u64 decimal');
 }
 
+/** A known read the proxy does not understand: uncached, sent with the client's query and headers. */
+function asWrittenCall(req: InboundRequest, rel: string, name: string): Call {
+  const call = otherCall(req, rel);
+  return { ...call, cls: 'uncached', name };
+}
+
 /** Anything else: forwarded as sent (query included: we do not know which params matter). */
 function otherCall(req: InboundRequest, rel: string | undefined): Call {
   const ep = otherEndpoint(req.method, rel);
@@ -296,8 +312,9 @@ function judge(answer: CallAnswer, pins: ReadonlyArray<bigint | undefined>, requ
   return 'ok';
 }
 
-/** Endpoints whose JSON answer is an array; every other known endpoint answers an object. */
+/** Endpoints whose JSON answer is an array; `/balance` answers a bare number; the rest an object. */
 const ARRAY_ROUTES = new Set(['view', 'account_resources', 'account_modules', 'account_transactions', 'events']);
+const NUMBER_ROUTES = new Set(['account_balance']);
 
 function bodyFitsEndpoint(answer: CallAnswer, request: UpstreamPayload | undefined): boolean {
   const type = mediaType(answer.headers['content-type']);
@@ -309,6 +326,7 @@ function bodyFitsEndpoint(answer: CallAnswer, request: UpstreamPayload | undefin
   if (negotiateAccept(request.headers.accept) === 'bcs') return type === ACCEPT_BCS;
   if (type !== 'application/json') return false;
   const doc = parsedJson(answer.body);
+  if (NUMBER_ROUTES.has(route.name)) return typeof doc === 'number' || typeof doc === 'string';
   const wantArray = ARRAY_ROUTES.has(route.name);
   return typeof doc === 'object' && doc !== null && Array.isArray(doc) === wantArray;
 }
