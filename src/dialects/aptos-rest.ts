@@ -104,7 +104,17 @@ function plan(method: string, path: string): { mode: 'parse' } | { mode: 'passth
 function parse(req: InboundRequest): ParsedRequest {
   const rel = fromV1(req.path);
   const route = matchRoute(req.method, rel);
-  const call = route === undefined || rel === undefined ? otherCall(req, rel) : routeCall(route, req, rel);
+  if (route === undefined || rel === undefined) return { kind: 'rest', call: otherCall(req, rel) };
+  let call: Call;
+  try {
+    call = routeCall(route, req, rel);
+  } catch (err) {
+    // A version the proxy cannot read as one u64 (`?ledger_version=abc`, repeated, a path
+    // version `x`): the node decides what it means (it may take the first of two, or refuse
+    // with its own words). Forwarded exactly as sent, never stored.
+    if (!(err instanceof InvalidParamsError)) throw err;
+    call = asWrittenCall(req, rel, route.name);
+  }
   return { kind: 'rest', call };
 }
 
@@ -120,9 +130,26 @@ function header(h: InboundRequest['headers'], name: string): string | undefined 
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-/** JSON unless the client asks for BCS; forwarded as the normalised value so key and request agree. */
+/**
+ * The representation the Aptos node will choose, negotiated as it does (poem's Accept, then
+ * aptos-api parse_accept): media ranges in order of q-value (stable: header order breaks ties),
+ * the first that is JSON or BCS wins, JSON when neither is listed. `q=0` means "not acceptable"
+ * (RFC 9110 §12.4.2). The key holds this choice; the node gets the client's own header.
+ */
+export function negotiateAccept(accept: string | undefined): 'json' | 'bcs' {
+  const ranges = (accept ?? '').split(',').map((part, order) => {
+    const [type = '', ...params] = part.split(';').map((x) => x.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith('q='));
+    const weight = q === undefined ? 1 : Number(q.slice(2));
+    return { type, weight: Number.isFinite(weight) ? weight : 0, order };
+  });
+  const ordered = ranges.filter((r) => r.weight > 0).sort((a, b) => b.weight - a.weight || a.order - b.order);
+  const first = ordered.find((r) => r.type === 'application/json' || r.type === ACCEPT_BCS);
+  return first?.type === ACCEPT_BCS ? 'bcs' : 'json';
+}
+
 function acceptOf(h: InboundRequest['headers']): 'json' | 'bcs' {
-  return (header(h, 'accept') ?? '').toLowerCase().includes(ACCEPT_BCS) ? 'bcs' : 'json';
+  return negotiateAccept(header(h, 'accept'));
 }
 
 /** Media type without parameters: `application/json; charset=utf-8` answers like `application/json`. */
@@ -157,13 +184,18 @@ function routeCall(route: Route, req: InboundRequest, rel: string): Call {
   const accept = acceptOf(req.headers);
   const post = route.method === 'POST';
   const ct = post ? contentTypeOf(req.headers) : undefined;
+  // A body sent compressed is keyed and forwarded with its Content-Encoding: the node decodes it.
+  const ce = post ? header(req.headers, 'content-encoding')?.trim().toLowerCase() : undefined;
+  const sentAccept = header(req.headers, 'accept');
   const key = [`${req.method} ${rel}`, `q=${queryText(q.params)}`, `accept=${accept}`];
-  if (post) key.push(`ct=${ct ?? ''}`, bodyMaterial(req.body));
+  if (post) key.push(`ct=${ct ?? ''}`, `ce=${ce ?? ''}`, bodyMaterial(req.body));
   const payloadAt = (lv?: bigint): UpstreamPayload => {
     const params: Array<[string, string]> = lv === undefined ? q.params : [...q.params, ['ledger_version', lv.toString()]];
     const qs = queryText(params);
-    const headers: Record<string, string> = { accept: accept === 'bcs' ? ACCEPT_BCS : 'application/json' };
+    // The client's Accept as sent (the node negotiates it exactly as negotiateAccept did).
+    const headers: Record<string, string> = { accept: sentAccept ?? 'application/json' };
     if (ct !== undefined) headers['content-type'] = ct;
+    if (ce !== undefined && ce !== '' && ce !== 'identity') headers['content-encoding'] = ce;
     const p: UpstreamPayload = { method: req.method, pathAndQuery: qs === '' ? rel : `${rel}?${qs}`, headers };
     if (post) p.body = req.body;
     return p;
@@ -231,6 +263,12 @@ function invalidVersion(): never {
   throw new InvalidParamsError('version must be a u64 decimal');
 }
 
+/** A known read the proxy does not understand: uncached, sent with the client's query and headers. */
+function asWrittenCall(req: InboundRequest, rel: string, name: string): Call {
+  const call = otherCall(req, rel);
+  return { ...call, cls: 'uncached', name };
+}
+
 /** Anything else: forwarded as sent (query included: we do not know which params matter). */
 function otherCall(req: InboundRequest, rel: string | undefined): Call {
   const ep = otherEndpoint(req.method, rel);
@@ -238,8 +276,10 @@ function otherCall(req: InboundRequest, rel: string | undefined): Call {
   const headers: Record<string, string> = {};
   const accept = header(req.headers, 'accept');
   const ct = header(req.headers, 'content-type');
+  const ce = header(req.headers, 'content-encoding');
   if (accept !== undefined) headers.accept = accept;
   if (ct !== undefined) headers['content-type'] = ct;
+  if (ce !== undefined && req.method !== 'GET' && req.method !== 'HEAD') headers['content-encoding'] = ce;
   const payload: UpstreamPayload = { method: req.method, pathAndQuery: req.query === '' ? path : `${path}?${req.query}`, headers };
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
   if (hasBody) payload.body = req.body;
@@ -247,7 +287,7 @@ function otherCall(req: InboundRequest, rel: string | undefined): Call {
   return {
     cls: ep.write ? 'write' : 'uncached',
     name: ep.name,
-    keyMaterial: [`${req.method} ${payload.pathAndQuery}`, `accept=${accept ?? ''}`, `ct=${ct ?? ''}`, `body=${bodyHash}`].join('\n'),
+    keyMaterial: [`${req.method} ${payload.pathAndQuery}`, `accept=${accept ?? ''}`, `ct=${ct ?? ''}`, `ce=${ce ?? ''}`, `body=${bodyHash}`].join('\n'),
     rest: { payload },
   };
 }
@@ -270,22 +310,50 @@ function isCommittedTransaction(body: Buffer): boolean {
   }
 }
 
-function judge(answer: CallAnswer, pins: ReadonlyArray<bigint | undefined>): 'ok' | 'bad' | 'lacks-version' {
+/**
+ * A 200 must be what the endpoint returns before it may be stored or shared: a request that
+ * negotiated BCS gets `application/x-bcs`; a JSON one gets a JSON content type and a body that
+ * parses to the endpoint's shape (an object, or an array for the list endpoints). Anything else —
+ * a balancer's `200 text/html` maintenance page — is a failing node: counted, asked elsewhere.
+ */
+function judge(answer: CallAnswer, pins: ReadonlyArray<bigint | undefined>, request?: UpstreamPayload): 'ok' | 'bad' | 'lacks-version' {
   const pin = pins[0];
-  const type = String(answer.headers['content-type'] ?? '');
-  if (answer.status === 200 && type.includes('json') && !isJson(answer.body)) return 'bad';
+  if (answer.status === 200 && !bodyFitsEndpoint(answer, request)) return 'bad';
   // A 404 for a version above the node's own ledger: it is behind, not the data missing.
   const nodeHead = nodeFacts(answer.headers).head;
   if (answer.status === 404 && pin !== undefined && nodeHead !== undefined && nodeHead < pin) return 'lacks-version';
   return 'ok';
 }
 
-function isJson(body: Buffer): boolean {
+/** Endpoints whose JSON answer is an array; `/balance` answers a bare number; the rest an object. */
+const ARRAY_ROUTES = new Set(['view', 'account_resources', 'account_modules', 'account_transactions', 'events']);
+const NUMBER_ROUTES = new Set(['account_balance']);
+
+function bodyFitsEndpoint(answer: CallAnswer, request: UpstreamPayload | undefined): boolean {
+  const type = mediaType(answer.headers['content-type']);
+  if (request === undefined) return !type.includes('json') || parsedJson(answer.body) !== undefined;
+  const rel = fromV1(request.pathAndQuery.split('?')[0] ?? '');
+  const route = matchRoute(request.method, rel);
+  // Unknown endpoints are not cached: only a JSON that does not parse is judged there.
+  if (route === undefined) return !type.includes('json') || parsedJson(answer.body) !== undefined;
+  if (negotiateAccept(request.headers.accept) === 'bcs') return type === ACCEPT_BCS;
+  if (type !== 'application/json') return false;
+  const doc = parsedJson(answer.body);
+  if (NUMBER_ROUTES.has(route.name)) return typeof doc === 'number' || typeof doc === 'string';
+  const wantArray = ARRAY_ROUTES.has(route.name);
+  return typeof doc === 'object' && doc !== null && Array.isArray(doc) === wantArray;
+}
+
+function mediaType(v: string | string[] | undefined): string {
+  const text = Array.isArray(v) ? (v[0] ?? '') : (v ?? '');
+  return (text.split(';')[0] ?? '').trim().toLowerCase();
+}
+
+function parsedJson(body: Buffer): unknown {
   try {
-    JSON.parse(body.toString('utf8'));
-    return true;
+    return JSON.parse(body.toString('utf8')) as unknown;
   } catch {
-    return false;
+    return undefined;
   }
 }
 

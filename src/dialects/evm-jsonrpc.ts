@@ -105,11 +105,20 @@ const KNOWN = new Set([...BLOCK_PARAM.keys(), ...IMMUTABLE, ...HEAD, ...UNCACHED
 export const BLOCK_PLACEHOLDER = '#block';
 
 const HEX_U64 = /^0[xX][0-9a-fA-F]{1,16}$/;
+/** A hex quantity as geth writes it: lower-case `0x`, no leading zeros. */
+const CANONICAL_QUANTITY = /^0x(?:0|[1-9a-f][0-9a-f]{0,15})$/;
 const HASH_32 = /^0[xX][0-9a-fA-F]{64}$/;
 
+/**
+ * number: pinned to n; `canonical` says the param is written exactly as `0x…` without leading
+ * zeros, the only form that may share a key with other ways of naming the same block (geth
+ * rejects `0x01`, ganache accepts it: nodes do not agree, so it gets a key of its own).
+ * asWritten: a form the proxy does not understand (or a missing/null block param): forwarded as
+ * written and never stored — the node decides what it means.
+ */
 type BlockRef =
-  | { kind: 'number'; n: bigint; reorgable: boolean }
-  | { kind: 'latest' | 'pending' | 'moving' | 'hash' | 'canonical-hash' };
+  | { kind: 'number'; n: bigint; reorgable: boolean; canonical: boolean }
+  | { kind: 'latest' | 'pending' | 'moving' | 'hash' | 'canonical-hash' | 'asWritten' };
 
 function classify(method: string, params: RpcParams | undefined): RpcClassification {
   if (UNCACHED.has(method)) return { cls: 'uncached' };
@@ -121,20 +130,22 @@ function classify(method: string, params: RpcParams | undefined): RpcClassificat
 }
 
 function classifyBlockRead(index: number, params: RpcParams | undefined): RpcClassification {
-  if (params !== undefined && !Array.isArray(params)) throw new InvalidParamsError('params must be an array');
-  const list = params ?? [];
-  // Too few params to even reach the block param: forward as sent, keyed by the head; the node
-  // decides (its error is never stored).
-  if (list.length < index) return { cls: 'head' };
+  // Named params, or too few to reach the block param: forwarded as sent, never stored.
+  if (params === undefined || !Array.isArray(params) || params.length <= index) return { cls: 'uncached' };
+  const list = params;
   const ref = blockRef(list[index]);
   const keyParams = withParam(list, index, BLOCK_PLACEHOLDER);
   switch (ref.kind) {
-    case 'number':
-      return ref.reorgable ? { cls: 'immutable', pin: ref.n, reorgable: true, keyParams } : { cls: 'immutable', pin: ref.n, keyParams };
+    case 'number': {
+      // A non-canonical form keeps its own text in the key (own entry), still pinned to n.
+      const key = ref.canonical ? keyParams : list;
+      return ref.reorgable ? { cls: 'immutable', pin: ref.n, reorgable: true, keyParams: key } : { cls: 'immutable', pin: ref.n, keyParams: key };
+    }
     case 'latest':
       // Forwarded pinned to head H it is a read pinned by number, as reorgable as one.
       return { cls: 'head', keyParams, reorgable: true, pinParams: (h) => withParam(list, index, `0x${h.toString(16)}`) };
     case 'pending':
+    case 'asWritten':
       return { cls: 'uncached' };
     case 'moving':
       return { cls: 'head' };
@@ -147,19 +158,18 @@ function classifyBlockRead(index: number, params: RpcParams | undefined): RpcCla
   }
 }
 
-/** A copy of params with the value at index replaced (or appended when index === length). */
+/** A copy of params with the value at index replaced. */
 function withParam(list: readonly JsonValue[], index: number, value: JsonValue): JsonValue[] {
   const out = list.slice();
   out[index] = value;
   return out;
 }
 
-/** A block param: omitted or null means latest (geth's default), else a tag, a number or EIP-1898. */
+/** A block param: a tag, a number, a 32-byte hash or EIP-1898; anything else goes as written. */
 function blockRef(v: JsonValue | undefined): BlockRef {
-  if (v === undefined || v === null) return { kind: 'latest' };
   if (typeof v === 'string') return tagRef(v);
   if (isJsonObject(v)) return eip1898Ref(v);
-  throw new InvalidParamsError('invalid block parameter');
+  return { kind: 'asWritten' };
 }
 
 function tagRef(tag: string): BlockRef {
@@ -172,22 +182,32 @@ function tagRef(tag: string): BlockRef {
     case 'finalized':
       return { kind: 'moving' };
     case 'earliest':
-      return { kind: 'number', n: 0n, reorgable: false };
+      return { kind: 'number', n: 0n, reorgable: false, canonical: false };
   }
-  // The bigint normalises `0x0a` and `0xa` to one pin; more than 64 bits is no block number.
-  if (HEX_U64.test(tag)) return { kind: 'number', n: BigInt(`0x${tag.slice(2)}`), reorgable: true };
-  throw new InvalidParamsError(`invalid block parameter ${JSON.stringify(tag.slice(0, 80))}`);
+  // More than 64 bits is no block number; a 32-byte hash names a block for good (geth accepts it).
+  if (HEX_U64.test(tag)) return { kind: 'number', n: BigInt(`0x${tag.slice(2)}`), reorgable: true, canonical: CANONICAL_QUANTITY.test(tag) };
+  if (HASH_32.test(tag)) return { kind: 'hash' };
+  return { kind: 'asWritten' };
 }
 
-/** EIP-1898: `{blockHash, requireCanonical?}` pins for good; `{blockNumber}` is read as the number. */
+/**
+ * EIP-1898: `{blockHash, requireCanonical?}` pins for good; `{blockNumber, requireCanonical?}` is
+ * read as the number (geth accepts both). The object form keeps its own key (see BlockRef).
+ */
 function eip1898Ref(o: JsonObject): BlockRef {
   const keys = Object.keys(o);
-  if (typeof o.blockHash === 'string' && HASH_32.test(o.blockHash)) {
-    const extrasOk = keys.every((k) => k === 'blockHash' || (k === 'requireCanonical' && typeof o[k] === 'boolean'));
-    if (extrasOk) return o.requireCanonical === true ? { kind: 'canonical-hash' } : { kind: 'hash' };
+  const extrasOk = (name: string): boolean => keys.every((k) => k === name || (k === 'requireCanonical' && typeof o[k] === 'boolean'));
+  if (typeof o.blockHash === 'string' && HASH_32.test(o.blockHash) && extrasOk('blockHash')) {
+    // requireCanonical: the node must refuse H once a reorg left it off the canonical chain, so the
+    // answer is not immutable while H may still reorg (see classifyBlockRead).
+    return o.requireCanonical === true ? { kind: 'canonical-hash' } : { kind: 'hash' };
   }
-  if (keys.length === 1 && typeof o.blockNumber === 'string') return tagRef(o.blockNumber);
-  throw new InvalidParamsError('invalid EIP-1898 block parameter');
+  if (typeof o.blockNumber === 'string' && extrasOk('blockNumber')) {
+    const ref = tagRef(o.blockNumber);
+    // A tag inside the object is not pinned for the node: pinning would rewrite what it was asked.
+    return ref.kind === 'number' ? { ...ref, canonical: false } : { kind: 'asWritten' };
+  }
+  return { kind: 'asWritten' };
 }
 
 function isCacheable(call: Call, answer: CallAnswer): boolean {

@@ -40,6 +40,8 @@ interface Envelope {
   notification: boolean;
   method: string;
   params: RpcParams | undefined;
+  /** The client sent `"params": null` (forwarded like that: the node decides what it means). */
+  paramsNull?: boolean;
 }
 
 /** Parses a JSON-RPC request body. Throws for a malformed document, an empty or oversized batch. */
@@ -56,21 +58,26 @@ export function parseRpcRequest(body: Buffer, limits: ParseLimits, spec: RpcSpec
   return { kind: 'jsonrpc', batch: false, calls: [parseCall(doc, spec)] };
 }
 
-/** One element: a bad envelope or bad params give a rejected Call, so a batch keeps its positions. */
+/**
+ * One element: a bad envelope or bad params give a rejected Call, so a batch keeps its positions.
+ * Only a well-formed request without `id` is a notification (JSON-RPC 2.0 §4.1); anything that is
+ * not a request at all (`{"foo":"boo"}`, a non-string method) is answered -32600 — with `id: null`
+ * unless the element carried a valid id (§5: null only when the id could not be detected).
+ */
 function parseCall(el: JsonValue, spec: RpcSpec): Call {
   if (!isJsonObject(el)) return rejectedCall(spec, 'null', false, undefined, new InvalidRequestError('call is not an object'));
-  const notification = !('id' in el);
   const id = el.id;
   const method = typeof el.method === 'string' ? el.method : undefined;
-  if (!notification && !isValidId(id)) {
-    return rejectedCall(spec, 'null', false, method, new InvalidRequestError('id must be a string, a number or null'));
-  }
-  const idRaw = id === undefined ? 'null' : stringifyJson(id);
-  const problem = envelopeProblem(el);
+  const idOk = id === undefined || isValidId(id);
+  const idRaw = id === undefined || !idOk ? 'null' : stringifyJson(id);
+  const problem = !idOk ? 'id must be a string, a number or null' : method === undefined ? 'method must be a string' : envelopeProblem(el);
   if (problem !== undefined || method === undefined) {
-    return rejectedCall(spec, idRaw, notification, method, new InvalidRequestError(problem ?? 'method must be a string'));
+    return rejectedCall(spec, idRaw, false, method, new InvalidRequestError(problem ?? 'method must be a string'));
   }
-  const env: Envelope = { idRaw, notification, method, params: el.params as RpcParams | undefined };
+  const notification = id === undefined;
+  // `"params": null` is read as no params, as geth does; it is still forwarded as written.
+  const params = el.params === null ? undefined : (el.params as RpcParams | undefined);
+  const env: Envelope = { idRaw, notification, method, params, paramsNull: el.params === null };
   let c: RpcClassification;
   try {
     c = spec.classify(method, env.params);
@@ -87,7 +94,7 @@ function isValidId(id: JsonValue | undefined): boolean {
 
 function envelopeProblem(el: JsonObject): string | undefined {
   if ('jsonrpc' in el && el.jsonrpc !== '2.0') return 'jsonrpc must be "2.0"';
-  if ('params' in el && !Array.isArray(el.params) && !isJsonObject(el.params)) return 'params must be an array or an object';
+  if ('params' in el && el.params !== null && !Array.isArray(el.params) && !isJsonObject(el.params)) return 'params must be an array or an object';
   return undefined;
 }
 
@@ -123,7 +130,7 @@ function forwarder(env: Envelope, pinParams: ((h: bigint) => RpcParams) | undefi
     notification: env.notification,
     body(id: number, pinTo?: bigint): string {
       if (!Number.isSafeInteger(id)) throw new InternalError(`upstream id must be an integer, got ${id}`);
-      if (pinTo === undefined) return rpcRequestText(id, env.method, env.params);
+      if (pinTo === undefined) return env.paramsNull === true ? rpcRequestText(id, env.method, null) : rpcRequestText(id, env.method, env.params);
       // Pinning a call that cannot be pinned would store an unpinned answer under a pinned key.
       if (pinParams === undefined) throw new InternalError(`${env.method} cannot be forwarded pinned`);
       return rpcRequestText(id, env.method, pinParams(pinTo));
@@ -150,8 +157,8 @@ function rejectedCall(spec: RpcSpec, idRaw: string, notification: boolean, metho
 }
 
 /** A request text; params keep their literal text. */
-export function rpcRequestText(id: number, method: string, params: RpcParams | undefined): string {
-  const p = params === undefined ? '' : `,"params":${stringifyJson(params)}`;
+export function rpcRequestText(id: number, method: string, params: RpcParams | null | undefined): string {
+  const p = params === undefined ? '' : `,"params":${params === null ? 'null' : stringifyJson(params)}`;
   return `{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)}${p}}`;
 }
 
@@ -221,20 +228,39 @@ export function resultObject(body: Buffer): Record<string, unknown> | undefined 
 const MISSING_STATE = /header not found|missing trie node|unknown block|block not found|pruned|state (is )?not available/i;
 
 /**
- * Shared judge: a 200 must be JSON-RPC. For a call pinned to a block, "no such block" errors and a
- * null result mean this node does not have the block (yet, or any more): ask another node. (A
- * null that every node gives is still answered, after the retry, and never cached.)
+ * Shared judge: a 200 must be JSON-RPC, and it must answer exactly the calls that were sent (ids
+ * 0..n-1, each once — see answerIdsIntact). For a call pinned to a block, "no such block" errors
+ * and a null result mean this node does not have the block (yet, or any more): ask another node.
+ * (A null that every node gives is still answered, after the retry, and never cached.)
  */
 export function rpcJudge(answer: CallAnswer, pins: ReadonlyArray<bigint | undefined>): 'ok' | 'bad' | 'lacks-version' {
-  if (answer.status !== 200) return 'ok';
   let items: ScannedRpcResponse[];
   try {
     items = scanRpcResponse(answer.body);
   } catch {
-    return 'bad';
+    return answer.status === 200 ? 'bad' : 'ok';
   }
+  if (!answerIdsIntact(items, pins.length)) return 'bad';
   if (pins.every((p) => p === undefined)) return 'ok';
   return items.some((item) => pins[Number(item.idRaw)] !== undefined && lacksBlock(item)) ? 'lacks-version' : 'ok';
+}
+
+/**
+ * The calls of an upstream request are sent with ids 0..n-1. A well-formed answer holds each of
+ * them exactly once and nothing else — or is one `id: null` *error*: the node rejected the whole
+ * request (parse error, batch refused), which applies to every call. A missing, duplicate or
+ * unknown id, or an `id: null` *result*, is a broken answer: no call can tell which result is
+ * its own, so none may be stored or shared (strict matching, never by position).
+ */
+export function answerIdsIntact(items: readonly ScannedRpcResponse[], n: number): boolean {
+  if (items.length === 1 && items[0]?.idRaw === 'null' && items[0].error !== undefined) return true;
+  if (items.length !== n) return false;
+  const seen = new Set<string>();
+  for (const item of items) {
+    if (!/^(0|[1-9]\d*)$/.test(item.idRaw) || Number(item.idRaw) >= n || seen.has(item.idRaw)) return false;
+    seen.add(item.idRaw);
+  }
+  return true;
 }
 
 function lacksBlock(item: ScannedRpcResponse): boolean {

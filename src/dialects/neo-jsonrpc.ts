@@ -201,12 +201,24 @@ function holdsSession(result: Buffer): boolean {
   return 'session' in r || containsInterop(r.stack);
 }
 
-function containsInterop(v: unknown): boolean {
-  if (Array.isArray(v)) return v.some(containsInterop);
-  if (typeof v !== 'object' || v === null) return false;
-  const item = v as Record<string, unknown>;
-  // Compound items (Array, Struct, Map entries) nest further items under value/key.
-  return item.type === 'InteropInterface' || Object.values(item).some(containsInterop);
+/**
+ * Iterative on purpose: a node can nest stack items deeper than the call stack allows (a
+ * recursive walk threw RangeError there). Compound items (Array, Struct, Map entries) nest
+ * further items under value/key; every value is visited once.
+ */
+function containsInterop(root: unknown): boolean {
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const v = pending.pop();
+    // One by one: spreading a huge array into push() can itself throw RangeError.
+    if (Array.isArray(v)) for (const x of v) pending.push(x);
+    else if (typeof v === 'object' && v !== null) {
+      const item = v as Record<string, unknown>;
+      if (item.type === 'InteropInterface') return true;
+      for (const x of Object.values(item)) pending.push(x);
+    }
+  }
+  return false;
 }
 
 /** getblockcount answers the number of blocks; the head is the last index. */

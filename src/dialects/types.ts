@@ -161,7 +161,7 @@ export interface Dialect {
    * does not hold the version a pinned request asked for (it fell behind or pruned it). `pins` are
    * the pins of the calls in request order (JSON-RPC: element n was sent with id n).
    */
-  judge(answer: CallAnswer, pins: ReadonlyArray<bigint | undefined>): 'ok' | 'bad' | 'lacks-version';
+  judge(answer: CallAnswer, pins: ReadonlyArray<bigint | undefined>, request?: UpstreamPayload): 'ok' | 'bad' | 'lacks-version';
   /**
    * What an answer's headers say about the node that sent it: its head (X-Aptos-Ledger-Version)
    * and the oldest version it still holds (X-Aptos-Ledger-Oldest-Version, pruning). Empty when the

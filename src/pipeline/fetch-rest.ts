@@ -4,7 +4,7 @@ import { baseCacheable, identityEntry } from '../cache/policy.js';
 import { asProxyError } from '../errors.js';
 import { passableResponseHeaders } from '../response/headers.js';
 import type { GroupRuntime } from '../runtime/runtime.js';
-import { answered, failed, type CallPlan, type Outcome } from '../runtime/types.js';
+import { answered, failed, type Answer, type CallPlan, type Outcome } from '../runtime/types.js';
 import type { ForwardInfo } from '../upstream/client.js';
 import { callGroup } from '../upstream/failover.js';
 import type { FetchMisses } from './calls/types.js';
@@ -37,7 +37,10 @@ async function fetchOne(plan: CallPlan, fc: FetchContext): Promise<Outcome> {
       baseCacheable(res.status, res.headers, res.body.length, fc.maxEntryBytes) &&
       fc.group.dialect.isCacheable(plan.call, { status: res.status, headers: res.headers, body: res.body });
     const headers = cacheable ? fc.group.dialect.storableHeaders(res.headers) : passableResponseHeaders(res.headers);
-    return answered({ entry: identityEntry(res.status, headers, res.body, Date.now()), cacheable, node: res.node.name });
+    const answer: Answer = { entry: identityEntry(res.status, headers, res.body, Date.now()), cacheable, node: res.node.name };
+    // A cookie set for the leader is that client's: a follower makes its own call (never shares it).
+    if (!cacheable && res.headers['set-cookie'] !== undefined) answer.exclusive = true;
+    return answered(answer);
   } catch (err) {
     return failed(asProxyError(err));
   }

@@ -8,8 +8,9 @@ import { scanRpcResponse, type ScannedRpcResponse } from '../dialects/rpc-answer
 import type { UpstreamPayload } from '../dialects/types.js';
 import {
   asProxyError,
-  type ProxyError,
+  ProxyError,
   UpstreamBadResponseError,
+  UpstreamResponseTooLargeError,
   UpstreamConnectError,
   UpstreamTimeoutError,
   UpstreamUnavailableError,
@@ -27,11 +28,25 @@ export function rpcFetcher(fc: FetchContext, path: string): FetchMisses {
     const indexed = plans.map((p, i) => [p, i] as const);
     const reads = indexed.filter(([p]) => !p.write && p.call.affinity === undefined);
     const writes = indexed.filter(([p]) => p.write && p.call.affinity === undefined);
-    // A call continuing a session goes alone to the node that holds it.
-    const bound = indexed.filter(([p]) => p.call.affinity !== undefined).map((item) => sendGroup([item], false, fc, path, out));
+    const bound = bySessionNode(indexed.filter(([p]) => p.call.affinity !== undefined), fc).map((items) => sendGroup(items, false, fc, path, out));
     await Promise.all([sendGroup(reads, false, fc, path, out), sendGroup(writes, true, fc, path, out), ...bound]);
     return out;
   };
+}
+
+/**
+ * Calls continuing sessions go to the node that holds the session; the calls of one client
+ * request bound for the same node travel as one upstream batch (not one request each).
+ */
+function bySessionNode(items: ReadonlyArray<readonly [CallPlan, number]>, fc: FetchContext): Array<Array<readonly [CallPlan, number]>> {
+  const groups = new Map<UpstreamNode, Array<readonly [CallPlan, number]>>();
+  for (const item of items) {
+    const node = fc.group.set.nodeForSession(item[0].call.affinity as string);
+    const list = groups.get(node);
+    if (list) list.push(item);
+    else groups.set(node, [item]);
+  }
+  return [...groups.values()];
 }
 
 async function sendGroup(
@@ -68,9 +83,25 @@ async function exchange(plans: CallPlan[], write: boolean, fc: FetchContext, pat
     rememberSessions(plans, answers, res.node, fc);
     return answers;
   } catch (err) {
-    const error = asProxyError(err);
-    return plans.map(() => failed(error));
+    const failure = asProxyError(err);
+    if (splittable(failure, plans, write)) return splitExchange(plans, write, fc, path);
+    return plans.map(() => failed(failure));
   }
+}
+
+/**
+ * maxResponseBytes bounds each call's answer, not a batch the proxy merged: when the merged
+ * answer is too large, the halves are asked separately (down to single calls), so every call the
+ * node answers within the limit is answered. Only reads: a write batch has been applied already.
+ */
+function splittable(err: ProxyError, plans: CallPlan[], write: boolean): boolean {
+  return err instanceof UpstreamResponseTooLargeError && plans.length > 1 && !write;
+}
+
+async function splitExchange(plans: CallPlan[], write: boolean, fc: FetchContext, path: string): Promise<Outcome[]> {
+  const half = Math.ceil(plans.length / 2);
+  const [a, b] = await Promise.all([exchange(plans.slice(0, half), write, fc, path), exchange(plans.slice(half), write, fc, path)]);
+  return [...a, ...b];
 }
 
 /** Sessions opened by these answers live on the node that gave them: later calls must go there. */
@@ -108,12 +139,15 @@ function matchAnswers(
     const failure = status === 200 ? asProxyError(err) : statusError(status);
     return plans.map(() => failed(failure));
   }
-  const byId = new Map(scanned.map((s) => [s.idRaw, s]));
-  // A node that rejects the whole request answers one error with id null: it applies to every call.
-  const whole = scanned.length === 1 && scanned[0]?.idRaw === 'null' ? scanned[0] : undefined;
+  // Strictly by id (see answerIdsIntact; the judge has already asked another node when it was
+  // broken). Only a lone id:null *error* is the node rejecting the whole request.
+  const whole = scanned.length === 1 && scanned[0]?.idRaw === 'null' && scanned[0].error !== undefined ? scanned[0] : undefined;
+  const byId = new Map<string, ScannedRpcResponse | 'duplicate'>();
+  for (const s of scanned) byId.set(s.idRaw, byId.has(s.idRaw) ? 'duplicate' : s);
   return plans.map((plan, n) => {
-    const item = byId.get(String(n)) ?? whole;
-    if (!item) return failed(new UpstreamBadResponseError(`upstream answer has no element for call ${n}`));
+    const item = whole ?? byId.get(String(n));
+    if (item === undefined) return failed(new UpstreamBadResponseError(`upstream answer has no element for call ${n}`));
+    if (item === 'duplicate') return failed(new UpstreamBadResponseError(`upstream answer has more than one element for call ${n}`));
     return answered(toAnswer(plan, item, status, headers, node, fc));
   });
 }
@@ -127,12 +161,19 @@ function toAnswer(
   fc: FetchContext,
 ): Answer {
   const now = Date.now();
-  if (item.error) return { entry: identityEntry(status, [], item.error, now), rpcError: true, cacheable: false, node };
+  // The node's HTTP status is kept (a single call answers with it: a 500 carrying an error stays a 500).
+  if (item.error) return withCookieRule({ entry: identityEntry(status, [], item.error, now), rpcError: true, cacheable: false, node }, headers);
   const result = item.result ?? Buffer.from('null');
   const cacheable =
     baseCacheable(status, headers, result.length, fc.maxEntryBytes) &&
     fc.group.dialect.isCacheable(plan.call, { status, headers, body: result, rpcError: false });
-  return { entry: identityEntry(200, [], result, now), cacheable, node, ttlMs: reorgTtl(plan, result, fc) };
+  return withCookieRule({ entry: identityEntry(status, [], result, now), cacheable, node, ttlMs: reorgTtl(plan, result, fc) }, headers);
+}
+
+/** An answer that set a cookie was meant for its caller alone: followers make their own call. */
+function withCookieRule(answer: Answer, headers: Record<string, string | string[] | undefined>): Answer {
+  if (headers['set-cookie'] !== undefined && answer.cacheable !== true) answer.exclusive = true;
+  return answer;
 }
 
 /** A transaction found by hash in a block within finalityDepth of the head may still move. */

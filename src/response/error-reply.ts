@@ -3,16 +3,19 @@
 // JSON-RPC code. Routes that are not matched (no dialect known) get the REST shape.
 import type { ServerResponse } from 'node:http';
 import { rpcErrorText } from '../dialects/jsonrpc.js';
-import { RateLimitedError, type ProxyError } from '../errors.js';
+import { asProxyError, RateLimitedError, type ProxyError } from '../errors.js';
 
 export type ErrorShapeKind = 'rest' | 'jsonrpc';
 
-export function errorBody(kind: ErrorShapeKind, err: ProxyError, idRaw = 'null'): string {
+export function errorBody(kind: ErrorShapeKind, thrown: ProxyError, idRaw = 'null'): string {
+  // Normalised here too: a non-ProxyError must still give a code, a message and valid JSON.
+  const err = asProxyError(thrown);
   if (kind === 'jsonrpc') return rpcErrorText(idRaw, err.rpcCode, err.message);
   return JSON.stringify({ message: err.message, error_code: err.code, vm_error_code: null });
 }
 
-export function writeError(res: ServerResponse, kind: ErrorShapeKind, err: ProxyError, requestId: string): void {
+export function writeError(res: ServerResponse, kind: ErrorShapeKind, thrown: ProxyError, requestId: string): void {
+  const err = asProxyError(thrown);
   if (res.headersSent) {
     // Too late for a clean answer: cut the connection so the client sees a failure, not a truncated 200.
     res.destroy();

@@ -6,6 +6,7 @@ import { envelopePrefix, ENVELOPE_SUFFIX, rpcErrorText } from '../dialects/jsonr
 import type { Call } from '../dialects/types.js';
 import type { CallResult } from '../runtime/types.js';
 import type { CacheEntry } from '../cache/types.js';
+import { asProxyError } from '../errors.js';
 import { gzipSplice, gzipWrap, inflateSegment, type Segment } from './gzip-splice.js';
 
 export interface WriteOptions {
@@ -95,7 +96,9 @@ const SUFFIX = Buffer.from(ENVELOPE_SUFFIX);
 function pushAnswer(parts: Array<Buffer | Segment>, call: Call, result: CallResult): boolean {
   const idRaw = call.rpc?.idRaw ?? 'null';
   if (result.cache === 'error') {
-    parts.push(Buffer.from(rpcErrorText(idRaw, result.error.rpcCode, result.error.message)));
+    // Whatever was thrown, the reply is a JSON-RPC error with a numeric code (never `undefined`).
+    const err = asProxyError(result.error);
+    parts.push(Buffer.from(rpcErrorText(idRaw, err.rpcCode, err.message)));
     return false;
   }
   const { entry, rpcError } = result.answer;
@@ -103,11 +106,17 @@ function pushAnswer(parts: Array<Buffer | Segment>, call: Call, result: CallResu
   return entry.compressed;
 }
 
-/** A single call that failed upstream keeps the failure's HTTP status; batches are 200. */
+/**
+ * A single call answers with the node's HTTP status (a node's 500 carrying a JSON-RPC error stays
+ * a 500), or the status of the proxy's own upstream/internal failure; client errors of a single
+ * call are 200 like geth's; batches are always 200.
+ */
 function rpcStatus(input: RpcWriteInput): number {
   const only = input.results[0];
-  if (input.batch || input.results.length !== 1 || !only || only.cache !== 'error') return 200;
-  return only.error.source === 'upstream' || only.error.source === 'internal' ? only.error.status : 200;
+  if (input.batch || input.results.length !== 1 || !only) return 200;
+  if (only.cache !== 'error') return only.answer.entry.status;
+  const err = asProxyError(only.error);
+  return err.source === 'upstream' || err.source === 'internal' ? err.status : 200;
 }
 
 function encodeBody(parts: Array<Buffer | Segment>, gzip: boolean, headers: Array<[string, string]>, anyCompressed: boolean): Buffer {

@@ -30,7 +30,7 @@ export class HitShortcut {
     const accept = headers['accept'] ?? '';
     const contentType = headers['content-type'] ?? '';
     // Each field is length-prefixed: no choice of values can make two requests print alike.
-    const fields = [method, path, query, accept, contentType];
+    const fields = [method, path, query, accept, contentType, headers['content-encoding'] ?? ''];
     let fp = `${routeIndex}`;
     for (const f of fields) fp += `|${f.length}:${f}`;
     return `${fp}|${body.length}:${body.toString('latin1')}`;

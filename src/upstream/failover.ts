@@ -6,7 +6,7 @@
 // and the same read also goes to another node that can serve it; the first good answer wins.
 import type { TimeoutClass, UpstreamPayload } from '../dialects/types.js';
 import { ProxyError, UpstreamBadResponseError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js';
-import { upstreamRetriesTotal } from '../metrics/metrics.js';
+import { upstreamErrorsTotal, upstreamRetriesTotal } from '../metrics/metrics.js';
 import { timeoutsFor } from './call-timeouts.js';
 import { sendToNode, type ForwardInfo, type UpstreamAnswer } from './client.js';
 import { groupHedgeOf, type GroupHedge } from './hedge.js';
@@ -147,6 +147,7 @@ async function attemptOnce(
   else if (verdict === 'bad') {
     const bad = new UpstreamBadResponseError(`node ${node.name} of ${set.name} sent an answer that is not what its API promises`);
     recordFailure(node, now, bad);
+    upstreamErrorsTotal.inc({ group: node.group, node: node.name, code: bad.code });
     return { result: bad, retry: true };
   } else {
     recordSuccess(node, now);
@@ -170,7 +171,7 @@ function abortedAttempt(node: UpstreamNode, now: number, err: ProxyError, reason
 }
 
 function judge(set: ReplicaSet, call: UpstreamCall, answer: UpstreamAnswer): AnswerVerdict {
-  return set.dialect.judge({ status: answer.status, headers: answer.headers, body: answer.body }, call.pins ?? [call.pin]);
+  return set.dialect.judge({ status: answer.status, headers: answer.headers, body: answer.body }, call.pins ?? [call.pin], call.payload);
 }
 
 /** A node that says it is below the pin is believed at once, so selection skips it from now on. */

@@ -1,5 +1,4 @@
 import t from 'tap';
-import { InvalidParamsError } from '../../src/errors.js';
 import { aptosRest as aptos, fromV1 } from '../../src/dialects/aptos-rest.js';
 import type { Call, CallAnswer, InboundRequest } from '../../src/dialects/types.js';
 
@@ -133,13 +132,18 @@ t.test('key material and forwarded payload', async (t) => {
   t.equal(call('GET', '/v1/spec?x=1').rest?.payload.pathAndQuery, '/v1/spec?x=1', 'unknown endpoints forwarded as sent');
 });
 
-t.test('invalid versions are rejected', async (t) => {
+t.test('versions the proxy cannot read go to the node as written, never stored', async (t) => {
   for (const q of ['abc', '-1', '1.0', '', '18446744073709551616', '0x10', '1&ledger_version=2']) {
-    t.throws(() => call('GET', `/v1/accounts/0x1?ledger_version=${q}`), InvalidParamsError, `ledger_version=${q}`);
+    const c = call('GET', `/v1/accounts/0x1?ledger_version=${q}`);
+    t.equal(c.cls, 'uncached', `ledger_version=${q}`);
+    t.equal(c.rest?.payload.pathAndQuery, `/v1/accounts/0x1?ledger_version=${q}`, 'the query as sent');
+    t.equal(c.name, 'account');
   }
   t.equal(call('GET', '/v1/accounts/0x1?ledger_version=18446744073709551615').pin, 18446744073709551615n);
-  t.throws(() => call('GET', '/v1/transactions/by_version/abc'), InvalidParamsError);
-  t.throws(() => call('GET', '/v1/blocks/by_version/-1'), InvalidParamsError);
+  t.equal(call('GET', '/v1/transactions/by_version/abc').cls, 'uncached');
+  t.equal(call('GET', '/v1/blocks/by_version/-1').cls, 'uncached');
+  const view = call('POST', '/v1/view?ledger_version=x');
+  t.equal(view.cls, 'uncached', 'a view stays a read (not a write) when its version is odd');
 });
 
 t.test('isCacheable', async (t) => {

@@ -600,12 +600,23 @@ const BCS_CT = 'application/x-bcs';
 const MIME_BCS_TXN = 'application/x.aptos.signed_transaction+bcs';
 const MIME_BCS_VIEW = 'application/x.aptos.view_function+bcs';
 
+/**
+ * As the Aptos API does (poem's Accept: media ranges sorted by q-value, stable; then the first
+ * that is JSON or BCS; JSON by default). q=0 is "not acceptable".
+ */
 function wantsBcs(accept: string | undefined): boolean {
   if (!accept) return false;
-  const types = accept.split(',').map((s) => s.split(';')[0]?.trim().toLowerCase());
-  const bcs = types.indexOf(BCS_CT);
-  const json = types.indexOf('application/json');
-  return bcs >= 0 && (json < 0 || bcs < json);
+  const ranges = accept.split(',').map((part, order) => {
+    const [type = '', ...params] = part.split(';').map((x) => x.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith('q='));
+    const weight = q === undefined ? 1 : Number(q.slice(2));
+    return { type, weight: Number.isFinite(weight) ? weight : 0, order };
+  });
+  const first = ranges
+    .filter((r) => r.weight > 0)
+    .sort((a, b) => b.weight - a.weight || a.order - b.order)
+    .find((r) => r.type === BCS_CT || r.type === 'application/json');
+  return first?.type === BCS_CT;
 }
 
 function u64Param(q: URLSearchParams, name: string): number | undefined {

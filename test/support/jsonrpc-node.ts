@@ -298,6 +298,8 @@ export async function startJsonRpcNode(opts: JsonRpcNodeOptions): Promise<JsonRp
       if (tag === 'earliest') return 0;
       if (tag === 'safe') return Math.max(0, reportedHead() - safeDepth);
       if (tag === 'finalized') return Math.max(0, reportedHead() - finalizedDepth);
+      // geth reads a 32-byte hex string as a block hash (BlockNumberOrHash).
+      if (typeof tag === 'string' && /^0x[0-9a-fA-F]{64}$/.test(tag)) return resolveBlock({ blockHash: tag });
       if (typeof tag === 'string') return quantity(tag, 'block number');
       if (typeof tag === 'object') {
         const o = tag as { blockNumber?: unknown; blockHash?: unknown };

@@ -8,7 +8,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 
 /** How the node's transport misbehaves. */
 export type FaultBehavior =
@@ -266,7 +266,17 @@ export class FaultyServer {
   async #onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const body = Buffer.concat(chunks);
+    let body = Buffer.concat(chunks);
+    // Like a real node's HTTP stack (poem's Compression, geth's gzip handler): a request body sent
+    // with Content-Encoding: gzip is decoded before the API sees it.
+    if (/^\s*gzip\s*$/i.test(String(req.headers['content-encoding'] ?? ''))) {
+      try {
+        body = gunzipSync(body);
+      } catch {
+        res.writeHead(400, { 'content-type': 'text/plain' }).end('bad gzip body');
+        return;
+      }
+    }
 
     const ac = new AbortController();
     const lifetime = this.#lifetime.signal;
