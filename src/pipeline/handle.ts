@@ -104,8 +104,10 @@ async function runStages(state: ProxyState, ctx: RequestContext): Promise<void> 
   if (!route) throw new NoRouteError(`no route for ${ctx.method} ${ctx.path}`);
   ctx.route = route;
   const path = route.config.stripPrefix ? stripPrefix(ctx.path, route.config.match.pathPrefix) : ctx.path;
+  // Admission first: strongRead needs the API key admit() took off the request.
+  const client = ctx.runtime.admission.admit(ctx.req);
   const strong = ctx.runtime.admission.strongRead(ctx.req);
-  const streamInstead = await serveBuffered(state, ctx, path, strong);
+  const streamInstead = await serveBuffered(state, ctx, path, strong, client);
   if (streamInstead) await streamThrough(ctx, path, strong, streamInstead);
 }
 
@@ -114,10 +116,9 @@ async function runStages(state: ProxyState, ctx: RequestContext): Promise<void> 
  * instead, when the dialect says it must be (before the body: unknown paths, event streams; after
  * parsing: a request it hands back) or the one answer was too large to buffer.
  */
-async function serveBuffered(state: ProxyState, ctx: RequestContext, path: string, strong: boolean): Promise<StreamInstead | undefined> {
+async function serveBuffered(state: ProxyState, ctx: RequestContext, path: string, strong: boolean, client: string): Promise<StreamInstead | undefined> {
   const route = ctx.route!;
   const { runtime, req } = ctx;
-  const client = runtime.admission.admit(req);
   const dialect = route.group.dialect;
   const plan = dialect.plan(ctx.method, path);
   if (plan.mode === 'passthrough') return { write: plan.write };

@@ -70,7 +70,7 @@ export class Runtime {
     for (const [name, cfg] of Object.entries(config.upstreams)) groups.set(name, buildGroup(name, cfg, sessions));
     this.groups = groups;
     const redis = config.cache.redis;
-    this.sharedFloor = redis ? new SharedFloor(redis, new Map([...groups].map(([n, g]) => [n, g.floor]))) : undefined;
+    this.sharedFloor = redis ? new SharedFloor(redis, groups) : undefined;
     this.routes = config.routes.map((route, index) => {
       const group = groups.get(route.upstream);
       if (!group) throw new Error(`routes[${index}].upstream: unknown group ${route.upstream}`);
