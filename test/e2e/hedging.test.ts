@@ -119,7 +119,10 @@ t.test('one of three nodes hung under load: no client request fails, none waits 
   t.not(hung?.breaker, 'closed', 'the breaker took the hung node out of rotation');
   const hedges = await counter(hedgesTotal, c.group);
   t.ok(hedges >= 3, `hedges sent (${hedges})`);
-  t.ok(hedges <= 15, `the breaker opened after a few lost hedges, not after ${hedges}`);
+  // Each of the 8 clients has at most one read in flight; reads already on the hung node when it
+  // stalls are each hedged once, and three lost hedges open its breaker: at most two windows of
+  // 8 reads plus those three, against 200 reads that a closed breaker would keep sending there.
+  t.ok(hedges <= 2 * 8 + 3, `the breaker opened after a few lost hedges, not after ${hedges}`);
 });
 
 t.test('one slow node (20x latency): the hedge budget holds', async (t) => {
