@@ -6,13 +6,9 @@
 import { JsonNumber, isJsonObject, parseJson, type JsonValue } from './json-text.js';
 import { rpcRequestText } from './jsonrpc.js';
 import { scanRpcResponse } from './rpc-answer-scan.js';
-import type { UpstreamPayload } from './types.js';
+import type { ChainIdentityPoll } from './types.js';
 
-export interface ChainIdentityPoll {
-  payload: UpstreamPayload;
-  /** The chain's identity as a short string; undefined when the answer does not tell. */
-  parse(status: number, body: Buffer): string | undefined;
-}
+export type { ChainIdentityPoll };
 
 /** Depth bound for parsing identity answers (they are small, flat objects). */
 const MAX_DEPTH = 8;

@@ -3,7 +3,6 @@
 // pinned to a head the proxy chose), and whether a given upstream answer may be stored.
 // Dialects are pure: no I/O, no clock, no config beyond what is passed in.
 import type { ProxyError } from '../errors.js';
-import type { ChainIdentityPoll } from './chain-identity.js';
 
 export type DialectName = 'aptos-rest' | 'evm-jsonrpc' | 'neo-jsonrpc';
 
@@ -126,6 +125,13 @@ export interface CallAnswer {
   body: Buffer;
   /** JSON-RPC only: true when the answer was an `error` object. */
   rpcError?: boolean;
+}
+
+/** The light request that asks a node which chain it serves (chain-identity.ts). */
+export interface ChainIdentityPoll {
+  payload: UpstreamPayload;
+  /** The chain's identity as a short string; undefined when the answer does not tell. */
+  parse(status: number, body: Buffer): string | undefined;
 }
 
 export interface HeadPoll {
