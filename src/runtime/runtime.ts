@@ -11,7 +11,7 @@ import { ReadFloor } from './read-floor.js';
 import { SharedFloor } from './shared-floor.js';
 import { dialectFor } from '../dialects/index.js';
 import type { Dialect } from '../dialects/types.js';
-import { ChainIdentity } from '../cache/chain-identity.js';
+import { ChainIdentity } from '../upstream/chain-identity.js';
 import { HeadTracker } from '../upstream/head-tracker.js';
 import { ReplicaSet } from '../upstream/replica-set.js';
 import { Admission } from '../server/admission.js';

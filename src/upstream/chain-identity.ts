@@ -7,8 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Dialect } from '../dialects/types.js';
 import { componentLogger } from '../log.js';
-import { sendToNode } from '../upstream/client.js';
-import type { UpstreamNode } from '../upstream/node.js';
+import { sendToNode } from './client.js';
+import type { UpstreamNode } from './node.js';
 
 const log = componentLogger('cache');
 const FIRST_RETRY_MS = 250;
