@@ -1,7 +1,7 @@
 // How each dialect learns which chain its nodes serve, in the nodes' own words: the answer that
 // tells two chains apart (EVM `eth_chainId`, Aptos `chain_id` of GET /v1, Neo's network magic in
 // `getversion`). The proxy puts it into every cache key before a group may use the shared tier
-// (src/cache/chain-identity.ts), so fleets with a group of the same name on different chains that
+// (src/upstream/chain-identity.ts), so fleets with a group of the same name on different chains that
 // share one Redis never serve each other's answers.
 import { JsonNumber, isJsonObject, parseJson, type JsonValue } from './json-text.js';
 import { rpcRequestText } from './jsonrpc.js';

@@ -2,7 +2,7 @@
 // receipt came from instance A and whose next read lands on instance B still reads its write.
 // Per group and chain a max-register (`<prefix>floor:<group>:<chain>`, raised only by a Lua
 // compare-and-set, so two instances racing can never lower it) and one pub/sub channel that pushes
-// every rise to the others at once. The chain (as its nodes state it, cache/chain-identity.ts) is
+// every rise to the others at once. The chain (as its nodes state it, upstream/chain-identity.ts) is
 // part of the register: two fleets with a group of the same name on different chains share one
 // Redis safely, and a group that cannot tell its chain yet shares nothing (per instance only).
 //
