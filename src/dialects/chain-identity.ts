@@ -4,8 +4,7 @@
 // (src/upstream/chain-identity.ts), so fleets with a group of the same name on different chains that
 // share one Redis never serve each other's answers.
 import { JsonNumber, isJsonObject, parseJson, type JsonValue } from './json-text.js';
-import { rpcRequestText } from './jsonrpc.js';
-import { scanRpcResponse } from './rpc-answer-scan.js';
+import { rpcProbe } from './jsonrpc.js';
 import type { ChainIdentityPoll } from './types.js';
 
 export type { ChainIdentityPoll };
@@ -14,23 +13,7 @@ export type { ChainIdentityPoll };
 const MAX_DEPTH = 8;
 
 function rpcPoll(method: string, pick: (result: JsonValue) => string | undefined): ChainIdentityPoll {
-  return {
-    payload: {
-      method: 'POST',
-      pathAndQuery: '/',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: Buffer.from(rpcRequestText(1, method, [])),
-    },
-    parse(status, body) {
-      if (status !== 200) return undefined;
-      try {
-        const [answer] = scanRpcResponse(body);
-        return answer?.result === undefined ? undefined : pick(parseJson(answer.result, MAX_DEPTH));
-      } catch {
-        return undefined;
-      }
-    },
-  };
+  return rpcProbe(method, pick, MAX_DEPTH);
 }
 
 /** A JSON number or a 0x-quantity / decimal string, as a canonical decimal (0x1 and 1 are one chain). */

@@ -9,7 +9,7 @@
 import { InternalError, InvalidRequestError, ProxyError } from '../errors.js';
 import { JsonNumber, isJsonObject, parseJson, stringifyJson, type JsonObject, type JsonValue } from './json-text.js';
 import { scanRpcResponse, type ScannedRpcResponse } from './rpc-answer-scan.js';
-import type { Call, CallAnswer, CallClass, HeadPoll, ParseLimits, ParsedRequest, RpcForward, TimeoutClass } from './types.js';
+import type { Call, CallAnswer, CallClass, HeadPoll, ParseLimits, ParsedRequest, RpcForward, TimeoutClass, UpstreamPayload } from './types.js';
 
 export type RpcParams = JsonValue[] | JsonObject;
 
@@ -268,8 +268,11 @@ function lacksBlock(item: ScannedRpcResponse): boolean {
   return item.result !== undefined && item.result.length === 4 && item.result.toString('latin1') === 'null';
 }
 
-/** A head poll sending `method` with no params; toHead turns the result into the head. */
-export function rpcHeadPoll(method: string, toHead: (result: JsonValue) => bigint | undefined): HeadPoll {
+/**
+ * A light probe sending `method` with no params (head polls, chain identity); `pick` turns the
+ * parsed result into what the probe wants, undefined when the answer does not tell.
+ */
+export function rpcProbe<T>(method: string, pick: (result: JsonValue) => T | undefined, maxDepth = 8): { payload: UpstreamPayload; parse(status: number, body: Buffer): T | undefined } {
   return {
     payload: {
       method: 'POST',
@@ -277,14 +280,19 @@ export function rpcHeadPoll(method: string, toHead: (result: JsonValue) => bigin
       headers: { 'content-type': 'application/json', accept: 'application/json' },
       body: Buffer.from(rpcRequestText(1, method, [])),
     },
-    parse(status: number, body: Buffer): bigint | undefined {
+    parse(status: number, body: Buffer): T | undefined {
       if (status !== 200) return undefined;
       try {
         const [answer] = scanRpcResponse(body);
-        return answer?.result === undefined ? undefined : toHead(parseJson(answer.result, 4));
+        return answer?.result === undefined ? undefined : pick(parseJson(answer.result, maxDepth));
       } catch {
         return undefined;
       }
     },
   };
+}
+
+/** A head poll sending `method` with no params; toHead turns the result into the head. */
+export function rpcHeadPoll(method: string, toHead: (result: JsonValue) => bigint | undefined): HeadPoll {
+  return rpcProbe(method, toHead, 4);
 }
