@@ -95,15 +95,25 @@ function otherEndpoint(method: string, rel: string | undefined): { name: string;
   return known ?? { name: 'other', write: true };
 }
 
+/**
+ * A HEAD on a cached GET route is that GET's read (RFC 9110 §9.3.2: the same headers, no body):
+ * planned, keyed, coalesced and fetched as the GET — the node is asked the GET, never a HEAD,
+ * whose bodiless answer could not fill the entry — and the writer leaves out the body.
+ */
+function readMethod(method: string): string {
+  return method === 'HEAD' ? 'GET' : method;
+}
+
 function plan(method: string, path: string): { mode: 'parse' } | { mode: 'passthrough'; write: boolean } {
   const rel = fromV1(path);
-  if (matchRoute(method, rel) !== undefined) return { mode: 'parse' };
+  if (matchRoute(readMethod(method), rel) !== undefined) return { mode: 'parse' };
   return { mode: 'passthrough', write: otherEndpoint(method, rel).write };
 }
 
-function parse(req: InboundRequest): ParsedRequest {
-  const rel = fromV1(req.path);
-  const route = matchRoute(req.method, rel);
+function parse(inbound: InboundRequest): ParsedRequest {
+  const rel = fromV1(inbound.path);
+  const route = matchRoute(readMethod(inbound.method), rel);
+  const req = route === undefined ? inbound : { ...inbound, method: route.method };
   if (route === undefined || rel === undefined) return { kind: 'rest', call: otherCall(req, rel) };
   let call: Call;
   try {

@@ -179,6 +179,8 @@ export interface Dialect {
    * True when an immutable call's key is a pure function of the request's bytes, so the hit
    * shortcut may map bytes → key before parsing (REST). False where every request carries its own
    * id in the body (JSON-RPC): the bytes never repeat, remembering them would only cost memory.
+   * A dialect that sets it plans a HEAD on a GET route as that GET's read (same key), so the
+   * shortcut fingerprints the two alike.
    */
   readonly keyFromRequestBytes: boolean;
   /**
