@@ -139,7 +139,7 @@ export interface Dialect {
   readonly kind: 'rest' | 'jsonrpc';
   /**
    * Decided before the body is read: 'parse' buffers the body and calls parse(); 'passthrough'
-   * streams the request and the answer with http-proxy-3 (unknown paths, GET on a JSON-RPC
+   * streams the request and the answer (upstream/passthrough.ts: unknown paths, GET on a JSON-RPC
    * endpoint, event streams). `write` says a passthrough request goes to the primary only.
    */
   plan(method: string, path: string): { mode: 'parse' } | { mode: 'passthrough'; write: boolean };
