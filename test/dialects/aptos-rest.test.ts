@@ -1,5 +1,6 @@
 import t from 'tap';
-import { aptosRest as aptos, fromV1 } from '../../src/dialects/aptos-rest.js';
+import { aptosRest as aptos } from '../../src/dialects/aptos-rest.js';
+import { fromV1 } from '../../src/dialects/aptos-routes.js';
 import type { Call, CallAnswer, InboundRequest } from '../../src/dialects/types.js';
 
 const limits = { maxJsonDepth: 32, maxBatchLength: 100 };
