@@ -1,51 +1,34 @@
 // L2: Redis, shared by every proxy instance. Redis is an optimization, never a dependency: a slow,
 // unreachable or restarting Redis must cost a client request at most one command timeout, and is
-// then a miss. Hence no offline queue (commands fail at once while disconnected), no per-request
-// retries, a hard deadline on every call, and reconnection with capped backoff that never gives up.
+// then a miss. Hence a hard deadline on every call, on a connection (redis-connection.ts) with no
+// offline queue, no per-request retries and reconnection with capped backoff that never gives up.
 // Failures are counted per operation but logged once per outage: a dead Redis under load would
 // otherwise write a log line per request. Reads and writes have separate outages: a Redis at
 // maxmemory under `noeviction` answers every read and refuses every write (OOM), and that is one
 // write outage (one log line, redis_writable 0, redis_write_errors_total), not a flapping pair of
 // log lines per miss. A write whose answer comes after commandTimeoutMs is counted as what it
 // turned out to be (stored late, or failed), not as an error the moment the caller stops waiting.
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { componentLogger, type Logger } from '../log.js';
 import { cacheErrorsTotal, cacheLookupsTotal, cacheStoresTotal, redisLateWritesTotal, redisUp, redisWritable, redisWriteErrorsTotal } from '../metrics/metrics.js';
 import { encodeEntry, inspectEntry } from './codec.js';
+import { createClient, type RedisConnectionConfig } from './redis-connection.js';
 import { isSharedKey } from './key.js';
 import { PurgeGenerations } from './purge-generation.js';
 import type { CacheEntry, CacheStore, CacheTier } from './types.js';
 
-export interface RedisStoreConfig {
-  /** redis[s]://[user:pass@]host:port[/db]; for Sentinel and Cluster only its auth, db and TLS are used. */
-  url?: string;
-  sentinels?: Array<{ host: string; port: number }>;
-  /** The master name the sentinels know. */
-  sentinelName?: string;
-  /** Seed nodes, 'host:port' or redis:// URLs. */
-  cluster?: string[];
+export interface RedisStoreConfig extends RedisConnectionConfig {
   /** Prepended to every key; also scopes purge('') so other tenants of the Redis are untouched. */
   prefix: string;
-  commandTimeoutMs: number;
-  connectTimeoutMs?: number;
 }
 
 export interface RedisStoreDeps {
   logger?: Logger;
 }
 
-const MAX_BACKOFF_MS = 2000;
 const FAILED = Symbol('redis-failed');
 const SCAN_COUNT = 1000;
 type Op = 'get' | 'set' | 'purge' | 'decode' | 'damaged';
-/** ioredis' own command timeout, as a multiple of ours: long enough to learn what a late write did. */
-const LATE_ANSWER_FACTOR = 4;
-
-/** Reconnect delay: exponential from 50 ms, capped, with jitter so a fleet does not reconnect in step. */
-export function reconnectDelay(attempt: number): number {
-  const base = Math.min(50 * 2 ** Math.min(attempt, 16), MAX_BACKOFF_MS);
-  return Math.round(base * (0.5 + Math.random() / 2));
-}
 
 export class RedisStore implements CacheStore {
   readonly tier: CacheTier = 'redis';
@@ -302,60 +285,6 @@ export class RedisStore implements CacheStore {
     this.lastError = undefined;
     this.log.info({ downMs, failedCommands: this.outageFailures }, 'redis answering again');
   }
-}
-
-/** `extra`: options for a special-purpose connection (the shared floor's subscriber). */
-export function createClient(cfg: RedisStoreConfig, extra: RedisOptions = {}): Redis | Cluster {
-  const common: RedisOptions = {
-    ...urlOptions(cfg.url),
-    enableOfflineQueue: false,
-    // Our own deadline (deadline()) bounds every caller at commandTimeoutMs; ioredis' timeout only
-    // stops waiting for good, later, so a late write can still be counted as what it did.
-    commandTimeout: cfg.commandTimeoutMs * LATE_ANSWER_FACTOR,
-    connectTimeout: cfg.connectTimeoutMs ?? 2000,
-    maxRetriesPerRequest: 0,
-    // Replaying commands after a reconnect would answer requests that have long been served.
-    autoResendUnfulfilledCommands: false,
-    retryStrategy: reconnectDelay,
-    ...extra,
-  };
-  if (cfg.cluster && cfg.cluster.length > 0) {
-    const { host: _h, port: _p, retryStrategy: _r, ...nodeOptions } = common;
-    const options: ClusterOptions = {
-      redisOptions: nodeOptions,
-      enableOfflineQueue: false,
-      clusterRetryStrategy: reconnectDelay,
-      // Fewer, shorter redirection retries: the deadline would cut long ones off anyway.
-      maxRedirections: 4,
-      retryDelayOnFailover: 50,
-      retryDelayOnClusterDown: 50,
-      retryDelayOnTryAgain: 50,
-    };
-    return new Cluster(cfg.cluster, options);
-  }
-  if (cfg.sentinels && cfg.sentinels.length > 0) {
-    if (!cfg.sentinelName) throw new RangeError('redis sentinels need sentinelName (the master name)');
-    const { host: _h, port: _p, ...rest } = common;
-    return new Redis({ ...rest, sentinels: cfg.sentinels, name: cfg.sentinelName, sentinelRetryStrategy: reconnectDelay });
-  }
-  return new Redis(common);
-}
-
-/** Connection options from a redis:// or rediss:// URL (ioredis defaults when absent). */
-export function urlOptions(url: string | undefined): RedisOptions {
-  if (!url) return {};
-  const u = new URL(url);
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new RangeError(`not a redis URL: ${u.protocol}`);
-  const opts: RedisOptions = {
-    host: u.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1',
-    port: u.port ? Number(u.port) : 6379,
-  };
-  if (u.username) opts.username = decodeURIComponent(u.username);
-  if (u.password) opts.password = decodeURIComponent(u.password);
-  const db = u.pathname.replace(/^\//, '');
-  if (db !== '') opts.db = Number(db);
-  if (u.protocol === 'rediss:') opts.tls = {};
-  return opts;
 }
 
 /** Escapes SCAN MATCH glob characters so a prefix matches only itself. */

@@ -209,7 +209,7 @@ const routeSchema = z.strictObject({
   name: z.string().regex(/^[a-zA-Z0-9_-]{1,40}$/).optional().describe('metric label; defaults to the upstream name'),
   match: z.strictObject({
     pathPrefix: z.string().startsWith('/', 'must start with /').default('/'),
-    methods: z.array(z.string().regex(/^[A-Z]+$/, 'an upper-case HTTP method')).optional(),
+    methods: z.array(z.string().regex(/^[A-Z]+$/, 'an upper-case HTTP method')).optional().describe('HTTP methods this route takes (default: all); one that takes GET takes HEAD too'),
     host: z.string().optional().describe('exact Host header (port ignored)'),
   }),
   upstream: z.string(),

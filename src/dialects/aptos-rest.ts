@@ -7,103 +7,29 @@
 // Accept normalised to json|bcs and sent as such, the normalised Content-Type and a hash of the
 // raw body. `ledger_version` is left out of the key: the pipeline appends the version, so a head
 // read pinned to H and the same read with `?ledger_version=H` share one entry.
-import { aptosChainIdentity } from './chain-identity.js';
+//
+// The endpoint table is aptos-routes.ts; what an answer says (cacheable, judged, node facts) is
+// aptos-answers.ts; this file turns a request into its call.
 import { createHash } from 'node:crypto';
 import { InvalidParamsError } from '../errors.js';
-import { keptHeaders } from '../response/headers.js';
-import type { Call, CallAnswer, Dialect, InboundRequest, NodeFacts, ParsedRequest, RestForward, TimeoutClass, UpstreamPayload } from './types.js';
+import { headFromLedgerInfo, isCacheable, judge, nodeFacts, storableHeaders } from './aptos-answers.js';
+import { fromV1, matchRoute, negotiateAccept, otherEndpoint, parseU64, readMethod, TIMEOUT_CLASS, type Route } from './aptos-routes.js';
+import { aptosChainIdentity } from './chain-identity.js';
 import { aptosSeenVersion } from './seen-versions.js';
-
-type RouteKind = 'pinnable' | 'head' | 'immutable' | 'tx_by_hash' | 'wait';
-
-interface Route {
-  name: string;
-  method: 'GET' | 'POST';
-  re: RegExp;
-  kind: RouteKind;
-  /** Query params that change the answer, besides ledger_version for pinnable routes. */
-  query: readonly string[];
-  /** The path segment (capture group 1) is a ledger version: the call is pinned to it. */
-  pinFromPath?: boolean;
-}
-
-const SEG = '[^/]+';
-const ACCOUNT = `^/v1/accounts/${SEG}`;
-const PAGE = ['limit', 'start'] as const;
-
-const ROUTES: readonly Route[] = [
-  { name: 'ledger_info', method: 'GET', re: /^\/v1$/, kind: 'head', query: [] },
-  { name: 'account', method: 'GET', re: new RegExp(`${ACCOUNT}$`), kind: 'pinnable', query: [] },
-  { name: 'account_resource', method: 'GET', re: new RegExp(`${ACCOUNT}/resource/${SEG}$`), kind: 'pinnable', query: [] },
-  { name: 'account_resources', method: 'GET', re: new RegExp(`${ACCOUNT}/resources$`), kind: 'pinnable', query: PAGE },
-  { name: 'account_module', method: 'GET', re: new RegExp(`${ACCOUNT}/module/${SEG}$`), kind: 'pinnable', query: [] },
-  { name: 'account_modules', method: 'GET', re: new RegExp(`${ACCOUNT}/modules$`), kind: 'pinnable', query: PAGE },
-  { name: 'account_balance', method: 'GET', re: new RegExp(`${ACCOUNT}/balance/${SEG}$`), kind: 'pinnable', query: [] },
-  { name: 'account_transactions', method: 'GET', re: new RegExp(`${ACCOUNT}/transactions$`), kind: 'head', query: PAGE },
-  { name: 'events', method: 'GET', re: new RegExp(`${ACCOUNT}/events/${SEG}(?:/${SEG})?$`), kind: 'head', query: PAGE },
-  { name: 'tx_by_hash', method: 'GET', re: /^\/v1\/transactions\/by_hash\/[^/]+$/, kind: 'tx_by_hash', query: [] },
-  { name: 'tx_wait_by_hash', method: 'GET', re: /^\/v1\/transactions\/wait_by_hash\/[^/]+$/, kind: 'wait', query: [] },
-  { name: 'tx_by_version', method: 'GET', re: /^\/v1\/transactions\/by_version\/([^/]+)$/, kind: 'immutable', query: [], pinFromPath: true },
-  { name: 'block_by_height', method: 'GET', re: /^\/v1\/blocks\/by_height\/[^/]+$/, kind: 'immutable', query: ['with_transactions'] },
-  {
-    name: 'block_by_version',
-    method: 'GET',
-    re: /^\/v1\/blocks\/by_version\/([^/]+)$/,
-    kind: 'immutable',
-    query: ['with_transactions'],
-    pinFromPath: true,
-  },
-  { name: 'view', method: 'POST', re: /^\/v1\/view$/, kind: 'pinnable', query: [] },
-  { name: 'table_item', method: 'POST', re: /^\/v1\/tables\/[^/]+\/item$/, kind: 'pinnable', query: [] },
-];
-
-/** Other non-GET endpoints: named for metrics; `write` says whether they go to the primary only. */
-const OTHER_ENDPOINTS: ReadonlyArray<{ re: RegExp; name: string; write: boolean }> = [
-  { re: /^\/v1\/transactions$/, name: 'tx_submit', write: true },
-  { re: /^\/v1\/transactions\/batch$/, name: 'tx_submit_batch', write: true },
-  // Reads that must never be cached (they answer for the mempool / gas market of the moment).
-  { re: /^\/v1\/transactions\/simulate$/, name: 'tx_simulate', write: false },
-  { re: /^\/v1\/transactions\/encode_submission$/, name: 'tx_encode', write: false },
-  { re: /^\/v1\/estimate_gas_price$/, name: 'gas_price', write: false },
-];
-
-/** Upstream timeout classes (timeouts.byClass) by route name; the rest are normal. */
-const TIMEOUT_CLASS = new Map<string, TimeoutClass>([
-  ...['ledger_info', 'view', 'table_item', 'account', 'account_resource', 'account_balance', 'tx_by_hash', 'tx_by_version'].map((r) => [r, 'fast'] as const),
-  ...['block_by_height', 'block_by_version'].map((r) => [r, 'slow'] as const),
-]);
+import type { Call, Dialect, InboundRequest, ParsedRequest, RestForward, UpstreamPayload } from './types.js';
 
 type CallBase = Pick<Call, 'name' | 'keyMaterial' | 'timeoutClass'>;
 
-const U64 = /^\d{1,20}$/;
-const U64_MAX = 0xffff_ffff_ffff_ffffn;
-const ACCEPT_BCS = 'application/x-bcs';
-
-/** The path from the first `/v1` segment on, or undefined when there is none. */
-export function fromV1(path: string): string | undefined {
-  const m = /\/v1(?=\/|$)/.exec(path);
-  return m === null ? undefined : path.slice(m.index);
-}
-
-function matchRoute(method: string, rel: string | undefined): Route | undefined {
-  return rel === undefined ? undefined : ROUTES.find((r) => r.method === method && r.re.test(rel));
-}
-
-function otherEndpoint(method: string, rel: string | undefined): { name: string; write: boolean } {
-  if (method === 'GET' || method === 'HEAD') return { name: 'other', write: false };
-  const known = rel === undefined ? undefined : OTHER_ENDPOINTS.find((e) => e.re.test(rel));
-  return known ?? { name: 'other', write: true };
-}
-
 function plan(method: string, path: string): { mode: 'parse' } | { mode: 'passthrough'; write: boolean } {
   const rel = fromV1(path);
-  if (matchRoute(method, rel) !== undefined) return { mode: 'parse' };
+  if (matchRoute(readMethod(method), rel) !== undefined) return { mode: 'parse' };
   return { mode: 'passthrough', write: otherEndpoint(method, rel).write };
 }
 
-function parse(req: InboundRequest): ParsedRequest {
-  const rel = fromV1(req.path);
-  const route = matchRoute(req.method, rel);
+function parse(inbound: InboundRequest): ParsedRequest {
+  const rel = fromV1(inbound.path);
+  const route = matchRoute(readMethod(inbound.method), rel);
+  const req = route === undefined ? inbound : { ...inbound, method: route.method };
   if (route === undefined || rel === undefined) return { kind: 'rest', call: otherCall(req, rel) };
   let call: Call;
   try {
@@ -118,34 +44,9 @@ function parse(req: InboundRequest): ParsedRequest {
   return { kind: 'rest', call };
 }
 
-/** A u64 decimal (Aptos versions); undefined when the text is not one. */
-function parseU64(text: string): bigint | undefined {
-  if (!U64.test(text)) return undefined;
-  const n = BigInt(text);
-  return n <= U64_MAX ? n : undefined;
-}
-
 function header(h: InboundRequest['headers'], name: string): string | undefined {
   const v = h[name];
   return Array.isArray(v) ? v.join(', ') : v;
-}
-
-/**
- * The representation the Aptos node will choose, negotiated as it does (poem's Accept, then
- * aptos-api parse_accept): media ranges in order of q-value (stable: header order breaks ties),
- * the first that is JSON or BCS wins, JSON when neither is listed. `q=0` means "not acceptable"
- * (RFC 9110 §12.4.2). The key holds this choice; the node gets the client's own header.
- */
-export function negotiateAccept(accept: string | undefined): 'json' | 'bcs' {
-  const ranges = (accept ?? '').split(',').map((part, order) => {
-    const [type = '', ...params] = part.split(';').map((x) => x.trim().toLowerCase());
-    const q = params.find((p) => p.startsWith('q='));
-    const weight = q === undefined ? 1 : Number(q.slice(2));
-    return { type, weight: Number.isFinite(weight) ? weight : 0, order };
-  });
-  const ordered = ranges.filter((r) => r.weight > 0).sort((a, b) => b.weight - a.weight || a.order - b.order);
-  const first = ordered.find((r) => r.type === 'application/json' || r.type === ACCEPT_BCS);
-  return first?.type === ACCEPT_BCS ? 'bcs' : 'json';
 }
 
 function acceptOf(h: InboundRequest['headers']): 'json' | 'bcs' {
@@ -292,100 +193,6 @@ function otherCall(req: InboundRequest, rel: string | undefined): Call {
   };
 }
 
-function isCacheable(call: Call, answer: CallAnswer): boolean {
-  if (answer.status !== 200 || answer.headers['set-cookie'] !== undefined || call.coalesceOnly === true) return false;
-  // SDKs poll by_hash while a transaction is pending; only a committed transaction is final.
-  if (call.name === 'tx_by_hash') return isCommittedTransaction(answer.body);
-  return true;
-}
-
-function isCommittedTransaction(body: Buffer): boolean {
-  try {
-    const tx: unknown = JSON.parse(body.toString('utf8'));
-    if (typeof tx !== 'object' || tx === null) return false;
-    const type = (tx as Record<string, unknown>).type;
-    return typeof type === 'string' && type !== 'pending_transaction';
-  } catch {
-    return false;
-  }
-}
-
-/**
- * A 200 must be what the endpoint returns before it may be stored or shared: a request that
- * negotiated BCS gets `application/x-bcs`; a JSON one gets a JSON content type and a body that
- * parses to the endpoint's shape (an object, or an array for the list endpoints). Anything else —
- * a balancer's `200 text/html` maintenance page — is a failing node: counted, asked elsewhere.
- */
-function judge(answer: CallAnswer, pins: ReadonlyArray<bigint | undefined>, request?: UpstreamPayload): 'ok' | 'bad' | 'lacks-version' {
-  const pin = pins[0];
-  if (answer.status === 200 && !bodyFitsEndpoint(answer, request)) return 'bad';
-  // A 404 for a version above the node's own ledger: it is behind, not the data missing.
-  const nodeHead = nodeFacts(answer.headers).head;
-  if (answer.status === 404 && pin !== undefined && nodeHead !== undefined && nodeHead < pin) return 'lacks-version';
-  return 'ok';
-}
-
-/** Endpoints whose JSON answer is an array; `/balance` answers a bare number; the rest an object. */
-const ARRAY_ROUTES = new Set(['view', 'account_resources', 'account_modules', 'account_transactions', 'events']);
-const NUMBER_ROUTES = new Set(['account_balance']);
-
-function bodyFitsEndpoint(answer: CallAnswer, request: UpstreamPayload | undefined): boolean {
-  const type = mediaType(answer.headers['content-type']);
-  if (request === undefined) return !type.includes('json') || parsedJson(answer.body) !== undefined;
-  const rel = fromV1(request.pathAndQuery.split('?')[0] ?? '');
-  const route = matchRoute(request.method, rel);
-  // Unknown endpoints are not cached: only a JSON that does not parse is judged there.
-  if (route === undefined) return !type.includes('json') || parsedJson(answer.body) !== undefined;
-  if (negotiateAccept(request.headers.accept) === 'bcs') return type === ACCEPT_BCS;
-  if (type !== 'application/json') return false;
-  const doc = parsedJson(answer.body);
-  if (NUMBER_ROUTES.has(route.name)) return typeof doc === 'number' || typeof doc === 'string';
-  const wantArray = ARRAY_ROUTES.has(route.name);
-  return typeof doc === 'object' && doc !== null && Array.isArray(doc) === wantArray;
-}
-
-function mediaType(v: string | string[] | undefined): string {
-  const text = Array.isArray(v) ? (v[0] ?? '') : (v ?? '');
-  return (text.split(';')[0] ?? '').trim().toLowerCase();
-}
-
-function parsedJson(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Every Aptos answer names the node's ledger version and, when it prunes, the oldest it keeps. */
-function nodeFacts(headers: Record<string, string | string[] | undefined>): NodeFacts {
-  const facts: NodeFacts = {};
-  const head = u64Header(headers['x-aptos-ledger-version']);
-  if (head !== undefined) facts.head = head;
-  const oldest = u64Header(headers['x-aptos-ledger-oldest-version']);
-  if (oldest !== undefined) facts.oldest = oldest;
-  return facts;
-}
-
-function u64Header(v: string | string[] | undefined): bigint | undefined {
-  const text = Array.isArray(v) ? v[0] : v;
-  return text === undefined ? undefined : parseU64(text.trim());
-}
-
-/** The X-Aptos-* headers describe the ledger the answer is for (version, epoch, chain id): kept. */
-const storableHeaders = (headers: Record<string, string | string[] | undefined>) =>
-  keptHeaders(headers, (name) => name === 'content-type' || name.startsWith('x-aptos-'));
-
-function headFromLedgerInfo(status: number, body: Buffer): bigint | undefined {
-  if (status !== 200) return undefined;
-  try {
-    const info: unknown = JSON.parse(body.toString('utf8'));
-    const lv = typeof info === 'object' && info !== null ? (info as Record<string, unknown>).ledger_version : undefined;
-    return typeof lv === 'string' ? parseU64(lv) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 export const aptosRest: Dialect = {
   name: 'aptos-rest',

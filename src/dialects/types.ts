@@ -145,7 +145,7 @@ export interface Dialect {
   readonly kind: 'rest' | 'jsonrpc';
   /**
    * Decided before the body is read: 'parse' buffers the body and calls parse(); 'passthrough'
-   * streams the request and the answer with http-proxy-3 (unknown paths, GET on a JSON-RPC
+   * streams the request and the answer (upstream/passthrough.ts: unknown paths, GET on a JSON-RPC
    * endpoint, event streams). `write` says a passthrough request goes to the primary only.
    */
   plan(method: string, path: string): { mode: 'parse' } | { mode: 'passthrough'; write: boolean };
@@ -185,6 +185,8 @@ export interface Dialect {
    * True when an immutable call's key is a pure function of the request's bytes, so the hit
    * shortcut may map bytes → key before parsing (REST). False where every request carries its own
    * id in the body (JSON-RPC): the bytes never repeat, remembering them would only cost memory.
+   * A dialect that sets it plans a HEAD on a GET route as that GET's read (same key), so the
+   * shortcut fingerprints the two alike.
    */
   readonly keyFromRequestBytes: boolean;
   /**

@@ -30,7 +30,10 @@ export class HitShortcut {
     const accept = headers['accept'] ?? '';
     const contentType = headers['content-type'] ?? '';
     // Each field is length-prefixed: no choice of values can make two requests print alike.
-    const fields = [method, path, query, accept, contentType, headers['content-encoding'] ?? ''];
+    // A HEAD is the GET's read (the dialects that key from request bytes plan it so): one
+    // fingerprint for both, so a HEAD after a GET, or a GET after a HEAD, takes the shortcut.
+    const read = method === 'HEAD' ? 'GET' : method;
+    const fields = [read, path, query, accept, contentType, headers['content-encoding'] ?? ''];
     let fp = `${routeIndex}`;
     for (const f of fields) fp += `|${f.length}:${f}`;
     return `${fp}|${body.length}:${body.toString('latin1')}`;

@@ -101,7 +101,8 @@ export class Runtime {
     return this.routes.find((r) => {
       const m = r.config.match;
       if (!pathHasPrefix(path, m.pathPrefix)) return false;
-      if (m.methods && !m.methods.includes(method)) return false;
+      // A route that takes GET takes HEAD too: a HEAD is the GET's read (RFC 9110 §9.3.2).
+      if (m.methods && !m.methods.includes(method) && !(method === 'HEAD' && m.methods.includes('GET'))) return false;
       return m.host === undefined || m.host.toLowerCase() === hostName;
     });
   }

@@ -11,7 +11,7 @@
 // Redis only degrades the floor to per instance — counted (shared_floor_errors_total) and logged
 // once per outage. ioredis reconnects by itself and resubscribes.
 import type { Cluster, Redis } from 'ioredis';
-import { createClient } from '../cache/redis-store.js';
+import { createClient } from '../cache/redis-connection.js';
 import type { RedisConfig } from '../config/schema.js';
 import { componentLogger } from '../log.js';
 import { sharedFloorErrorsTotal } from '../metrics/metrics.js';

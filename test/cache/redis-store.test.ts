@@ -4,7 +4,7 @@ import zlib from 'node:zlib';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { encodeEntry } from '../../src/cache/codec.js';
-import { RedisStore, escapeGlob, urlOptions } from '../../src/cache/redis-store.js';
+import { RedisStore, escapeGlob } from '../../src/cache/redis-store.js';
 import type { CacheEntry } from '../../src/cache/types.js';
 import { cacheErrorsTotal, cacheLookupsTotal, redisUp } from '../../src/metrics/metrics.js';
 import { compressSegment } from '../../src/response/gzip-splice.js';
@@ -86,9 +86,6 @@ t.test('glob characters in a prefix match only themselves', async (t) => {
   t.equal(escapeGlob('a*b?c[d]e\\'), 'a\\*b\\?c\\[d\\]e\\\\');
 });
 
-t.test('URL options', async (t) => {
-  t.same(urlOptions('rediss://user:p%40ss@[::1]:6380/2'), { host: '::1', port: 6380, username: 'user', password: 'p@ss', db: 2, tls: {} });
-  t.same(urlOptions('redis://cache'), { host: 'cache', port: 6379 });
-  t.throws(() => urlOptions('http://cache:6379'));
+t.test('an empty prefix is refused', async (t) => {
   t.throws(() => new RedisStore({ url: URL, prefix: '', commandTimeoutMs: 100 }), 'an empty prefix is refused');
 });

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { aptosRest as aptos, fromV1 } from '../../src/dialects/aptos-rest.js';
+import { aptosRest as aptos } from '../../src/dialects/aptos-rest.js';
+import { fromV1 } from '../../src/dialects/aptos-routes.js';
 import type { Call, CallAnswer, InboundRequest } from '../../src/dialects/types.js';
 
 const limits = { maxJsonDepth: 32, maxBatchLength: 100 };
@@ -27,7 +28,10 @@ t.test('plan', async (t) => {
     ['GET', '/v1/transactions/wait_by_hash/0xab', { mode: 'parse' }],
     ['POST', '/v1/view', { mode: 'parse' }],
     ['POST', '/v1/tables/0xabc/item', { mode: 'parse' }],
-    ['HEAD', '/v1/accounts/0x1', { mode: 'passthrough', write: false }],
+    ['HEAD', '/v1/accounts/0x1', { mode: 'parse' }],
+    ['HEAD', '/v1', { mode: 'parse' }],
+    ['HEAD', '/v1/spec', { mode: 'passthrough', write: false }],
+    ['HEAD', '/v1/view', { mode: 'passthrough', write: false }],
     ['GET', '/v1/spec', { mode: 'passthrough', write: false }],
     ['GET', '/v1/estimate_gas_price', { mode: 'passthrough', write: false }],
     ['GET', '/v1/transactions', { mode: 'passthrough', write: false }],
@@ -45,6 +49,18 @@ t.test('plan', async (t) => {
   for (const [method, path, want] of rows) t.same(aptos.plan(method, path), want, `${method} ${path}`);
   t.equal(fromV1('/a/v1/b'), '/v1/b');
   t.equal(fromV1('/a/v10/b'), undefined);
+});
+
+t.test("a HEAD on a GET route is the GET's read: same class, key and upstream GET", async (t) => {
+  for (const target of [`/v1/accounts/0x1/resource/${RES}?ledger_version=5`, '/v1', '/v1/transactions/by_version/9', '/v1/accounts/0x1/resource/x?ledger_version=abc']) {
+    const get = call('GET', target, { accept: 'application/json' });
+    const head = call('HEAD', target, { accept: 'application/json' });
+    t.equal(head.cls, get.cls, `${target}: class`);
+    t.equal(head.pin, get.pin, `${target}: pin`);
+    t.equal(head.keyMaterial, get.keyMaterial, `${target}: key`);
+    t.same(head.rest?.payload, get.rest?.payload, `${target}: the node is asked the GET`);
+    t.equal(head.rest?.payload.method, 'GET');
+  }
 });
 
 t.test('classification table', async (t) => {

@@ -54,3 +54,20 @@ t.test('match: first matching route wins, by path prefix boundary', async (t) =>
   t.equal(rt.match('GET', '/v1/accounts', undefined)?.index, 0);
   t.equal(rt.match('GET', '/v10', undefined), undefined);
 });
+
+t.test('match: a route that takes GET takes HEAD; other method lists do not', async (t) => {
+  const rt = new Runtime(parseConfigText(`
+server: { listen: 127.0.0.1:0, admin: 127.0.0.1:0 }
+upstreams:
+  a: { dialect: aptos-rest, primary: http://127.0.0.1:9/ }
+routes:
+  - match: { pathPrefix: /v1, methods: [GET, POST] }
+    upstream: a
+  - match: { pathPrefix: /rpc, methods: [POST] }
+    upstream: a
+`, 'test'));
+  t.teardown(() => rt.close());
+  t.equal(rt.match('HEAD', '/v1', undefined)?.index, 0);
+  t.equal(rt.match('PUT', '/v1', undefined), undefined);
+  t.equal(rt.match('HEAD', '/rpc', undefined), undefined, 'no GET, no HEAD');
+});

@@ -1,0 +1,101 @@
+// What an Aptos node's answer says: whether it may be stored (committed transactions only, no
+// cookies), whether it is what its endpoint returns (judge: a failing node's 200 HTML page is not),
+// what it tells about the node (head, oldest kept version) and which headers are kept with it.
+import { keptHeaders } from '../response/headers.js';
+import { ACCEPT_BCS, fromV1, matchRoute, negotiateAccept, parseU64 } from './aptos-routes.js';
+import type { Call, CallAnswer, NodeFacts, UpstreamPayload } from './types.js';
+
+export function isCacheable(call: Call, answer: CallAnswer): boolean {
+  if (answer.status !== 200 || answer.headers['set-cookie'] !== undefined || call.coalesceOnly === true) return false;
+  // SDKs poll by_hash while a transaction is pending; only a committed transaction is final.
+  if (call.name === 'tx_by_hash') return isCommittedTransaction(answer.body);
+  return true;
+}
+
+function isCommittedTransaction(body: Buffer): boolean {
+  try {
+    const tx: unknown = JSON.parse(body.toString('utf8'));
+    if (typeof tx !== 'object' || tx === null) return false;
+    const type = (tx as Record<string, unknown>).type;
+    return typeof type === 'string' && type !== 'pending_transaction';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A 200 must be what the endpoint returns before it may be stored or shared: a request that
+ * negotiated BCS gets `application/x-bcs`; a JSON one gets a JSON content type and a body that
+ * parses to the endpoint's shape (an object, or an array for the list endpoints). Anything else —
+ * a balancer's `200 text/html` maintenance page — is a failing node: counted, asked elsewhere.
+ */
+export function judge(answer: CallAnswer, pins: ReadonlyArray<bigint | undefined>, request?: UpstreamPayload): 'ok' | 'bad' | 'lacks-version' {
+  const pin = pins[0];
+  if (answer.status === 200 && !bodyFitsEndpoint(answer, request)) return 'bad';
+  // A 404 for a version above the node's own ledger: it is behind, not the data missing.
+  const nodeHead = nodeFacts(answer.headers).head;
+  if (answer.status === 404 && pin !== undefined && nodeHead !== undefined && nodeHead < pin) return 'lacks-version';
+  return 'ok';
+}
+
+/** Endpoints whose JSON answer is an array; `/balance` answers a bare number; the rest an object. */
+const ARRAY_ROUTES = new Set(['view', 'account_resources', 'account_modules', 'account_transactions', 'events']);
+const NUMBER_ROUTES = new Set(['account_balance']);
+
+function bodyFitsEndpoint(answer: CallAnswer, request: UpstreamPayload | undefined): boolean {
+  const type = mediaType(answer.headers['content-type']);
+  if (request === undefined) return !type.includes('json') || parsedJson(answer.body) !== undefined;
+  const rel = fromV1(request.pathAndQuery.split('?')[0] ?? '');
+  const route = matchRoute(request.method, rel);
+  // Unknown endpoints are not cached: only a JSON that does not parse is judged there.
+  if (route === undefined) return !type.includes('json') || parsedJson(answer.body) !== undefined;
+  if (negotiateAccept(request.headers.accept) === 'bcs') return type === ACCEPT_BCS;
+  if (type !== 'application/json') return false;
+  const doc = parsedJson(answer.body);
+  if (NUMBER_ROUTES.has(route.name)) return typeof doc === 'number' || typeof doc === 'string';
+  const wantArray = ARRAY_ROUTES.has(route.name);
+  return typeof doc === 'object' && doc !== null && Array.isArray(doc) === wantArray;
+}
+
+function mediaType(v: string | string[] | undefined): string {
+  const text = Array.isArray(v) ? (v[0] ?? '') : (v ?? '');
+  return (text.split(';')[0] ?? '').trim().toLowerCase();
+}
+
+function parsedJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every Aptos answer names the node's ledger version and, when it prunes, the oldest it keeps. */
+export function nodeFacts(headers: Record<string, string | string[] | undefined>): NodeFacts {
+  const facts: NodeFacts = {};
+  const head = u64Header(headers['x-aptos-ledger-version']);
+  if (head !== undefined) facts.head = head;
+  const oldest = u64Header(headers['x-aptos-ledger-oldest-version']);
+  if (oldest !== undefined) facts.oldest = oldest;
+  return facts;
+}
+
+function u64Header(v: string | string[] | undefined): bigint | undefined {
+  const text = Array.isArray(v) ? v[0] : v;
+  return text === undefined ? undefined : parseU64(text.trim());
+}
+
+/** The X-Aptos-* headers describe the ledger the answer is for (version, epoch, chain id): kept. */
+export const storableHeaders = (headers: Record<string, string | string[] | undefined>) =>
+  keptHeaders(headers, (name) => name === 'content-type' || name.startsWith('x-aptos-'));
+
+export function headFromLedgerInfo(status: number, body: Buffer): bigint | undefined {
+  if (status !== 200) return undefined;
+  try {
+    const info: unknown = JSON.parse(body.toString('utf8'));
+    const lv = typeof info === 'object' && info !== null ? (info as Record<string, unknown>).ledger_version : undefined;
+    return typeof lv === 'string' ? parseU64(lv) : undefined;
+  } catch {
+    return undefined;
+  }
+}
