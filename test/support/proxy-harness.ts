@@ -26,8 +26,8 @@ export async function startTestProxy(yaml: string, opts: { configFile?: string; 
   await Promise.all([...state.runtime.groups.values()].map((g) => g.chain.asked()));
   if (opts.waitForHeads !== false) {
     await Promise.all([...state.runtime.groups.values()].map((g) => g.heads.pollAll()));
-
   }
+  await redisReady(state);
   return {
     url: `http://127.0.0.1:${running.trafficPort}`,
     adminUrl: `http://127.0.0.1:${running.adminPort}`,
@@ -36,4 +36,15 @@ export async function startTestProxy(yaml: string, opts: { configFile?: string; 
     config,
     close: () => running.shutdown(),
   };
+}
+
+/**
+ * The L2 store keeps no offline queue: until its connection is ready every lookup is a miss, as it
+ * should be in production. A test that expects a shared HIT must not race the connect, so the
+ * harness waits for it (bounded; a test that stops Redis on purpose starts without it).
+ */
+async function redisReady(state: ProxyState): Promise<void> {
+  const remote = state.cache.remote as { connected?: boolean } | undefined;
+  if (remote?.connected === undefined) return;
+  for (let i = 0; i < 200 && !remote.connected; i++) await new Promise((r) => setTimeout(r, 10));
 }
