@@ -46,7 +46,12 @@ export interface RelayOutcome {
   error?: ProxyError;
 }
 
-export function relayOnce(set: ReplicaSet, node: UpstreamNode, rr: RelayRequest, sink: RelaySink): Promise<RelayOutcome> {
+/**
+ * `signal` aborts the attempt (a hedge race lost, the client gone): counted as `aborted`, not as
+ * the node's failure — the caller, which knows why, tells passive health. An attempt still queued
+ * for a connection settles at once and is cut when undici hands it one.
+ */
+export function relayOnce(set: ReplicaSet, node: UpstreamNode, rr: RelayRequest, sink: RelaySink, signal?: AbortSignal): Promise<RelayOutcome> {
   return new Promise((resolve) => {
     const startedAt = performance.now();
     node.inflight++;
@@ -54,16 +59,30 @@ export function relayOnce(set: ReplicaSet, node: UpstreamNode, rr: RelayRequest,
     let started = false;
     let settled = false;
     let abortFn: ((err: Error) => void) | undefined;
+    let pendingAbort: Error | undefined;
+    let abortedByUs = false;
+    const abort = (reason: Error) => {
+      abortedByUs = true;
+      if (abortFn) abortFn(reason);
+      else pendingAbort = reason;
+    };
+    const onSignal = () => {
+      const reason = signal?.reason instanceof Error ? signal.reason : new Error('attempt aborted');
+      abort(reason);
+      if (!started) settle(countFailure(node, reason, true));
+    };
     const settle = (error?: ProxyError) => {
       if (settled) return;
       settled = true;
       node.inflight--;
+      signal?.removeEventListener('abort', onSignal);
       resolve(error ? { node, status, started, error } : { node, status, started });
     };
     const headers = nodeHeaders(node, set, rr.headers, rr.length);
     const handler: Dispatcher.DispatchHandler = {
-      onConnect(abort) {
-        abortFn = abort;
+      onConnect(undiciAbort) {
+        abortFn = undiciAbort;
+        if (pendingAbort) undiciAbort(pendingAbort);
       },
       onHeaders(statusCode, rawHeaders, resume) {
         if (statusCode < 200) return true; // 1xx: informational, not relayed
@@ -72,11 +91,14 @@ export function relayOnce(set: ReplicaSet, node: UpstreamNode, rr: RelayRequest,
         const { flat, parsed } = responseHeaders(rawHeaders as unknown as Buffer[]);
         countAnswer(node, statusCode);
         learnFromRelayedAnswer(node, set.dialect, statusCode, parsed);
-        started = true;
         if (!sink.start(statusCode, flat, parsed)) {
-          abortFn?.(new Error('answer not wanted'));
+          // Not wanted (another attempt claimed the client, or a rival may do better than this
+          // gateway status): the node answered, which the lines above already counted.
+          abort(new Error('answer not wanted'));
+          settle();
           return false;
         }
+        started = true;
         sink.onDrain(resume);
         return true;
       },
@@ -98,11 +120,14 @@ export function relayOnce(set: ReplicaSet, node: UpstreamNode, rr: RelayRequest,
         settle(proxyErr);
       },
     };
-    let abortedByUs = false;
-    sink.onGone(() => {
-      abortedByUs = true;
-      abortFn?.(new Error('client went away'));
-    });
+    sink.onGone(() => abort(new Error('client went away')));
+    if (signal) {
+      if (signal.aborted) {
+        onSignal();
+        return;
+      }
+      signal.addEventListener('abort', onSignal, { once: true });
+    }
     node.passPool.dispatch({
       origin: node.origin,
       method: rr.method as Dispatcher.HttpMethod,
