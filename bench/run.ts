@@ -231,7 +231,9 @@ async function main(): Promise<number> {
   if (args.profile) {
     for (const s of sections) {
       if (!s.profiles || s.profiles.length === 0) continue;
-      const title = s.id === 'a' ? 'Hit path — scenario (a) under --cpu-prof' : 'Miss path — scenario (b) under --cpu-prof';
+      const title = s.id === 'a' ? 'Hit path — scenario (a) under --cpu-prof'
+        : s.id === 'p' ? 'Pass-through (transaction submits) — scenario (p) under --cpu-prof'
+        : 'Miss path — scenario (b) under --cpu-prof';
       const md = [
         `# CPU profile: ${title}`,
         '',
