@@ -111,8 +111,9 @@ t.test('streams through a hedging group: SSE is not buffered, a big NDJSON answe
   });
   await Promise.all(c.nodes.map((n) => request(`${n.url}/pt/release`)));
   t.equal(await rest, 'data: last\n\n', 'the stream ends when the node ends it');
-  t.equal(await hedges(c.group), 0, 'a stream whose headers came at once is not hedged');
-
+  // (Whether the SSE request was hedged depends on the machine's load against the 50 ms delay:
+  // either way only one attempt's stream reached the client, which the bytes above show.)
+  const hedgesBefore = await hedges(c.group);
   c.nodes[1].pause();
   const want = digest((await request(`${c.nodes[0].url}/pt/ndjson/20000`, { timeoutMs: 20_000 })).body);
   for (let i = 0; i < 4; i++) {
@@ -120,7 +121,7 @@ t.test('streams through a hedging group: SSE is not buffered, a big NDJSON answe
     t.equal(res.status, 200);
     t.equal(digest(res.body), want, `NDJSON answer ${i} (${res.body.length} bytes) is the node's bytes`);
   }
-  t.ok((await hedges(c.group)) >= 1, 'the read that landed on the hung node was hedged');
+  t.ok((await hedges(c.group)) > hedgesBefore, 'the read that landed on the hung node was hedged');
 });
 
 function digest(b: Buffer): string {
