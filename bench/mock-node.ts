@@ -5,10 +5,14 @@
 // eth_chainId, net_version, eth_call, eth_getBalance, eth_getTransactionCount, single or batched.
 // Both ledgers advance with the wall clock (no timers). Answers are pure functions of the request
 // and the version, cheap to compute. Every request is counted on arrival, before the latency.
+// Pass-through (scenario p, never delayed): POST /v1/transactions → 202 with a hash at once (a
+// transaction submit), GET /v1/stream/bytes?n=N → N bytes streamed in 64 KiB chunks with
+// backpressure, GET /v1/stream/ndjson?mb=M → M MiB of NDJSON lines, same; a WebSocket echo on any path.
 // Control (never delayed, never counted): GET /__calls, POST /__reset, POST /__latency?ms=N.
 // Prints `READY {"port":N}` on stdout once listening on 127.0.0.1.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
+import { WebSocketServer } from 'ws';
 
 const { values: args } = parseArgs({
   options: {
@@ -45,6 +49,8 @@ function evmBlock(): number {
 
 interface Counters {
   http: number;
+  submits: number;
+  streams: number;
   ledger_info: number;
   view: number;
   resources: number;
@@ -53,7 +59,7 @@ interface Counters {
   rpc_calls: number;
   rpc_by_method: Record<string, number>;
 }
-const fresh = (): Counters => ({ http: 0, ledger_info: 0, view: 0, resources: 0, other: 0, rpc_http: 0, rpc_calls: 0, rpc_by_method: {} });
+const fresh = (): Counters => ({ http: 0, submits: 0, streams: 0, ledger_info: 0, view: 0, resources: 0, other: 0, rpc_http: 0, rpc_calls: 0, rpc_by_method: {} });
 let calls = fresh();
 
 // ---- cheap deterministic content -------------------------------------------------------------
@@ -210,6 +216,45 @@ function aptosError(res: ServerResponse, status: number, code: string, message: 
 }
 
 const RESOURCES = /^\/v1\/accounts\/([^/]+)\/resources$/;
+const SUBMIT_ANSWER = Buffer.from(`{"hash":"0x${'5e'.repeat(32)}","sender":"0x1","sequence_number":"0"}`);
+const STREAM_CHUNK = Buffer.alloc(64 * 1024, 'x');
+const NDJSON_LINE = Buffer.from(`${JSON.stringify({ type: 'event', data: 'y'.repeat(1000) })}\n`);
+const NDJSON_CHUNK = Buffer.concat(Array.from({ length: 64 }, () => NDJSON_LINE));
+
+/** Sends `total` bytes made of `chunk` (the last one cut), honouring backpressure. */
+function streamOut(res: ServerResponse, contentType: string, chunk: Buffer, total: number): void {
+  calls.streams++;
+  res.writeHead(200, { 'content-type': contentType });
+  let sent = 0;
+  const pump = () => {
+    while (sent < total) {
+      const part = total - sent >= chunk.length ? chunk : chunk.subarray(0, total - sent);
+      sent += part.length;
+      if (!res.write(part)) return void res.once('drain', pump);
+    }
+    res.end();
+  };
+  pump();
+}
+
+/** Scenario p's endpoints; false: not one of them. */
+function servePassThrough(req: IncomingMessage, res: ServerResponse, path: string, query: string): boolean {
+  if (path === '/v1/transactions' && req.method === 'POST') {
+    calls.submits++;
+    res.writeHead(202, ['content-type', 'application/json', 'content-length', String(SUBMIT_ANSWER.length)]);
+    res.end(SUBMIT_ANSWER);
+    return true;
+  }
+  if (path === '/v1/stream/bytes' && req.method === 'GET') {
+    streamOut(res, 'application/octet-stream', STREAM_CHUNK, Number(/(?:^|&)n=(\d+)/.exec(query)?.[1] ?? 1_048_576));
+    return true;
+  }
+  if (path === '/v1/stream/ndjson' && req.method === 'GET') {
+    streamOut(res, 'application/x-ndjson', NDJSON_CHUNK, Number(/(?:^|&)mb=(\d+)/.exec(query)?.[1] ?? 100) * 1_048_576);
+    return true;
+  }
+  return false;
+}
 
 function serveAptos(req: IncomingMessage, res: ServerResponse, path: string, query: string, body: string): void {
   const current = aptosVersion();
@@ -266,6 +311,7 @@ const server = createServer({ keepAliveTimeout: 120_000 }, (req, res) => {
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
     const body = chunks.length === 0 ? '' : Buffer.concat(chunks).toString('utf8');
+    if (servePassThrough(req, res, path, query)) return;
     if (path === '/v1' || path.startsWith('/v1/')) serveAptos(req, res, path, query, body);
     else if (req.method === 'POST') serveRpc(body, res);
     else {
@@ -276,6 +322,7 @@ const server = createServer({ keepAliveTimeout: 120_000 }, (req, res) => {
 });
 server.keepAliveTimeout = 120_000;
 server.headersTimeout = 121_000;
+new WebSocketServer({ server }).on('connection', (ws) => ws.on('message', (m, binary) => ws.send(m, { binary })));
 
 server.listen(Number(args.port), '127.0.0.1', () => {
   const addr = server.address();

@@ -1,10 +1,11 @@
 // ledgerproxy load benchmarks (issue 5). Entry point: `npx tsx bench/run.ts [options]`.
 //
 //   --quick              ~2 s per measured run (smoke test); results go to bench/.out/RESULTS-quick.md
-//   --only a,c           run only these scenarios (a hit, b miss, c herd, d batch, e memory, f hedge, s trading-bot SLO)
+//   --only a,c           run only these scenarios (a hit, b miss, c herd, d batch, e memory, f hedge, p pass-through,
+//                        s trading-bot SLO)
 //   --duration S         seconds per measured run (default 10; env BENCH_DURATION)
 //   --rounds N           alternate the targets N times and report medians (default 2, quick 1)
-//   --profile a|b        run scenario a (hit path) or b (miss path) with the proxy under
+//   --profile a|b|p      run scenario a (hit path), b (miss path) or p (pass-through submits) with the proxy under
 //                        `node --cpu-prof` (proxy target only) and print the top self-time functions
 //   --driver wrk|autocannon   default: wrk when installed, else autocannon (env BENCH_DRIVER)
 //   --no-nginx           skip the nginx reference rows
@@ -34,12 +35,13 @@ import { scenarioHerd } from './scenarios/herd.js';
 import { scenarioHit } from './scenarios/hit.js';
 import { scenarioMemory } from './scenarios/memory.js';
 import { scenarioMiss } from './scenarios/miss.js';
+import { scenarioPassthrough } from './scenarios/passthrough.js';
 import { scenarioSlo } from './scenarios/slo.js';
 import { setupHints } from './lib/setup-hints.js';
 import { findVarnish } from './lib/varnish.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const ALL: ScenarioId[] = ['a', 'b', 'c', 'd', 'e', 'f', 's'];
+const ALL: ScenarioId[] = ['a', 'b', 'c', 'd', 'e', 'f', 'p', 's'];
 const SCENARIOS: Record<ScenarioId, (ctx: Ctx) => Promise<Section>> = {
   a: scenarioHit,
   b: scenarioMiss,
@@ -48,6 +50,7 @@ const SCENARIOS: Record<ScenarioId, (ctx: Ctx) => Promise<Section>> = {
   e: scenarioMemory,
   s: scenarioSlo,
   f: scenarioHedge,
+  p: scenarioPassthrough,
 };
 
 const { values: args } = parseArgs({
@@ -72,14 +75,14 @@ const { values: args } = parseArgs({
 });
 
 function usage(): string {
-  return `usage: npx tsx bench/run.ts [--quick] [--only a,b,c,d,e,f,s] [--duration S] [--rounds N] [--profile a|b]
+  return `usage: npx tsx bench/run.ts [--quick] [--only a,b,c,d,e,f,p,s] [--duration S] [--rounds N] [--profile a|b|p]
                          [--driver wrk|autocannon] [--no-nginx] [--no-varnish] [--no-build] [--proxy-runtime dist|tsx] [--proxy-entry FILE]
                          [--out FILE] [--strict]`;
 }
 
 function parseOnly(): ScenarioId[] {
   if (args.profile !== undefined) {
-    if (args.profile !== 'a' && args.profile !== 'b') throw new Error('--profile takes a (hit path) or b (miss path)');
+    if (args.profile !== 'a' && args.profile !== 'b' && args.profile !== 'p') throw new Error('--profile takes a (hit path), b (miss path) or p (pass-through)');
     return [args.profile];
   }
   if (args.only === undefined || args.only === '') return ALL;
@@ -127,8 +130,8 @@ function render(meta: string[], sections: Section[], ids: ScenarioId[]): string 
     '  alternate the targets; the table shows the median of the rounds.',
     '- All processes are separate: load driver, proxy, mock node, bare server and nginx compete for the same cores, so',
     '  absolute numbers are lower than on a dedicated box, for the reference rows as much as for the proxy.',
-    '- Reproduce: `npx tsx bench/run.ts` (all, ~10 min), `--quick` (smoke), `--only a,c`, `--profile a|b` (CPU profile',
-    '  of the hit / miss path, summarised into bench/PROFILE-a.md / PROFILE-b.md).',
+    '- Reproduce: `npx tsx bench/run.ts` (all, ~10 min), `--quick` (smoke), `--only a,c`, `--profile a|b|p` (CPU profile',
+    '  of the hit / miss / pass-through path, summarised into bench/PROFILE-a.md / PROFILE-b.md / PROFILE-p.md).',
     '- What the numbers mean for the code (profiles, experiments, proposed changes): bench/FINDINGS.md.',
     '',
   );
@@ -185,7 +188,7 @@ async function main(): Promise<number> {
     useNginx: nginx !== undefined,
     useVarnish: varnish !== undefined,
   };
-  if (args.profile === 'a' || args.profile === 'b') opts.profile = args.profile;
+  if (args.profile === 'a' || args.profile === 'b' || args.profile === 'p') opts.profile = args.profile;
   const ctx: Ctx = {
     opts,
     env: { root: ROOT, tmp, proxyRuntime, wrkThreads, ...(nginx ? { nginx: nginx.path } : {}), ...(varnish ? { varnish: varnish.path } : {}), ...(proxyEntry ? { proxyEntry } : {}) },
@@ -228,7 +231,9 @@ async function main(): Promise<number> {
   if (args.profile) {
     for (const s of sections) {
       if (!s.profiles || s.profiles.length === 0) continue;
-      const title = s.id === 'a' ? 'Hit path — scenario (a) under --cpu-prof' : 'Miss path — scenario (b) under --cpu-prof';
+      const title = s.id === 'a' ? 'Hit path — scenario (a) under --cpu-prof'
+        : s.id === 'p' ? 'Pass-through (transaction submits) — scenario (p) under --cpu-prof'
+        : 'Miss path — scenario (b) under --cpu-prof';
       const md = [
         `# CPU profile: ${title}`,
         '',

@@ -6,7 +6,7 @@ import { median } from './herd.js';
 import type { StackEnv } from './stack.js';
 import type { Workload } from './workloads.js';
 
-export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 's';
+export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'p' | 's';
 
 export interface RunOptions {
   quick: boolean;

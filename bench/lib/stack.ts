@@ -54,6 +54,8 @@ function tsChild(env: StackEnv, name: string, file: string, args: string[], prof
 
 export interface MockCalls {
   http: number;
+  submits: number;
+  streams: number;
   ledger_info: number;
   view: number;
   resources: number;

@@ -116,6 +116,36 @@ export function passThroughResponseHeaders(headers: Record<string, string | stri
 
 const responseHopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'trailer', 'proxy-authenticate']);
 
+/**
+ * undici's raw response headers → what passThroughResponseHeaders gives (the flat list for
+ * writeHead, same rules) and the parsed object, in one pass over the raw pairs: the pass-through
+ * path does this for every relayed answer.
+ */
+export function relayedResponseHeaders(raw: Buffer[]): { flat: string[]; parsed: Record<string, string | string[]> } {
+  const parsed: Record<string, string | string[]> = {};
+  const flat: string[] = [];
+  let connection = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] as Buffer).toString('latin1').toLowerCase();
+    const value = (raw[i + 1] as Buffer).toString('latin1');
+    const prev = parsed[name];
+    if (prev === undefined) parsed[name] = value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else parsed[name] = [prev, value];
+    if (name === 'connection') connection = true;
+    if (!responseHopByHop.has(name)) flat.push(name, value);
+  }
+  if (!connection) return { flat, parsed };
+  // Rare: names the node listed in Connection stay on its hop too.
+  const listed = tokens(parsed['connection']);
+  const kept: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i] as string;
+    if (!listed.has(name) || name === 'content-length') kept.push(name, flat[i + 1] as string);
+  }
+  return { flat: kept, parsed };
+}
+
 /** Removes, in place, response headers the node listed in Connection (they were for its hop). */
 export function stripConnectionListed(headers: Record<string, string | string[] | undefined>): void {
   for (const name of tokens(headers['connection'])) if (name !== 'close' && name !== 'keep-alive') delete headers[name];
@@ -123,8 +153,10 @@ export function stripConnectionListed(headers: Record<string, string | string[] 
   delete headers['proxy-connection'];
 }
 
-function tokens(value: string | string[] | undefined): Set<string> {
-  if (value === undefined) return new Set();
+const noTokens: ReadonlySet<string> = new Set();
+
+function tokens(value: string | string[] | undefined): ReadonlySet<string> {
+  if (value === undefined) return noTokens;
   const joined = Array.isArray(value) ? value.join(',') : value;
   return new Set(joined.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean));
 }

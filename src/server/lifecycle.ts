@@ -1,7 +1,10 @@
 // Start, reload and drain. SIGTERM: /readyz turns 503 at once; new connections are still accepted
 // for drainDelayMs (the endpoint is being removed from the Service meanwhile, and requests routed
 // before that must not be refused); then the listener closes, in-flight requests may finish until
-// deadlineMs, idle keep-alive connections are closed, pools and Redis are closed, exit 0. A second
+// deadlineMs, idle keep-alive connections are closed, open WebSocket tunnels are closed when the
+// listener closes (an open subscription never ends by itself: waiting for it would only hold the
+// exit until the deadline; its client reconnects to an instance still in the Service), pools and
+// Redis are closed, exit 0. A second
 // SIGTERM or SIGINT exits at once. SIGHUP re-reads the config file; an invalid one is refused and
 // the running config stays. A valid one is in force for every request that starts after it;
 // requests already running finish on the runtime they leased, which closes after the last of them
@@ -14,6 +17,7 @@ import { createAdminServer } from './admin-server.js';
 import { listen } from './listen.js';
 import type { ProxyState } from './state.js';
 import { createTrafficServer } from './traffic-server.js';
+import { tunnelsOf } from '../upstream/upgrade-relay.js';
 
 export interface RunningProxy {
   traffic: Server;
@@ -59,14 +63,20 @@ async function drain(state: ProxyState, traffic: Server, admin: Server, log: Log
   log.info({ drainDelayMs, deadlineMs }, 'draining: readiness is now 503');
   await sleep(drainDelayMs);
   const closed = new Promise<void>((resolve) => traffic.close(() => resolve()));
+  const tunnels = tunnelsOf(traffic).closeAll();
+  if (tunnels > 0) log.info({ tunnels }, 'draining: closed open WebSocket tunnels');
   traffic.closeIdleConnections();
   const timer = setInterval(() => traffic.closeIdleConnections(), 250);
-  const deadline = sleep(deadlineMs).then(() => 'deadline' as const);
+  let deadlineTimer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'deadline'>((resolve) => { deadlineTimer = setTimeout(() => resolve('deadline'), deadlineMs); });
   const outcome = await Promise.race([closed.then(() => 'done' as const), deadline]);
+  // A drain that finished early must not keep the process (or a test runner) alive until the deadline.
+  clearTimeout(deadlineTimer);
   clearInterval(timer);
   if (outcome === 'deadline') {
     log.warn('drain deadline reached; closing remaining connections');
     traffic.closeAllConnections();
+    tunnelsOf(traffic).closeAll();
   }
   admin.closeAllConnections();
   await new Promise<void>((resolve) => admin.close(() => resolve()));

@@ -7,7 +7,7 @@ import { asProxyError, ExpectationFailedError, RateLimitedError } from '../error
 import { handleRequest } from '../pipeline/handle.js';
 import { writeError } from '../response/error-reply.js';
 import { forwardInfo } from '../upstream/forwarding.js';
-import { passThroughUpgrade, UpgradeGate } from '../upstream/upgrade-relay.js';
+import { passThroughUpgrade, tunnelsOf, UpgradeGate, type OpenTunnels } from '../upstream/upgrade-relay.js';
 import { normaliseTarget } from './request-path.js';
 import type { ProxyState } from './state.js';
 import { splitUrl } from './context.js';
@@ -31,7 +31,8 @@ export function createTrafficServer(state: ProxyState): Server {
     writeError(res, kind, new ExpectationFailedError(`unsupported Expect: ${String(req.headers.expect)}`), randomUUID());
   });
   const gate = new UpgradeGate();
-  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => whenIdle(socket, () => onUpgrade(state, gate, req, socket, head)));
+  const tunnels = tunnelsOf(server);
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => whenIdle(socket, () => onUpgrade(state, { gate, tunnels }, req, socket, head)));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable) return socket.destroy();
     const status =
@@ -62,7 +63,12 @@ export function createTrafficServer(state: ProxyState): Server {
  * afterwards. node:http reads no body for an upgrade request, so one that declares a body is
  * refused: its bytes would otherwise be read as the next request.
  */
-function onUpgrade(state: ProxyState, gate: UpgradeGate, req: IncomingMessage, socket: Socket, head: Buffer): void {
+interface UpgradeBooks {
+  gate: UpgradeGate;
+  tunnels: OpenTunnels;
+}
+
+function onUpgrade(state: ProxyState, books: UpgradeBooks, req: IncomingMessage, socket: Socket, head: Buffer): void {
   let path: string;
   try {
     path = normaliseTarget(req.url).path;
@@ -74,7 +80,7 @@ function onUpgrade(state: ProxyState, gate: UpgradeGate, req: IncomingMessage, s
   if (!websocket && (declaresBody || head.length > 0 || (req.method !== 'GET' && req.method !== 'HEAD'))) {
     return rawError(socket, '400 Bad Request', 'this upgrade is not supported', 'bad_upgrade');
   }
-  if (websocket) return upgradeWebSocket(state, gate, req, socket, head, path);
+  if (websocket) return upgradeWebSocket(state, books, req, socket, head, path);
   delete req.headers.upgrade;
   const res = new ServerResponse(req);
   res.shouldKeepAlive = false;
@@ -86,7 +92,7 @@ function onUpgrade(state: ProxyState, gate: UpgradeGate, req: IncomingMessage, s
   void handleRequest(state, req, res);
 }
 
-function upgradeWebSocket(state: ProxyState, gate: UpgradeGate, req: IncomingMessage, socket: Socket, head: Buffer, path: string): void {
+function upgradeWebSocket(state: ProxyState, books: UpgradeBooks, req: IncomingMessage, socket: Socket, head: Buffer, path: string): void {
   const runtime = state.runtime;
   if (state.draining) return rawError(socket, '503 Service Unavailable', 'shutting down', 'shutting_down');
   const route = runtime.match(req.method ?? 'GET', path, req.headers.host);
@@ -100,7 +106,7 @@ function upgradeWebSocket(state: ProxyState, gate: UpgradeGate, req: IncomingMes
     return rawError(socket, `${e.status} ${STATUS_CODES[e.status] ?? 'Error'}`, e.message, e.code, retryAfter);
   }
   const limits = runtime.config.server.upgrades;
-  const release = gate.acquire(client, limits.maxPerClient, limits.maxTotal);
+  const release = books.gate.acquire(client, limits.maxPerClient, limits.maxTotal);
   if (!release) return rawError(socket, '429 Too Many Requests', 'too many open WebSocket connections', 'too_many_upgrades');
   delete req.headers['content-length'];
   delete req.headers['transfer-encoding'];
@@ -113,6 +119,7 @@ function upgradeWebSocket(state: ProxyState, gate: UpgradeGate, req: IncomingMes
   passThroughUpgrade(req, socket, head, route.group.set, forwardInfo(runtime.admission.forwarded, id, req), {
     handshakeTimeoutMs: limits.handshakeTimeoutMs,
     onClose: release,
+    tunnels: books.tunnels,
   });
 }
 

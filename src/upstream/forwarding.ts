@@ -68,6 +68,8 @@ function entries(header: string | string[]): string[] {
 /** `::ffff:1.2.3.4` → `1.2.3.4`; `[::1]:80` / `1.2.3.4:80` → the address. */
 function plainAddress(addr: string | undefined): string | undefined {
   if (addr === undefined || addr === '') return undefined;
+  // The common case (an IPv4 peer, an IPv4 list entry) needs no pattern: this runs per request.
+  if (addr.indexOf(':') < 0) return addr;
   let a = addr;
   const bracket = /^\[([^\]]+)\](?::\d+)?$/.exec(a);
   if (bracket) a = bracket[1] as string;

@@ -7,8 +7,9 @@
 import type { Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
 import type { ProxyError } from '../errors.js';
-import { passThroughResponseHeaders } from '../response/headers.js';
-import { countAnswer, countFailure, learnFromRelayedAnswer, nodePath, noteDuration, toUpstreamError } from './client.js';
+import { upstreamDuration, upstreamRequestsTotal } from '../metrics/metrics.js';
+import { relayedResponseHeaders } from '../response/headers.js';
+import { countFailure, learnFromRelayedAnswer, nodePath, toUpstreamError } from './client.js';
 import { recordFailure } from './health.js';
 import type { UpstreamNode } from './node.js';
 import type { ReplicaSet } from './replica-set.js';
@@ -46,74 +47,147 @@ export interface RelayOutcome {
   error?: ProxyError;
 }
 
-export function relayOnce(set: ReplicaSet, node: UpstreamNode, rr: RelayRequest, sink: RelaySink): Promise<RelayOutcome> {
+/**
+ * `signal` aborts the attempt (a hedge race lost, the client gone): counted as `aborted`, not as
+ * the node's failure — the caller, which knows why, tells passive health. An attempt still queued
+ * for a connection settles at once and is cut when undici hands it one.
+ */
+export function relayOnce(set: ReplicaSet, node: UpstreamNode, rr: RelayRequest, sink: RelaySink, signal?: AbortSignal): Promise<RelayOutcome> {
   return new Promise((resolve) => {
-    const startedAt = performance.now();
-    node.inflight++;
-    let status = 0;
-    let started = false;
-    let settled = false;
-    let abortFn: ((err: Error) => void) | undefined;
-    const settle = (error?: ProxyError) => {
-      if (settled) return;
-      settled = true;
-      node.inflight--;
-      resolve(error ? { node, status, started, error } : { node, status, started });
-    };
-    const headers = nodeHeaders(node, set, rr.headers, rr.length);
-    const handler: Dispatcher.DispatchHandler = {
-      onConnect(abort) {
-        abortFn = abort;
-      },
-      onHeaders(statusCode, rawHeaders, resume) {
-        if (statusCode < 200) return true; // 1xx: informational, not relayed
-        status = statusCode;
-        noteDuration(node, startedAt);
-        const { flat, parsed } = responseHeaders(rawHeaders as unknown as Buffer[]);
-        countAnswer(node, statusCode);
-        learnFromRelayedAnswer(node, set.dialect, statusCode, parsed);
-        started = true;
-        if (!sink.start(statusCode, flat, parsed)) {
-          abortFn?.(new Error('answer not wanted'));
-          return false;
-        }
-        sink.onDrain(resume);
-        return true;
-      },
-      onData(chunk) {
-        return sink.write(chunk);
-      },
-      onComplete() {
-        sink.end();
-        settle();
-      },
-      onError(err) {
-        if (settled) return;
-        const proxyErr = toUpstreamError(err);
-        // A client that sent too much or went away is not the node's fault.
-        if (proxyErr.source !== 'client' && !abortedByUs) {
-          countFailure(node, proxyErr);
-          recordFailure(node, Date.now(), proxyErr);
-        }
-        settle(proxyErr);
-      },
-    };
-    let abortedByUs = false;
-    sink.onGone(() => {
-      abortedByUs = true;
-      abortFn?.(new Error('client went away'));
-    });
+    const relay = new Relay(set, node, sink, resolve, signal);
+    sink.onGone(() => relay.abort(new Error('client went away')));
+    if (signal) {
+      if (signal.aborted) return relay.onSignal();
+      signal.addEventListener('abort', relay.onSignal, { once: true });
+    }
     node.passPool.dispatch({
       origin: node.origin,
       method: rr.method as Dispatcher.HttpMethod,
       path: nodePath(node, rr.path),
-      headers,
+      headers: nodeHeaders(node, set, rr.headers, rr.length),
       body: rr.body,
       headersTimeout: rr.headersTimeoutMs,
       // The answer's end is not bounded by the request deadline (streams, SSE): the node's
       // bodyTimeout (silence between chunks) still applies.
-    }, handler);
+    }, relay);
   });
+}
+
+/**
+ * One attempt's state and its undici handler in one object: the submit path runs this for every
+ * transaction, so it is a class (methods on the prototype) rather than a dozen closures per request.
+ */
+class Relay implements Dispatcher.DispatchHandler {
+  private readonly startedAt = performance.now();
+  private status = 0;
+  private started = false;
+  private settled = false;
+  private abortedByUs = false;
+  private abortFn: ((err: Error) => void) | undefined;
+  private pendingAbort: Error | undefined;
+
+  constructor(
+    private readonly set: ReplicaSet,
+    private readonly node: UpstreamNode,
+    private readonly sink: RelaySink,
+    private readonly resolve: (o: RelayOutcome) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    node.inflight++;
+  }
+
+  abort(reason: Error): void {
+    this.abortedByUs = true;
+    if (this.abortFn) this.abortFn(reason);
+    else this.pendingAbort = reason;
+  }
+
+  /** Bound: it is the signal's listener. */
+  readonly onSignal = (): void => {
+    const reason = this.signal?.reason instanceof Error ? this.signal.reason : new Error('attempt aborted');
+    this.abort(reason);
+    if (!this.started) this.settle(countFailure(this.node, reason, true));
+  };
+
+  private settle(error?: ProxyError): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.node.inflight--;
+    this.signal?.removeEventListener('abort', this.onSignal);
+    const { node, status, started } = this;
+    this.resolve(error ? { node, status, started, error } : { node, status, started });
+  }
+
+  onConnect(undiciAbort: (err?: Error) => void): void {
+    this.abortFn = undiciAbort;
+    if (this.pendingAbort) undiciAbort(this.pendingAbort);
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true; // 1xx: informational, not relayed
+    const node = this.node;
+    this.status = statusCode;
+    const ms = performance.now() - this.startedAt;
+    node.noteLatency(ms);
+    const labels = passLabels(node);
+    upstreamDuration.observe(labels.node, ms / 1000);
+    upstreamRequestsTotal.inc(statusCode >= 500 ? labels.http5xx : statusCode >= 400 ? labels.http4xx : labels.ok);
+    const { flat, parsed } = relayedResponseHeaders(rawHeaders);
+    learnFromRelayedAnswer(node, this.set.dialect, statusCode, parsed);
+    if (!this.sink.start(statusCode, flat, parsed)) {
+      // Not wanted (another attempt claimed the client, or a rival may do better than this
+      // gateway status): the node answered, which the lines above already counted.
+      this.abort(new Error('answer not wanted'));
+      this.settle();
+      return false;
+    }
+    this.started = true;
+    this.sink.onDrain(resume);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.sink.write(chunk);
+  }
+
+  onComplete(): void {
+    this.sink.end();
+    this.settle();
+  }
+
+  onError(err: Error): void {
+    if (this.settled) return;
+    const proxyErr = toUpstreamError(err);
+    // A client that sent too much or went away is not the node's fault.
+    if (proxyErr.source !== 'client' && !this.abortedByUs) {
+      countFailure(this.node, proxyErr);
+      recordFailure(this.node, Date.now(), proxyErr);
+    }
+    this.settle(proxyErr);
+  }
+}
+
+/**
+ * The metric label objects of one node, made once: prom-client only reads them, and building
+ * three fresh objects per relayed answer showed in the submit profile.
+ */
+interface PassLabels {
+  node: { group: string; node: string };
+  ok: { group: string; node: string; outcome: string };
+  http4xx: { group: string; node: string; outcome: string };
+  http5xx: { group: string; node: string; outcome: string };
+}
+
+const labelsByNode = new WeakMap<UpstreamNode, PassLabels>();
+
+function passLabels(node: UpstreamNode): PassLabels {
+  let l = labelsByNode.get(node);
+  if (!l) {
+    const base = { group: node.group, node: node.name };
+    l = { node: base, ok: { ...base, outcome: 'ok' }, http4xx: { ...base, outcome: 'http_4xx' }, http5xx: { ...base, outcome: 'http_5xx' } };
+    labelsByNode.set(node, l);
+  }
+  return l;
 }
 
 /**
@@ -121,30 +195,29 @@ export function relayOnce(set: ReplicaSet, node: UpstreamNode, rr: RelayRequest,
  * client header of the same name; a streamed body's length is the one node:http validated.
  */
 function nodeHeaders(node: UpstreamNode, set: ReplicaSet, base: string[], length: number | undefined): string[] {
-  const extra = set.config.headers;
-  const auth = node.credentials.authorization;
-  const overrides: string[] = [];
-  for (const name in extra) overrides.push(name.toLowerCase(), extra[name] as string);
-  if (auth !== undefined) overrides.push('authorization', auth);
+  const { overrides, replaced } = overridesOf(node, set);
+  // `base` is shared by every attempt of the request (retries, hedges): never changed here.
   if (overrides.length === 0) return length === undefined ? base : [...base, 'content-length', String(length)];
-  const replaced = new Set(overrides.filter((_, i) => i % 2 === 0));
   const out: string[] = [];
   for (let i = 0; i < base.length; i += 2) if (!replaced.has(base[i] as string)) out.push(base[i] as string, base[i + 1] as string);
-  out.push(...overrides);
+  for (const v of overrides) out.push(v);
   if (length !== undefined) out.push('content-length', String(length));
   return out;
 }
 
-/** Raw response headers from undici → the flat list for writeHead (hop-by-hop removed) and an object. */
-function responseHeaders(raw: Buffer[]): { flat: string[]; parsed: Record<string, string | string[]> } {
-  const parsed: Record<string, string | string[]> = {};
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = (raw[i] as Buffer).toString('latin1').toLowerCase();
-    const value = (raw[i + 1] as Buffer).toString('latin1');
-    const prev = parsed[name];
-    if (prev === undefined) parsed[name] = value;
-    else if (Array.isArray(prev)) prev.push(value);
-    else parsed[name] = [prev, value];
+/** The group's headers and the node's credentials as [name, value, ...], made once per node. */
+const overridesByNode = new WeakMap<UpstreamNode, { overrides: string[]; replaced: ReadonlySet<string> }>();
+
+function overridesOf(node: UpstreamNode, set: ReplicaSet): { overrides: string[]; replaced: ReadonlySet<string> } {
+  let o = overridesByNode.get(node);
+  if (!o) {
+    const extra = set.config.headers;
+    const auth = node.credentials.authorization;
+    const overrides: string[] = [];
+    for (const name in extra) overrides.push(name.toLowerCase(), extra[name] as string);
+    if (auth !== undefined) overrides.push('authorization', auth);
+    o = { overrides, replaced: new Set(overrides.filter((_, i) => i % 2 === 0)) };
+    overridesByNode.set(node, o);
   }
-  return { flat: passThroughResponseHeaders(parsed), parsed };
+  return o;
 }

@@ -5,13 +5,15 @@
 // (passthrough-body.ts), so no client can make the node read a request the proxy did not mean to
 // send on a connection other clients share. Node selection, passive health, head learning and the
 // upstream metrics are the same as on the buffered path; an idempotent request that fails before
-// any byte reached the client is tried once more on another node.
+// any byte reached the client is tried once more on another node, and one without answer headers
+// after the group's hedge delay is also sent to another node (passthrough-hedge.ts).
 // WebSocket upgrades: upgrade-relay.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toUpstreamError, type ForwardInfo } from './client.js';
 import type { UpstreamNode } from './node.js';
 import { passThroughRequestHeaders } from '../response/headers.js';
 import { prepareBody } from './passthrough-body.js';
+import { hedgedRelay, passHedgeFor } from './passthrough-hedge.js';
 import { relayOnce, type RelayRequest, type RelaySink } from './passthrough-http.js';
 import type { ReplicaSet } from './replica-set.js';
 
@@ -50,16 +52,20 @@ export async function passThrough(req: IncomingMessage, res: ServerResponse, pr:
   const retryable = !pr.write && idempotentMethods.has(method) && replayable;
   const sink = responseSink(res);
   const tried = new Set<UpstreamNode>();
+  // Reads that can be sent again are hedged like parsed reads (passthrough-hedge.ts); writes never.
+  const hedge = passHedgeFor(pr.set, retryable);
   for (;;) {
     const node = pr.set.select({ write: pr.write, strong: pr.strong, exclude: tried });
     if (!node) throw toUpstreamError(new Error('no node available'));
     tried.add(node);
-    const outcome = await relayOnce(pr.set, node, rr, sink);
-    if (!outcome.error) return { node: node.name, status: outcome.status };
+    const outcome = hedge
+      ? await hedgedRelay(pr.set, node, rr, res, sink, { hedge, strong: pr.strong, tried })
+      : await relayOnce(pr.set, node, rr, sink);
+    if (!outcome.error) return { node: outcome.node.name, status: outcome.status };
     if (outcome.started || res.headersSent) {
       // Part of the answer is out: the client can only learn of the failure by a cut connection.
       res.destroy();
-      return { node: node.name, status: outcome.status };
+      return { node: outcome.node.name, status: outcome.status };
     }
     const again = retryable && outcome.error.retryable && tried.size < 1 + pr.set.config.retry.attempts && !res.destroyed;
     if (!again) throw outcome.error;

@@ -23,6 +23,47 @@ export interface UpgradeOptions {
   handshakeTimeoutMs: number;
   /** Called once when the tunnel (or the attempt) is over: the gate releases the slot. */
   onClose: () => void;
+  /** Where the open tunnel is registered, so shutdown can close it (OpenTunnels). */
+  tunnels?: OpenTunnels;
+}
+
+/**
+ * The tunnels (and handshakes) a traffic server has open. An open WebSocket never ends by itself,
+ * and node:http neither tracks nor closes upgraded sockets (closeAllConnections skips them;
+ * server.close() waits for them): drain closes them here (lifecycle.ts).
+ */
+export class OpenTunnels {
+  private readonly open = new Set<() => void>();
+
+  /** Registers a tunnel's close; returns the unregister (called when the tunnel ends by itself). */
+  add(close: () => void): () => void {
+    this.open.add(close);
+    return () => this.open.delete(close);
+  }
+
+  /** Closes every open tunnel; returns how many there were. */
+  closeAll(): number {
+    const all = [...this.open];
+    this.open.clear();
+    for (const close of all) close();
+    return all.length;
+  }
+
+  get size(): number {
+    return this.open.size;
+  }
+}
+
+const tunnelsByServer = new WeakMap<object, OpenTunnels>();
+
+/** The registry of one traffic server's tunnels (created on first use). */
+export function tunnelsOf(server: object): OpenTunnels {
+  let t = tunnelsByServer.get(server);
+  if (!t) {
+    t = new OpenTunnels();
+    tunnelsByServer.set(server, t);
+  }
+  return t;
 }
 
 export function passThroughUpgrade(req: IncomingMessage, client: Duplex, head: Buffer, set: ReplicaSet, fwd: ForwardInfo, opts: UpgradeOptions): void {
@@ -32,11 +73,13 @@ export function passThroughUpgrade(req: IncomingMessage, client: Duplex, head: B
   const close = () => {
     if (closed) return;
     closed = true;
+    unregister();
     clearTimeout(timer);
     upstream.destroy();
     client.destroy();
     opts.onClose();
   };
+  const unregister = opts.tunnels?.add(close) ?? (() => false);
   const timer = setTimeout(() => fail(new Error('handshake timed out')), opts.handshakeTimeoutMs);
   const fail = (err: Error) => {
     upstreamErrorsTotal.inc({ group: node.group, node: node.name, code: toUpstreamError(err).code });

@@ -96,3 +96,14 @@ t.test('keptHeaders keeps the single-valued headers the rule names, sorted by na
   t.same(out, [['content-type', 'x'], ['x-a', '1'], ['x-b', '2']]);
   t.same(keptHeaders({}, () => true), []);
 });
+
+t.test('relayedResponseHeaders: raw undici pairs → the writeHead list and the parsed object, in one pass', async (t) => {
+  const { relayedResponseHeaders, passThroughResponseHeaders } = await import('../../src/response/headers.js');
+  const raw = (pairs: string[]) => pairs.map((s) => Buffer.from(s, 'latin1'));
+  const plain = relayedResponseHeaders(raw(['Content-Type', 'application/json', 'Set-Cookie', 'a=1', 'Transfer-Encoding', 'chunked', 'Set-Cookie', 'b=2', 'Keep-Alive', 'timeout=5']));
+  t.same(plain.flat, ['content-type', 'application/json', 'set-cookie', 'a=1', 'set-cookie', 'b=2'], 'hop-by-hop dropped, repeated names kept in order');
+  t.same(plain.parsed, { 'content-type': 'application/json', 'set-cookie': ['a=1', 'b=2'], 'transfer-encoding': 'chunked', 'keep-alive': 'timeout=5' });
+  const listed = relayedResponseHeaders(raw(['Connection', 'keep-alive, X-Hop, Content-Length', 'X-Hop', 'no', 'Content-Length', '5', 'X-Aptos-Ledger-Version', '9']));
+  t.same(listed.flat, ['content-length', '5', 'x-aptos-ledger-version', '9'], 'Connection-listed names stay on the node hop, except the framing');
+  t.same(listed.flat, passThroughResponseHeaders(listed.parsed), 'the same rule as passThroughResponseHeaders');
+});

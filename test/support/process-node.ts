@@ -9,6 +9,12 @@
  * eth_sendRawTransaction → a fixed hash. The node counts what it was asked (`stats()`, which only
  * answers while the process runs): per method, per method+first param, and the highest block
  * number any read asked for.
+ *
+ * Pass-through traffic (counted per `METHOD /path` in byMethod): `GET /pt/blob/<n>` → a body that
+ * is a pure function of n (1..32 KB, with an ETag), `GET /pt/ndjson/<lines>` → that many NDJSON
+ * lines, streamed with backpressure, `GET /pt/sse` → an event stream whose first event is sent at
+ * once and whose last comes when `GET /pt/release` is asked, `POST /v1/transactions` → 202 with a
+ * fixed hash (an Aptos submit, for write tests).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -68,7 +74,55 @@ function answer(call) {
     default: return { error: { code: -32601, message: 'method not found' } };
   }
 }
+const held = [];
+function blob(n) {
+  const size = 1024 + (n * 7919) % 31744;
+  const line = 'blob ' + n + ' ';
+  return line.repeat(Math.ceil(size / line.length)).slice(0, size);
+}
+function passThrough(req, res) {
+  const path = (req.url || '/').split('?')[0];
+  const key = req.method + ' ' + (path.startsWith('/pt/blob/') ? '/pt/blob' : path.startsWith('/pt/ndjson/') ? '/pt/ndjson' : path);
+  stats.requests++;
+  stats.byMethod[key] = (stats.byMethod[key] || 0) + 1;
+  if (path === '/v1/transactions' && req.method === 'POST') {
+    req.resume();
+    req.on('end', () => { res.writeHead(202, { 'content-type': 'application/json' }); res.end('{"hash":"0x' + 'cd'.repeat(32) + '"}'); });
+    return;
+  }
+  if (path.startsWith('/pt/blob/')) {
+    const body = blob(Number(path.slice(9)) || 0);
+    return setTimeout(() => { res.writeHead(200, { 'content-type': 'text/plain', etag: '"' + path.slice(9) + '"' }); res.end(body); }, latency);
+  }
+  if (path.startsWith('/pt/ndjson/')) {
+    const lines = Number(path.slice(11)) || 0;
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    let i = 0;
+    const pump = () => {
+      while (i < lines) {
+        const ok = res.write(JSON.stringify({ i, pad: 'z'.repeat(200) }) + '\n');
+        i++;
+        if (!ok) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    return pump();
+  }
+  if (path === '/pt/sse') {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('data: first\n\n');
+    held.push(res);
+    return;
+  }
+  if (path === '/pt/release') {
+    for (const h of held.splice(0)) h.end('data: last\n\n');
+    return res.end('released');
+  }
+  res.writeHead(404, { 'content-type': 'text/plain' });
+  res.end('no such path');
+}
 const server = http.createServer((req, res) => {
+  if (req.method !== 'POST' || (req.url || '').startsWith('/v1/transactions')) return passThrough(req, res);
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
