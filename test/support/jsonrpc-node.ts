@@ -665,6 +665,19 @@ export async function startJsonRpcNode(opts: JsonRpcNodeOptions): Promise<JsonRp
       if (n !== undefined && n <= reportedHead() && txHashAt(n) === h) return { tx: syntheticTx(n), block: n };
       throw new RpcError(-103, 'Unknown transaction');
     };
+    const applicationLogOf = (hash: string): Record<string, unknown> | undefined => {
+      let found: { block?: number } | undefined;
+      try {
+        found = findTx(hash);
+      } catch {
+        return undefined;
+      }
+      if (found.block === undefined) return undefined;
+      return {
+        txid: hash,
+        executions: [{ trigger: 'Application', vmstate: 'HALT', exception: null, gasconsumed: '997775', stack: [], notifications: [] }],
+      };
+    };
     const invokeResult = (script: string, stack: unknown[], extra: Record<string, unknown> = {}): Record<string, unknown> => ({
       script,
       state: 'HALT',
@@ -747,6 +760,13 @@ export async function startJsonRpcNode(opts: JsonRpcNodeOptions): Promise<JsonRp
         const out = s.items.slice(s.cursor, s.cursor + n).map((value) => ({ type: 'ByteString', value }));
         s.cursor += out.length;
         return out;
+      },
+      // ApplicationLogs plugin (N3 format): one execution per transaction; a transaction still in the
+      // mempool (or unknown) has no log yet: -100, as the C# plugin answers.
+      getapplicationlog: ([hash]) => {
+        const found = typeof hash === 'string' && /^0x[0-9a-fA-F]{64}$/.test(hash) ? applicationLogOf(hash.toLowerCase()) : undefined;
+        if (!found) throw new RpcError(-100, 'Unknown transaction/blockhash');
+        return found;
       },
       terminatesession: ([session]) => (typeof session === 'string' ? sessions.delete(session) : false),
       getnep17balances: ([address]) => {
