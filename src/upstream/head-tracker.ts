@@ -84,6 +84,17 @@ export class HeadTracker {
     void step();
   }
 
+  /**
+   * Polls `node` with a request sent after this call: a poll already running may have been answered
+   * before what the caller just saw, so it waits for that one and then asks again (joining a poll
+   * that another such caller started meanwhile, which is as recent). Resolves on success or failure.
+   */
+  async pollAfterNow(node: UpstreamNode): Promise<void> {
+    const running = this.busy.get(node);
+    if (running) await running;
+    await this.poll(node);
+  }
+
   /** Polls every node now and resolves when all answered or failed (used at start-up and by tests). */
   async pollAll(): Promise<void> {
     await Promise.all(this.set.all.map((n) => this.poll(n)));
