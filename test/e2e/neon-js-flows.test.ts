@@ -6,6 +6,7 @@
 import t from 'tap';
 import { CONST, rpc, sc, tx, u, wallet } from '@cityofzion/neon-js';
 import { NEO_ITERATOR_OPERATION, neoInvokeValue, startJsonRpcNode, type JsonRpcNodeHandle } from '../support/jsonrpc-node.js';
+import { request } from '../support/http-client.js';
 import { startTestProxy, type TestProxy } from '../support/proxy-harness.js';
 import type { TapTest } from '../support/tap-test.js';
 
@@ -220,4 +221,37 @@ t.test('an iterator session through the proxy with two replicas: traverseiterato
   t.equal(traversed.reduce((a, b) => a + b, 0), 2 * ROUNDS, 'every traverseiterator went to a replica that opened a session');
   t.ok(traversed.every((n) => n > 0), 'sessions were opened on both replicas');
   t.equal(node.calls.byMethod.get('traverseiterator') ?? 0, ROUNDS, 'the primary only saw the direct client');
+});
+
+t.test('the head poll a mined-without-height answer costs: one per fresh answer, none for a mempool answer or a hit', async (t) => {
+  const { node, proxy, direct } = await setup(t);
+  const ask = async (method: string, params: unknown[], path = '/') => {
+    const res = await request(`${proxy.url}${path}`, { method: 'POST', body: { jsonrpc: '2.0', id: 1, method, params } });
+    return { cache: res.header('x-cache'), body: res.json<{ result?: { blockhash?: string }; error?: unknown }>() };
+  };
+  const polls = () => node.calls.byMethod.get('getblockcount') ?? 0;
+  // Sent at the node directly: no write through the proxy, so no write-triggered poll burst.
+  const hash = await direct.sendRawTransaction(Buffer.from('a transaction sent elsewhere').toString('base64'));
+  node.resetCalls();
+  // Uncached: a mempool answer is a head read, stored under the head the proxy knows.
+  const pooled = await ask('getrawtransaction', [hash, 1], '/nocache');
+  t.equal(pooled.body.result?.blockhash, undefined, 'in the mempool');
+  t.equal(polls(), 0, 'a mempool answer asks for no head');
+
+  node.advance();
+  const mined = await ask('getrawtransaction', [hash, 1]);
+  t.equal(mined.cache, 'MISS');
+  t.equal(mined.body.result?.blockhash, node.blockHashAt(node.head), 'mined in the new block');
+  t.equal(polls(), 1, 'one head poll of the answering node before the reply');
+  t.equal(proxy.state.runtime.groups.get('neo')?.floor.value, BigInt(node.head), 'the floor is the head that node reported');
+
+  const log = await ask('getapplicationlog', [hash]);
+  t.equal(log.body.error, undefined);
+  t.equal(polls(), 2, 'a found application log asks once too');
+  // The first answer was stored under the old head; the head moved: a new key, asked once more.
+  t.equal((await ask('getrawtransaction', [hash, 1])).cache, 'MISS');
+  t.equal(polls(), 3);
+  t.equal((await ask('getrawtransaction', [hash, 1])).cache, 'HIT', 'keyed by the new head');
+  t.equal((await ask('getapplicationlog', [hash])).cache, 'HIT', 'a found log never changes');
+  t.equal(polls(), 3, 'hits ask nothing (the floor already rose when they were filled)');
 });
