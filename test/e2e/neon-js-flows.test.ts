@@ -123,7 +123,9 @@ t.test('send → wait (getrawtransaction / getapplicationlog / gettransactionhei
     const before = await balanceOf(client, account);
     t.same(before, await balanceOf(direct, account), `round ${round}: latest read before the write equals the node`);
     const count = await client.getBlockCount();
-    const hash = await client.sendRawTransaction(signedTransfer(sender, account, round + 1, count + 100, version.protocol.network, round));
+    const transfer = signedTransfer(sender, account, round + 1, count + 100, version.protocol.network, round);
+    const hash = await client.sendRawTransaction(transfer);
+    t.equal(hash, `0x${transfer.hash()}`, `round ${round}: the node names the transaction by the hash neon-js computed`);
     t.equal((await direct.getRawTransaction(hash, true) as { hash: string }).hash, hash, `round ${round}: the node has the transaction`);
     node.advance(); // mined at the node, not through the proxy
     const minedAt = node.sent.get(hash)?.blockNumber;
