@@ -37,7 +37,7 @@ export function observeAnswers(group: GroupRuntime, calls: readonly Call[], resu
     const { entry, node } = result.answer;
     const version = versionShown(group, call, entry, result.cache === 'bypass', result.answer.rpcError === true);
     if (node !== undefined && (version !== undefined || fresh(group, entry))) group.floor.confirm(now);
-    const wait = asking.get(entry) ?? (version === undefined && node !== undefined ? headOfAnsweringNode(group, call, entry, node, result.answer.rpcError === true) : undefined);
+    const wait = asking.get(entry) ?? (version === undefined && node !== undefined ? headOfAnsweringNode(group, call, entry, node, result.answer.rpcError === true, now) : undefined);
     if (wait) (waits ??= []).push(wait);
     if (version === undefined) continue;
     group.floor.raise(version);
@@ -54,11 +54,11 @@ export function observeAnswers(group: GroupRuntime, calls: readonly Call[], resu
  * answer) and the floor raised to it before the reply goes out. Costs one light poll per such fresh
  * answer; a coalesced follower or a hit arriving meanwhile waits for the same poll.
  */
-function headOfAnsweringNode(group: GroupRuntime, call: Call, entry: CacheEntry, nodeName: string, rpcError: boolean): Promise<void> | undefined {
+function headOfAnsweringNode(group: GroupRuntime, call: Call, entry: CacheEntry, nodeName: string, rpcError: boolean, seenAt: number): Promise<void> | undefined {
   if (group.dialect.minedWithoutHeight?.(call, asCallAnswer(entry, rpcError)) !== true) return undefined;
   const node = group.set.all.find((n) => n.name === nodeName);
   if (node === undefined) return undefined;
-  const wait = group.heads.pollAfterNow(node).then(() => {
+  const wait = group.heads.pollAfter(node, seenAt).then(() => {
     if (node.head !== undefined) group.floor.raise(node.head);
   }).finally(() => asking.delete(entry));
   asking.set(entry, wait);

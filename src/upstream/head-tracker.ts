@@ -25,6 +25,8 @@ export class HeadTracker {
   private timer: NodeJS.Timeout | undefined;
   private readonly busy = new Map<UpstreamNode, Promise<void>>();
   private readonly lastPoll = new Map<UpstreamNode, number>();
+  /** performance.now() at which the running (or last) poll of each node was started. */
+  private readonly sentAt = new Map<UpstreamNode, number>();
   private stopped = false;
   private burst: NodeJS.Timeout | undefined;
   private burstRunning = false;
@@ -85,12 +87,14 @@ export class HeadTracker {
   }
 
   /**
-   * Polls `node` with a request sent after this call: a poll already running may have been answered
-   * before what the caller just saw, so it waits for that one and then asks again (joining a poll
-   * that another such caller started meanwhile, which is as recent). Resolves on success or failure.
+   * Polls `node` with a request sent at or after `seenAt` (performance.now() when the caller saw an
+   * answer implying a newer head): a running poll sent later is joined; one sent earlier may have
+   * been answered before that block, so it is waited for and the node asked again. Resolves on
+   * success or failure.
    */
-  async pollAfterNow(node: UpstreamNode): Promise<void> {
+  async pollAfter(node: UpstreamNode, seenAt: number): Promise<void> {
     const running = this.busy.get(node);
+    if (running && (this.sentAt.get(node) ?? Number.NEGATIVE_INFINITY) >= seenAt) return running;
     if (running) await running;
     await this.poll(node);
   }
@@ -113,6 +117,7 @@ export class HeadTracker {
   private poll(node: UpstreamNode): Promise<void> {
     const running = this.busy.get(node);
     if (running || this.stopped) return running ?? Promise.resolve();
+    this.sentAt.set(node, performance.now());
     const p = this.pollOnce(node).finally(() => this.busy.delete(node));
     this.busy.set(node, p);
     return p;
