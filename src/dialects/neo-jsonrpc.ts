@@ -21,7 +21,7 @@ import {
   type RpcParams,
 } from './jsonrpc.js';
 import type { Call, CallAnswer, Dialect, TimeoutClass } from './types.js';
-import { neoSeenVersion } from './seen-versions.js';
+import { neoMinedWithoutHeight, neoSeenVersion } from './seen-versions.js';
 
 // The method table follows the C# RpcServer (with its ApplicationLogs, StateService and
 // TokensTracker plugins) and neo-go's server; README "Neo N3 methods" lists it. Anything not
@@ -241,6 +241,7 @@ export const neoJsonRpc: Dialect = {
   storableHeaders: (headers) => keptHeaders(headers, (name) => name === 'content-type'),
   keyFromRequestBytes: false,
   observe: (call, answer) => neoSeenVersion(call, answer),
+  minedWithoutHeight: neoMinedWithoutHeight,
   headPoll: () => rpcHeadPoll('getblockcount', headFromBlockCount),
   chainIdentity: neoChainIdentity,
 };

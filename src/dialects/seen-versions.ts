@@ -108,7 +108,12 @@ export function aptosLedgerHeader(headers: CallAnswer['headers']): bigint | unde
 
 // ── Neo N3 ───────────────────────────────────────────────────────────────────────────────────────
 
-/** getblockcount = height + 1; getblock/getblockheader (verbose) carry `index`; transactions `height` where the node gives one. */
+/**
+ * getblockcount = height + 1; gettransactionheight is the block a transaction is in; a block read
+ * by index (getblock, getblockheader, getblockhash) that answered shows that block exists, and a
+ * verbose block names its `index`. Transactions and application logs name no height (C# RpcServer
+ * and neo-go send `blockhash` / `confirmations`, never a height): see {@link neoMinedWithoutHeight}.
+ */
 export function neoSeenVersion(call: Call, answer: CallAnswer): bigint | undefined {
   const method = call.rpc?.method;
   if (method === undefined || !answered(answer)) return undefined;
@@ -116,9 +121,26 @@ export function neoSeenVersion(call: Call, answer: CallAnswer): bigint | undefin
     const count = neoNumber(answer.body);
     return count !== undefined && count >= 1n ? count - 1n : undefined;
   }
+  if (method === 'gettransactionheight') return neoNumber(answer.body);
+  if (NEO_BLOCK_BY_INDEX.has(method) && call.pin !== undefined) return call.pin;
   if (method === 'getblock' || method === 'getblockheader') return decimal(field(parseJson(answer.body), 'index'));
-  if (method === 'getrawtransaction' || method === 'getapplicationlog') return decimal(field(parseJson(answer.body), 'height'));
   return undefined;
+}
+
+const NEO_BLOCK_BY_INDEX = new Set(['getblock', 'getblockheader', 'getblockhash']);
+
+/**
+ * True when the answer shows its client a transaction as mined but names no block: a verbose
+ * getrawtransaction with a `blockhash` (a mempool answer has none), or an application log that was
+ * found (a log exists only once its transaction or block was persisted). The client's next latest
+ * read expects that block; only the answering node can say how high it is now, so the proxy asks it
+ * (observe-answers.ts) before the reply is written.
+ */
+export function neoMinedWithoutHeight(call: Call, answer: CallAnswer): boolean {
+  const method = call.rpc?.method;
+  if (!answered(answer)) return false;
+  if (method === 'getapplicationlog') return true;
+  return method === 'getrawtransaction' && typeof field(parseJson(answer.body), 'blockhash') === 'string';
 }
 
 function neoNumber(body: Buffer): bigint | undefined {

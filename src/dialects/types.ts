@@ -195,6 +195,12 @@ export interface Dialect {
    * floor. Undefined when it shows none. See seen-versions.ts.
    */
   observe(call: Call, answer: CallAnswer): bigint | undefined;
+  /**
+   * True when the answer shows a transaction as committed without naming its version (Neo: a
+   * verbose getrawtransaction with a blockhash, a found application log). The proxy then asks the
+   * answering node for its head before replying, so the client's next latest read is not older.
+   */
+  minedWithoutHeight?(call: Call, answer: CallAnswer): boolean;
   /** The light request that asks a node for its head. */
   headPoll(): HeadPoll;
   /**

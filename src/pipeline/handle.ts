@@ -170,7 +170,8 @@ async function serveParsed(
   const results = await serveCalls(plans, {
     cache: state.cache, flights: state.flights, group: route.group.name, timeoutMs: remaining(ctx), fetch, store: state.storeAnswer,
   });
-  observeAnswers(route.group, calls, results, performance.now());
+  const asking = observeAnswers(route.group, calls, results, performance.now());
+  if (asking !== undefined) await asking;
   ctx.calls = calls.length;
   summarize(ctx, results);
   countCalls(route.group.name, calls, results);

@@ -19,9 +19,16 @@ import type { GroupRuntime } from '../runtime/runtime.js';
 /** Entry → the version it shows (null: none). */
 const shown = new WeakMap<CacheEntry, bigint | null>();
 
-/** After the call steps, before writing. `now` is performance.now(). */
-export function observeAnswers(group: GroupRuntime, calls: readonly Call[], results: readonly CallResult[], now: number): void {
+/** Entry → the head poll of its node that its reply waits for (see headOfAnsweringNode). */
+const asking = new WeakMap<CacheEntry, Promise<void>>();
+
+/**
+ * After the call steps, before writing. `now` is performance.now(). Returns a promise to wait for
+ * before replying when an answer showed a committed transaction without naming its block.
+ */
+export function observeAnswers(group: GroupRuntime, calls: readonly Call[], results: readonly CallResult[], now: number): Promise<unknown> | undefined {
   let wrote = false;
+  let waits: Promise<void>[] | undefined;
   for (let i = 0; i < results.length; i++) {
     const result = results[i];
     const call = calls[i];
@@ -30,11 +37,32 @@ export function observeAnswers(group: GroupRuntime, calls: readonly Call[], resu
     const { entry, node } = result.answer;
     const version = versionShown(group, call, entry, result.cache === 'bypass', result.answer.rpcError === true);
     if (node !== undefined && (version !== undefined || fresh(group, entry))) group.floor.confirm(now);
+    const wait = asking.get(entry) ?? (version === undefined && node !== undefined ? headOfAnsweringNode(group, call, entry, node, result.answer.rpcError === true, now) : undefined);
+    if (wait) (waits ??= []).push(wait);
     if (version === undefined) continue;
     group.floor.raise(version);
     if (node !== undefined) group.set.all.find((n) => n.name === node)?.noteHead(version, Date.now());
   }
   if (wrote) group.heads.afterWrite();
+  return waits && Promise.all(waits);
+}
+
+/**
+ * A fresh answer that shows a transaction as mined but names no block (Neo's getrawtransaction and
+ * getapplicationlog): the client will next read "latest" expecting that block, which the proxy may
+ * not know yet. The node that answered has it, so its head is polled (a request sent after the
+ * answer) and the floor raised to it before the reply goes out. Costs one light poll per such fresh
+ * answer; a coalesced follower or a hit arriving meanwhile waits for the same poll.
+ */
+function headOfAnsweringNode(group: GroupRuntime, call: Call, entry: CacheEntry, nodeName: string, rpcError: boolean, seenAt: number): Promise<void> | undefined {
+  if (group.dialect.minedWithoutHeight?.(call, asCallAnswer(entry, rpcError)) !== true) return undefined;
+  const node = group.set.all.find((n) => n.name === nodeName);
+  if (node === undefined) return undefined;
+  const wait = group.heads.pollAfter(node, seenAt).then(() => {
+    if (node.head !== undefined) group.floor.raise(node.head);
+  }).finally(() => asking.delete(entry));
+  asking.set(entry, wait);
+  return wait;
 }
 
 /** An L1 hit answered without a plan (hit-shortcut.ts): only an entry already observed can count. */

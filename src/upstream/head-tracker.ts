@@ -25,6 +25,8 @@ export class HeadTracker {
   private timer: NodeJS.Timeout | undefined;
   private readonly busy = new Map<UpstreamNode, Promise<void>>();
   private readonly lastPoll = new Map<UpstreamNode, number>();
+  /** performance.now() at which the running (or last) poll of each node was started. */
+  private readonly sentAt = new Map<UpstreamNode, number>();
   private stopped = false;
   private burst: NodeJS.Timeout | undefined;
   private burstRunning = false;
@@ -84,6 +86,19 @@ export class HeadTracker {
     void step();
   }
 
+  /**
+   * Polls `node` with a request sent at or after `seenAt` (performance.now() when the caller saw an
+   * answer implying a newer head): a running poll sent later is joined; one sent earlier may have
+   * been answered before that block, so it is waited for and the node asked again. Resolves on
+   * success or failure.
+   */
+  async pollAfter(node: UpstreamNode, seenAt: number): Promise<void> {
+    const running = this.busy.get(node);
+    if (running && (this.sentAt.get(node) ?? Number.NEGATIVE_INFINITY) >= seenAt) return running;
+    if (running) await running;
+    await this.poll(node);
+  }
+
   /** Polls every node now and resolves when all answered or failed (used at start-up and by tests). */
   async pollAll(): Promise<void> {
     await Promise.all(this.set.all.map((n) => this.poll(n)));
@@ -102,6 +117,7 @@ export class HeadTracker {
   private poll(node: UpstreamNode): Promise<void> {
     const running = this.busy.get(node);
     if (running || this.stopped) return running ?? Promise.resolve();
+    this.sentAt.set(node, performance.now());
     const p = this.pollOnce(node).finally(() => this.busy.delete(node));
     this.busy.set(node, p);
     return p;

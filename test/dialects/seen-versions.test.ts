@@ -4,6 +4,7 @@ import { evmJsonRpc } from '../../src/dialects/evm-jsonrpc.js';
 import { neoJsonRpc } from '../../src/dialects/neo-jsonrpc.js';
 import type { Call, CallAnswer, Dialect } from '../../src/dialects/types.js';
 
+const HASH = `0x${'ab'.repeat(32)}`;
 const limits = { maxJsonDepth: 64, maxBatchLength: 100 };
 
 function rpcCall(dialect: Dialect, method: string, params: unknown[]): Call {
@@ -50,6 +51,23 @@ t.test('Aptos: committed transactions, ledger info; never the header of a keyed 
 t.test('Neo: getblockcount - 1, block index, transaction height', async (t) => {
   t.equal(neoJsonRpc.observe(rpcCall(neoJsonRpc, 'getblockcount', []), { status: 200, headers: {}, body: Buffer.from('1001') }), 1000n);
   t.equal(neoJsonRpc.observe(rpcCall(neoJsonRpc, 'getblock', [12, true]), ok({ index: 12, hash: '0x1' })), 12n);
-  t.equal(neoJsonRpc.observe(rpcCall(neoJsonRpc, 'getrawtransaction', ['0xab', true]), ok({ hash: '0xab', height: 40 })), 40n);
   t.equal(neoJsonRpc.observe(rpcCall(neoJsonRpc, 'getblockcount', []), { status: 200, headers: {}, body: Buffer.from('0') }), undefined);
+  t.equal(neoJsonRpc.observe(rpcCall(neoJsonRpc, 'gettransactionheight', [HASH]), { status: 200, headers: {}, body: Buffer.from('40') }), 40n, 'the block a transaction is in');
+  t.equal(neoJsonRpc.observe(rpcCall(neoJsonRpc, 'getblock', [77, false]), ok('AAAA')), 77n, 'a raw block by index that answered exists');
+  t.equal(neoJsonRpc.observe(rpcCall(neoJsonRpc, 'getblockhash', [78]), ok(HASH)), 78n);
+  t.equal(neoJsonRpc.observe(rpcCall(neoJsonRpc, 'getblock', [HASH, false]), ok('AAAA')), undefined, 'a raw block by hash names no index');
+  t.equal(neoJsonRpc.observe(rpcCall(neoJsonRpc, 'getblock', [79, false]), { status: 200, headers: {}, rpcError: true, body: Buffer.from('{"code":-101,"message":"Unknown block"}') }), undefined);
+});
+
+t.test('Neo: a transaction shown mined without a height (the node is asked for its head)', async (t) => {
+  const mined = neoJsonRpc.minedWithoutHeight!;
+  // C# RpcServer / neo-go: blockhash, confirmations, blocktime once in a block; none in the mempool.
+  const inBlock = ok({ hash: HASH, blockhash: HASH, confirmations: 3, blocktime: 1 });
+  t.equal(neoJsonRpc.observe(rpcCall(neoJsonRpc, 'getrawtransaction', [HASH, true]), inBlock), undefined, 'no height in the answer');
+  t.equal(mined(rpcCall(neoJsonRpc, 'getrawtransaction', [HASH, true]), inBlock), true);
+  t.equal(mined(rpcCall(neoJsonRpc, 'getrawtransaction', [HASH, true]), ok({ hash: HASH })), false, 'in the mempool');
+  t.equal(mined(rpcCall(neoJsonRpc, 'getrawtransaction', [HASH, false]), ok('AAAA')), false, 'raw bytes do not say');
+  t.equal(mined(rpcCall(neoJsonRpc, 'getapplicationlog', [HASH]), ok({ txid: HASH, executions: [] })), true, 'a log exists once persisted');
+  t.equal(mined(rpcCall(neoJsonRpc, 'getapplicationlog', [HASH]), { status: 200, headers: {}, rpcError: true, body: Buffer.from('{"code":-100,"message":"Unknown transaction/blockhash"}') }), false);
+  t.equal(mined(rpcCall(neoJsonRpc, 'invokefunction', [HASH.slice(0, 42), 'symbol', []]), ok({ state: 'HALT', stack: [] })), false);
 });

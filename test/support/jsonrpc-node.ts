@@ -148,6 +148,51 @@ function numberInHash(hash: unknown): number | undefined {
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
+/**
+ * Length of the unsigned part of a serialized Neo N3 transaction (header, signers, attributes,
+ * script: everything before the witnesses), or undefined for a form this reader does not follow
+ * (witness rules, unknown attributes, truncated bytes). The transaction hash is sha256 of that part,
+ * shown byte-reversed, as neo and neon-js's `Transaction.hash()` compute it.
+ */
+function neoUnsignedLength(b: Buffer): number | undefined {
+  let at = 25; // version 1, nonce 4, system fee 8, network fee 8, validUntilBlock 4
+  const varint = (): number | undefined => {
+    const first = b[at];
+    if (first === undefined) return undefined;
+    const width = first < 0xfd ? 0 : first === 0xfd ? 2 : first === 0xfe ? 4 : 8;
+    at += 1;
+    if (width === 0) return first;
+    if (at + width > b.length || width === 8) return undefined;
+    const v = width === 2 ? b.readUInt16LE(at) : b.readUInt32LE(at);
+    at += width;
+    return v;
+  };
+  const skip = (n: number | undefined): boolean => n !== undefined && (at += n) <= b.length;
+  const signers = varint();
+  if (signers === undefined) return undefined;
+  for (let i = 0; i < signers; i++) {
+    if (!skip(20)) return undefined;
+    const scopes = b[at++];
+    if (scopes === undefined || (scopes & 0x40) !== 0) return undefined; // WitnessRules: not followed
+    if ((scopes & 0x10) !== 0 && !skip((varint() ?? -1) * 20)) return undefined;
+    if ((scopes & 0x20) !== 0 && !skip((varint() ?? -1) * 33)) return undefined;
+  }
+  const attributes = varint();
+  if (attributes === undefined) return undefined;
+  const sizes = new Map([[0x01, 0], [0x20, 4], [0x21, 32], [0x22, 1]]);
+  for (let i = 0; i < attributes; i++) {
+    const size = sizes.get(b[at++] ?? -1);
+    if (size === undefined || !skip(size)) return undefined; // OracleResponse and others: not followed
+  }
+  return skip(varint()) ? at : undefined;
+}
+
+/** The id a Neo node gives a serialized transaction (falls back to hashing all bytes for forms not followed). */
+export function neoTransactionHash(bytes: Buffer): string {
+  const unsigned = neoUnsignedLength(bytes);
+  return `0x${Buffer.from(sha256(bytes.subarray(0, unsigned ?? bytes.length))).reverse().toString('hex')}`;
+}
+
 function addr20(label: string): string {
   return `0x${sha256(label).subarray(0, 20).toString('hex')}`;
 }
@@ -665,6 +710,19 @@ export async function startJsonRpcNode(opts: JsonRpcNodeOptions): Promise<JsonRp
       if (n !== undefined && n <= reportedHead() && txHashAt(n) === h) return { tx: syntheticTx(n), block: n };
       throw new RpcError(-103, 'Unknown transaction');
     };
+    const applicationLogOf = (hash: string): Record<string, unknown> | undefined => {
+      let found: { block?: number } | undefined;
+      try {
+        found = findTx(hash);
+      } catch {
+        return undefined;
+      }
+      if (found.block === undefined) return undefined;
+      return {
+        txid: hash,
+        executions: [{ trigger: 'Application', vmstate: 'HALT', exception: null, gasconsumed: '997775', stack: [], notifications: [] }],
+      };
+    };
     const invokeResult = (script: string, stack: unknown[], extra: Record<string, unknown> = {}): Record<string, unknown> => ({
       script,
       state: 'HALT',
@@ -748,6 +806,13 @@ export async function startJsonRpcNode(opts: JsonRpcNodeOptions): Promise<JsonRp
         s.cursor += out.length;
         return out;
       },
+      // ApplicationLogs plugin (N3 format): one execution per transaction; a transaction still in the
+      // mempool (or unknown) has no log yet: -100, as the C# plugin answers.
+      getapplicationlog: ([hash]) => {
+        const found = typeof hash === 'string' && /^0x[0-9a-fA-F]{64}$/.test(hash) ? applicationLogOf(hash.toLowerCase()) : undefined;
+        if (!found) throw new RpcError(-100, 'Unknown transaction/blockhash');
+        return found;
+      },
       terminatesession: ([session]) => (typeof session === 'string' ? sessions.delete(session) : false),
       getnep17balances: ([address]) => {
         if (typeof address !== 'string' || address === '') throw new RpcError(-32602, 'Invalid params');
@@ -764,7 +829,7 @@ export async function startJsonRpcNode(opts: JsonRpcNodeOptions): Promise<JsonRp
       sendrawtransaction: ([raw]) => {
         if (typeof raw !== 'string' || raw === '' || !/^[A-Za-z0-9+/]+={0,2}$/.test(raw)) throw new RpcError(-32602, 'Invalid params');
         const bytes = Buffer.from(raw, 'base64');
-        const hash = `0x${Buffer.from(sha256(bytes)).reverse().toString('hex')}`;
+        const hash = neoTransactionHash(bytes);
         recordSent(hash, raw, {
           size: bytes.length,
           version: 0,

@@ -191,3 +191,22 @@ t.test('the polled head is authoritative even when it goes back; a head seen in 
   set.primary.noteHead(190n, Date.now());
   t.equal(set.primary.head, 195n, 'an older head from a response header does not move it back');
 });
+
+t.test('pollAfter: a poll sent before the caller saw its answer is followed by a new one; one sent after is joined', async (t) => {
+  const node = await startJsonRpcNode({ flavor: 'neo', head: 1000, latencyMs: 150 });
+  t.teardown(() => node.close());
+  const { set, heads } = tracked(t, 'neo-jsonrpc', node, []);
+  const upstream = set.all[0]!;
+  const running = heads.pollAll(); // sent now, answered ~150 ms later with the head before the advance
+  await until(() => node.calls.byMethod.get('getblockcount') === 1, 'the first poll reached the node');
+  node.advance();
+  // The node has the new block; a caller that saw it must not settle for the running poll's answer.
+  await heads.pollAfter(upstream, performance.now());
+  await running;
+  t.equal(node.calls.byMethod.get('getblockcount'), 2, 'a second poll, sent after the first answered');
+  t.equal(upstream.head, 1001n, 'the head the node has now');
+  // Two answers seen at the same moment (one batch) share one poll.
+  const seenAt = performance.now();
+  await Promise.all([heads.pollAfter(upstream, seenAt), heads.pollAfter(upstream, seenAt)]);
+  t.equal(node.calls.byMethod.get('getblockcount'), 3);
+});
