@@ -72,14 +72,14 @@ const { values: args } = parseArgs({
 });
 
 function usage(): string {
-  return `usage: npx tsx bench/run.ts [--quick] [--only a,b,c,d,e,f,s] [--duration S] [--rounds N] [--profile a|b]
+  return `usage: npx tsx bench/run.ts [--quick] [--only a,b,c,d,e,f,s] [--duration S] [--rounds N] [--profile a|b|d]
                          [--driver wrk|autocannon] [--no-nginx] [--no-varnish] [--no-build] [--proxy-runtime dist|tsx] [--proxy-entry FILE]
                          [--out FILE] [--strict]`;
 }
 
 function parseOnly(): ScenarioId[] {
   if (args.profile !== undefined) {
-    if (args.profile !== 'a' && args.profile !== 'b') throw new Error('--profile takes a (hit path) or b (miss path)');
+    if (args.profile !== 'a' && args.profile !== 'b' && args.profile !== 'd') throw new Error('--profile takes a (hit path), b (miss path) or d (batch of new calls)');
     return [args.profile];
   }
   if (args.only === undefined || args.only === '') return ALL;
@@ -185,7 +185,7 @@ async function main(): Promise<number> {
     useNginx: nginx !== undefined,
     useVarnish: varnish !== undefined,
   };
-  if (args.profile === 'a' || args.profile === 'b') opts.profile = args.profile;
+  if (args.profile === 'a' || args.profile === 'b' || args.profile === 'd') opts.profile = args.profile;
   const ctx: Ctx = {
     opts,
     env: { root: ROOT, tmp, proxyRuntime, wrkThreads, ...(nginx ? { nginx: nginx.path } : {}), ...(varnish ? { varnish: varnish.path } : {}), ...(proxyEntry ? { proxyEntry } : {}) },
