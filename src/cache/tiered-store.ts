@@ -1,10 +1,13 @@
 // L1 in front of an optional shared L2. A hit in L2 is copied into L1 so the next lookup for the
 // key stays in-process; writes go to both, but only the L1 write is on the caller's path: the L2
 // write runs in the background (its failures are counted by the L2 store and otherwise ignored).
-import { cacheStoredBytesTotal } from '../metrics/metrics.js';
+import { cacheStoredBytesCells } from '../metrics/metrics.js';
 import type { MemoryStore } from './memory-store.js';
 import { PurgeGenerations } from './purge-generation.js';
 import type { CacheEntry, CacheStore, CacheTier } from './types.js';
+
+const RAW = ['raw'] as const;
+const STORED = ['stored'] as const;
 
 export interface TieredStoreOptions {
   memory: MemoryStore;
@@ -65,8 +68,8 @@ export class TieredStore implements CacheStore {
   /** Resolves once L1 holds the entry; the L2 write continues in the background. */
   async set(key: string, entry: CacheEntry): Promise<void> {
     // Counted here, once per fill, not per tier: the ratio stored/raw is the compression gain.
-    cacheStoredBytesTotal.inc({ encoding: 'raw' }, entry.rawLength);
-    cacheStoredBytesTotal.inc({ encoding: 'stored' }, entry.body.length);
+    cacheStoredBytesCells.inc(RAW, entry.rawLength);
+    cacheStoredBytesCells.inc(STORED, entry.body.length);
     this.memory.setSync(key, entry);
     if (this.remote) this.track(this.remote.set(key, entry));
   }
