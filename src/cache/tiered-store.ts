@@ -31,7 +31,11 @@ export class TieredStore implements CacheStore {
   /** Purges by generation: answers of fetches that began before a purge are not stored. */
   readonly generations = new PurgeGenerations();
   /** The generation each fetch began in (keyed by the caller's plan object). */
-  private readonly fetchGeneration = new WeakMap<object, number>();
+  /**
+   * Where a plan notes the generation its fetch began in: a property of this store's own symbol on
+   * the plan object (a WeakMap keyed by short-lived plans cost the GC an ephemeron per call).
+   */
+  private readonly fetchGeneration: symbol = Symbol('fetchGeneration');
 
   constructor(opts: TieredStoreOptions) {
     this.memory = opts.memory;
@@ -87,14 +91,14 @@ export class TieredStore implements CacheStore {
   trackFetches<P extends object, R>(fetch: (plans: P[]) => Promise<R>): (plans: P[]) => Promise<R> {
     return (plans) => {
       const generation = this.generations.generation;
-      for (const plan of plans) this.fetchGeneration.set(plan, generation);
+      for (const plan of plans) (plan as Record<symbol, number>)[this.fetchGeneration] = generation;
       return fetch(plans);
     };
   }
 
   /** False when a purge covering key came after this plan's fetch began: its answer is from before. */
   mayStore(plan: object, key: string): boolean {
-    const since = this.fetchGeneration.get(plan);
+    const since = (plan as Record<symbol, number | undefined>)[this.fetchGeneration];
     return since === undefined || !this.generations.purgedSince(since, key);
   }
 
