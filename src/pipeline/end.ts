@@ -15,6 +15,8 @@ export function endRequest(ctx: RequestContext, log: Logger, requestLevel: LogLe
   const status = ctx.status ?? ctx.res.statusCode;
   requestsCells.inc([route, dialect, ctx.cacheResult, STATUS_CLASS[Math.floor(status / 100)] ?? `${Math.floor(status / 100)}xx`]);
   requestDuration.observe({ route, dialect, cache: ctx.cacheResult }, seconds);
+  // Nothing is built for a line nobody will see (requests at 'silent' or below the logger's level).
+  if (!ctx.error && (requestLevel === 'silent' || !log.isLevelEnabled(requestLevel))) return;
   const line = {
     reqId: ctx.id,
     method: ctx.method,
