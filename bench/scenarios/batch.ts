@@ -9,7 +9,7 @@ import { sleep } from '../lib/proc.js';
 import { join } from 'node:path';
 import { mainThreadProfile, startForwarder, startMock, startProxy, type Mock, type MockCalls } from '../lib/stack.js';
 import type { Workload } from '../lib/workloads.js';
-import { BASELINE_LABEL, startBaseline } from '../lib/baseline.js';
+import { startBaselines } from '../lib/baseline.js';
 
 const BATCH = 20;
 const UNIQUE_EVERY = 10;
@@ -32,10 +32,9 @@ async function newCallsSection(ctx: Ctx, mock: Mock, children: Child[]): Promise
     const fwd = await startForwarder(ctx.env, mock.origin);
     children.push(fwd.child);
     targets.push({ name: 'forwarder (node:http + undici Pool)', origin: fwd.origin, pid: fwd.child.pid, runs: [] });
-    const base = await startBaseline(ctx, mock.origin);
-    if (base) {
+    for (const base of await startBaselines(ctx, mock.origin)) {
       children.push(base.child);
-      targets.push({ name: `baseline: ledgerproxy ${BASELINE_LABEL}`, origin: base.origin, pid: base.child.pid, runs: [] });
+      targets.push({ name: base.name, origin: base.origin, pid: base.child.pid, runs: [] });
     }
   }
   targets.push({ name: 'ledgerproxy (20 new calls)', origin: proxy.origin, pid: proxy.child.pid, runs: [] });

@@ -6,7 +6,7 @@ import type { Child } from '../lib/proc.js';
 import { join } from 'node:path';
 import { mainThreadProfile, startForwarder, startMock, startProxy } from '../lib/stack.js';
 import type { Workload } from '../lib/workloads.js';
-import { BASELINE_LABEL, startBaseline } from '../lib/baseline.js';
+import { startBaselines } from '../lib/baseline.js';
 
 export const MISS_LATENCY_MS = 5;
 
@@ -28,10 +28,9 @@ export async function scenarioMiss(ctx: Ctx): Promise<Section> {
       children.push(fwd.child);
       targets.push({ name: 'forwarder (node:http + undici Pool)', origin: fwd.origin, pid: fwd.child.pid, runs: [] });
       targets.push({ name: 'direct to mock node', origin: mock.origin, pid: mock.child.pid, runs: [] });
-      const base = await startBaseline(ctx, mock.origin);
-      if (base) {
+      for (const base of await startBaselines(ctx, mock.origin)) {
         children.push(base.child);
-        targets.push({ name: `baseline: ledgerproxy ${BASELINE_LABEL}`, origin: base.origin, pid: base.child.pid, runs: [] });
+        targets.push({ name: base.name, origin: base.origin, pid: base.child.pid, runs: [] });
       }
     }
     targets.push({ name: 'ledgerproxy (every call a miss)', origin: proxy.origin, pid: proxy.child.pid, runs: [] });
