@@ -75,15 +75,15 @@ const { values: args } = parseArgs({
 });
 
 function usage(): string {
-  return `usage: npx tsx bench/run.ts [--quick] [--only a,b,c,d,e,f,p,s] [--duration S] [--rounds N] [--profile a|b|p]
+  return `usage: npx tsx bench/run.ts [--quick] [--only a,b,c,d,e,f,p,s] [--duration S] [--rounds N] [--profile a|b|d|p]
                          [--driver wrk|autocannon] [--no-nginx] [--no-varnish] [--no-build] [--proxy-runtime dist|tsx] [--proxy-entry FILE]
                          [--out FILE] [--strict]`;
 }
 
 function parseOnly(): ScenarioId[] {
   if (args.profile !== undefined) {
-    if (args.profile !== 'a' && args.profile !== 'b' && args.profile !== 'p') throw new Error('--profile takes a (hit path), b (miss path) or p (pass-through)');
-    return [args.profile];
+    if (!['a', 'b', 'd', 'p'].includes(args.profile)) throw new Error('--profile takes a (hit path), b (miss path), d (batch of new calls) or p (pass-through)');
+    return [args.profile as ScenarioId];
   }
   if (args.only === undefined || args.only === '') return ALL;
   const ids = args.only.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
@@ -188,7 +188,7 @@ async function main(): Promise<number> {
     useNginx: nginx !== undefined,
     useVarnish: varnish !== undefined,
   };
-  if (args.profile === 'a' || args.profile === 'b' || args.profile === 'p') opts.profile = args.profile;
+  if (args.profile === 'a' || args.profile === 'b' || args.profile === 'd' || args.profile === 'p') opts.profile = args.profile;
   const ctx: Ctx = {
     opts,
     env: { root: ROOT, tmp, proxyRuntime, wrkThreads, ...(nginx ? { nginx: nginx.path } : {}), ...(varnish ? { varnish: varnish.path } : {}), ...(proxyEntry ? { proxyEntry } : {}) },

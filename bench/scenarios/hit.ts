@@ -42,6 +42,15 @@ export async function scenarioHit(ctx: Ctx): Promise<Section> {
     children.push(bare.child);
     targets.push({ name: 'bare node:http (same bytes)', origin: bare.origin, pid: bare.child.pid, runs: [] });
     targets.push({ name: 'ledgerproxy (L1 hit)', origin: proxy.origin, pid: proxy.child.pid, runs: [] });
+    if (!profiling) {
+      // The same hit with the logging an operator gets without a `log:` section: one line per request.
+      const logged = await startProxy(ctx.env, { mockOrigin: mock.origin, shippedLogging: true });
+      children.push(logged.child);
+      await send(logged.origin);
+      const lhit = await send(logged.origin);
+      if (header(lhit, 'x-cache') !== 'HIT') throw new Error(`logging proxy did not cache the view: ${header(lhit, 'x-cache')}`);
+      targets.push({ name: 'ledgerproxy (L1 hit, shipped request logging)', origin: logged.origin, pid: logged.child.pid, runs: [] });
+    }
     let nginxNote = 'nginx: not installed or disabled (--no-nginx)';
     if (!profiling && ctx.opts.useNginx) {
       const nginx = await startNginx(ctx.env, mock.origin);
@@ -93,6 +102,11 @@ export async function scenarioHit(ctx: Ctx): Promise<Section> {
       goals.push(goal('(a) hit req/s ≥ 0.85 × bare', rps >= 0.85, `${fmtRatio(rps)} (CPU per request ${fmtRatio(cpu)} bare)`));
       goals.push(goal('(a) hit p99 ≤ 1.5 × bare p99', p99 <= 1.5, `${fmtRatio(p99)}`));
       // Issue 12: what a hit costs the server, the figure neighbours on a shared machine disturb least.
+      const loggedRow = rows.find((r) => r.name.includes('shipped request logging'));
+      if (loggedRow) {
+        const cost = (loggedRow.agg.cpuUsPerReq ?? NaN) / (proxyRow.agg.cpuUsPerReq ?? NaN) - 1;
+        goals.push(goal('(a) request logging at the shipped default costs ≤ 10 % CPU per hit', cost <= 0.1, `${(100 * cost).toFixed(1)} % (${loggedRow.agg.cpuUsPerReq?.toFixed(0) ?? 'n/a'} vs ${proxyRow.agg.cpuUsPerReq?.toFixed(0) ?? 'n/a'} µs)`));
+      }
       goals.push(goal('(a) hit CPU per request ≤ 1.5 × bare', cpu <= 1.5, `${fmtRatio(cpu)} (${proxyRow.agg.cpuUsPerReq?.toFixed(0) ?? 'n/a'} vs ${bareRow.agg.cpuUsPerReq?.toFixed(0) ?? 'n/a'} µs)${refCpu(rows)}`));
     }
     const section: Section = { id: 'a', title: '(a) Cache hit — pinned view, proxy vs bare node:http', lines, goals };

@@ -1,7 +1,7 @@
 // Cache keys: a readable prefix that admin purges can target (`group:callName:`), then a short hash
 // of everything that decides the answer. Key material can be kilobytes of canonical JSON; hashing it
 // keeps Redis keys and L1 map keys small and bounded.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export interface KeyParts {
   /** Upstream group name from the config. */
@@ -30,12 +30,12 @@ const HASH_CHARS = 22;
 export function cacheKey(parts: KeyParts): string {
   // Length-prefixed fields: ('a:b', 'c') and ('a', 'b:c') must not hash alike, whatever the
   // fields contain. The version is tagged so "no version" differs from an empty one. One string,
-  // one update: each update() is a trip into C++, and this runs on every request.
+  // one one-shot hash (no Hash object): this runs for every call, 20 times for a batch of 20.
   const version = parts.version === undefined ? '-' : `v${String(parts.version)}`;
   const chain = parts.chain === undefined ? '?' : `c${parts.chain}`;
   const text = lengthPrefixed(parts.group) + lengthPrefixed(parts.callName) + lengthPrefixed(parts.keyMaterial) + lengthPrefixed(version) + lengthPrefixed(chain);
-  const hash = createHash('sha256').update(text, 'utf8').digest('base64url').slice(0, HASH_CHARS);
-  return `${parts.group}:${parts.callName}:${parts.chain === undefined ? LOCAL_ONLY : ''}${hash}`;
+  const digest = hash('sha256', text, 'base64url').slice(0, HASH_CHARS);
+  return `${parts.group}:${parts.callName}:${parts.chain === undefined ? LOCAL_ONLY : ''}${digest}`;
 }
 
 /** May this key be read from and written to the shared tier? (base64url never holds '~'.) */

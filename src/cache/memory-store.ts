@@ -2,7 +2,7 @@
 // (eth_chainId) to megabytes (a full block with transactions), so an entry count says nothing about
 // memory; the byte bound is what keeps a sidecar inside its container limit.
 import { LRUCache } from 'lru-cache';
-import { cacheBytes, cacheEntries, cacheEvictionsTotal, cacheLookupsTotal, cacheStoresTotal } from '../metrics/metrics.js';
+import { cacheBytes, cacheEntries, cacheEvictionsCells, cacheLookupsCells, cacheStoresCells, setMemoryGaugesReader } from '../metrics/metrics.js';
 import type { CacheEntry, CacheStore, CacheTier } from './types.js';
 
 export interface MemoryStoreOptions {
@@ -46,9 +46,10 @@ export class MemoryStore implements CacheStore {
       // No ttlAutopurge: one timer per entry costs more than letting expired entries be dropped
       // when looked up or pushed out by the LRU order.
       dispose: (_value, _key, reason) => {
-        if (reason === 'evict') cacheEvictionsTotal.inc({ tier: this.tier });
+        if (reason === 'evict') cacheEvictionsCells.inc([this.tier]);
       },
     });
+    setMemoryGaugesReader(() => this.updateGauges());
     this.updateGauges();
   }
 
@@ -61,7 +62,6 @@ export class MemoryStore implements CacheStore {
    * miss is followed by the real lookup (the hit shortcut), so one request counts one miss.
    */
   getSync(key: string, countMiss = true): CacheEntry | undefined {
-    const sizeBefore = this.lru.size;
     let entry = this.lru.get(key);
     // lru-cache's clock is coarse (ttlResolution); expiresAt is the contract.
     if (entry && entry.expiresAt <= Date.now()) {
@@ -69,8 +69,7 @@ export class MemoryStore implements CacheStore {
       if ((entry.staleUntil ?? 0) <= Date.now()) this.lru.delete(key);
       entry = undefined;
     }
-    if (entry || countMiss) cacheLookupsTotal.inc({ tier: this.tier, result: entry ? 'hit' : 'miss' });
-    if (this.lru.size !== sizeBefore) this.updateGauges(); // an expired entry was dropped
+    if (entry || countMiss) cacheLookupsCells.inc([this.tier, entry ? 'hit' : 'miss']);
     return entry;
   }
 
@@ -90,8 +89,7 @@ export class MemoryStore implements CacheStore {
     const ttl = Math.ceil(Math.max(entry.expiresAt, entry.staleUntil ?? 0) - Date.now());
     if (ttl <= 0 || entrySize(key, entry) > this.maxEntryBytes) return false;
     this.lru.set(key, entry, { ttl });
-    cacheStoresTotal.inc({ tier: this.tier });
-    this.updateGauges();
+    cacheStoresCells.inc([this.tier]);
     return true;
   }
 

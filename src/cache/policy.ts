@@ -26,7 +26,11 @@ export function makeStoreAnswer(cache: TieredStore, config: Config['cache']): (p
     if (!cache.mayStore(plan, plan.key)) return answer;
     const now = Date.now();
     // Stored bodies own their memory (an identity body may be a slice of a whole batch answer).
-    const segment = compressSegment(answer.entry.body, config.compression);
+    // A body too short to compress keeps the CRC its identity entry already has.
+    const raw = answer.entry.body;
+    const segment = raw.length < config.compression.minBytes
+      ? { body: raw, compressed: false, crc32: answer.entry.crc32, rawLength: raw.length }
+      : compressSegment(raw, config.compression);
     if (!segment.compressed) segment.body = ownedCopy(segment.body);
     const expiresAt = now + Math.min(plan.ttlMs, answer.ttlMs ?? Infinity);
     // Kept past its life only when the route may serve it stale.

@@ -1,10 +1,13 @@
 // L1 in front of an optional shared L2. A hit in L2 is copied into L1 so the next lookup for the
 // key stays in-process; writes go to both, but only the L1 write is on the caller's path: the L2
 // write runs in the background (its failures are counted by the L2 store and otherwise ignored).
-import { cacheStoredBytesTotal } from '../metrics/metrics.js';
+import { cacheStoredBytesCells } from '../metrics/metrics.js';
 import type { MemoryStore } from './memory-store.js';
 import { PurgeGenerations } from './purge-generation.js';
 import type { CacheEntry, CacheStore, CacheTier } from './types.js';
+
+const RAW = ['raw'] as const;
+const STORED = ['stored'] as const;
 
 export interface TieredStoreOptions {
   memory: MemoryStore;
@@ -28,7 +31,11 @@ export class TieredStore implements CacheStore {
   /** Purges by generation: answers of fetches that began before a purge are not stored. */
   readonly generations = new PurgeGenerations();
   /** The generation each fetch began in (keyed by the caller's plan object). */
-  private readonly fetchGeneration = new WeakMap<object, number>();
+  /**
+   * Where a plan notes the generation its fetch began in: a property of this store's own symbol on
+   * the plan object (a WeakMap keyed by short-lived plans cost the GC an ephemeron per call).
+   */
+  private readonly fetchGeneration: symbol = Symbol('fetchGeneration');
 
   constructor(opts: TieredStoreOptions) {
     this.memory = opts.memory;
@@ -65,8 +72,8 @@ export class TieredStore implements CacheStore {
   /** Resolves once L1 holds the entry; the L2 write continues in the background. */
   async set(key: string, entry: CacheEntry): Promise<void> {
     // Counted here, once per fill, not per tier: the ratio stored/raw is the compression gain.
-    cacheStoredBytesTotal.inc({ encoding: 'raw' }, entry.rawLength);
-    cacheStoredBytesTotal.inc({ encoding: 'stored' }, entry.body.length);
+    cacheStoredBytesCells.inc(RAW, entry.rawLength);
+    cacheStoredBytesCells.inc(STORED, entry.body.length);
     this.memory.setSync(key, entry);
     if (this.remote) this.track(this.remote.set(key, entry));
   }
@@ -84,14 +91,14 @@ export class TieredStore implements CacheStore {
   trackFetches<P extends object, R>(fetch: (plans: P[]) => Promise<R>): (plans: P[]) => Promise<R> {
     return (plans) => {
       const generation = this.generations.generation;
-      for (const plan of plans) this.fetchGeneration.set(plan, generation);
+      for (const plan of plans) (plan as Record<symbol, number>)[this.fetchGeneration] = generation;
       return fetch(plans);
     };
   }
 
   /** False when a purge covering key came after this plan's fetch began: its answer is from before. */
   mayStore(plan: object, key: string): boolean {
-    const since = this.fetchGeneration.get(plan);
+    const since = (plan as Record<symbol, number | undefined>)[this.fetchGeneration];
     return since === undefined || !this.generations.purgedSince(since, key);
   }
 

@@ -11,9 +11,45 @@ export interface Leader<T> {
   fail(err: unknown): void;
 }
 
-interface Flight<T> {
-  promise: Promise<T>;
-  followers: number;
+/**
+ * One flight. Its promise is made when the first follower joins: most calls are never joined (a
+ * batch of 20 new calls leads 20 flights nobody follows), and a leader alone needs no promise.
+ */
+class Flight<T> implements Leader<T> {
+  followers = 0;
+  private promise: Promise<T> | undefined;
+  private resolve: ((v: T) => void) | undefined;
+  private reject: ((e: unknown) => void) | undefined;
+
+  constructor(private readonly flights: Map<string, Flight<T>>, private readonly key: string) {}
+
+  joined(): Promise<T> {
+    this.followers++;
+    if (this.promise === undefined) {
+      this.promise = new Promise<T>((res, rej) => {
+        this.resolve = res;
+        this.reject = rej;
+      });
+      // Followers attach their own handlers; this one keeps a failure from being reported as an
+      // unhandled rejection when a follower was answered otherwise before it waited.
+      this.promise.catch(() => undefined);
+    }
+    return this.promise;
+  }
+
+  settle(value: T): void {
+    this.done();
+    this.resolve?.(value);
+  }
+
+  fail(err: unknown): void {
+    this.done();
+    this.reject?.(err);
+  }
+
+  private done(): void {
+    if (this.flights.get(this.key) === this) this.flights.delete(this.key);
+  }
 }
 
 export class Singleflight<T> {
@@ -25,32 +61,14 @@ export class Singleflight<T> {
 
   /** The in-flight call for key, if any; joining counts the caller as a follower. */
   join(key: string): Promise<T> | undefined {
-    const flight = this.flights.get(key);
-    if (!flight) return undefined;
-    flight.followers++;
-    return flight.promise;
+    return this.flights.get(key)?.joined();
   }
 
   /** Registers the caller as the leader for key. The caller must settle or fail it. */
   lead(key: string): Leader<T> {
-    let resolve!: (v: T) => void;
-    let reject!: (e: unknown) => void;
-    const promise = new Promise<T>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    // Followers attach their own handlers; this one keeps a leader-only failure from being reported
-    // as an unhandled rejection when nobody followed.
-    promise.catch(() => undefined);
-    const flight: Flight<T> = { promise, followers: 0 };
+    const flight = new Flight<T>(this.flights, key);
     this.flights.set(key, flight);
-    const done = () => {
-      if (this.flights.get(key) === flight) this.flights.delete(key);
-    };
-    return {
-      settle: (value) => { done(); resolve(value); },
-      fail: (err) => { done(); reject(err); },
-    };
+    return flight;
   }
 }
 

@@ -20,7 +20,23 @@ const Q = 0x22, BS = 0x5c, COMMA = 0x2c, COLON = 0x3a;
 const LBRACE = 0x7b, RBRACE = 0x7d, LBRACK = 0x5b, RBRACK = 0x5d;
 
 /** Scans a JSON-RPC answer (one object or an array of them); throws UpstreamBadResponseError. */
+/**
+ * One scan per answer body: the judge (upstream/failover.ts) and the fetcher that hands the items
+ * out (pipeline/fetch-rpc.ts) both read the same upstream body; the second gets the first's items.
+ * Callers only read them. Failures are not remembered (they throw again, the same way).
+ */
+const scans = new WeakMap<Buffer, ScannedRpcResponse[]>();
+
 export function scanRpcResponse(body: Buffer): ScannedRpcResponse[] {
+  let items = scans.get(body);
+  if (items === undefined) {
+    items = scanOnce(body);
+    scans.set(body, items);
+  }
+  return items;
+}
+
+function scanOnce(body: Buffer): ScannedRpcResponse[] {
   const s = new ByteScanner(body);
   s.ws();
   const items: ScannedRpcResponse[] = [];

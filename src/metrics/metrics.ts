@@ -108,6 +108,7 @@ export const cacheEntries = new client.Gauge({
   help: 'Entries held by the memory tier.',
   labelNames: ['tier'] as const,
   registers: [registry],
+  collect: () => memoryGaugesReader?.(),
 });
 
 export const cacheBytes = new client.Gauge({
@@ -115,7 +116,18 @@ export const cacheBytes = new client.Gauge({
   help: 'Bytes held by the memory tier (as counted against cache.memory.maxBytes).',
   labelNames: ['tier'] as const,
   registers: [registry],
+  collect: () => memoryGaugesReader?.(),
 });
+
+let memoryGaugesReader: (() => void) | undefined;
+
+/**
+ * The memory tier's gauges are set when they are read (scrape, get()), by the store created last:
+ * setting them on every store and lookup cost two label hashes each.
+ */
+export function setMemoryGaugesReader(read: () => void): void {
+  memoryGaugesReader = read;
+}
 
 export const cacheEvictionsTotal = new client.Counter({
   name: `${ns}cache_evictions_total`,
@@ -200,7 +212,8 @@ export const headProbesTotal = new client.Counter({
 
 /** Client-traffic requests and probes are counted apart, so probe load never looks like traffic. */
 export function countUpstreamRequest(group: string, node: string, outcome: string, probe: boolean | undefined): void {
-  (probe ? headProbesTotal : upstreamRequestsTotal).inc({ group, node, outcome });
+  if (probe) headProbesTotal.inc({ group, node, outcome });
+  else upstreamRequestsCells.inc([group, node, outcome]);
 }
 
 export interface MetricsTopology {
@@ -261,3 +274,53 @@ export const readFloorRaisesTotal = new client.Counter({
   labelNames: ['group', 'source'] as const,
   registers: [registry],
 });
+
+// ---- hot-path counters ------------------------------------------------------------------------
+
+/**
+ * A counter's hot series as plain number cells, folded into the prom-client counter whenever it
+ * is read (its collect hook runs on every scrape and every get()). prom-client validates and
+ * hashes the label object on each inc, about 5 µs; a cell is found by its joined label values
+ * once per call and incremented as a number. The label values are the same bounded ones.
+ */
+export class CounterCells<L extends string> {
+  private readonly cells = new Map<string, { labels: Partial<Record<L, string>>; n: number }>();
+
+  constructor(private readonly counter: client.Counter<L>, private readonly names: readonly L[]) {
+    const own = counter as unknown as { collect?: () => unknown };
+    const previous = own.collect;
+    own.collect = () => {
+      this.flush();
+      return previous?.call(counter);
+    };
+  }
+
+  /** Adds n to the series with these label values, in the order of the counter's labelNames. */
+  inc(values: readonly string[], n = 1): void {
+    const key = values.join('\u0001');
+    let cell = this.cells.get(key);
+    if (cell === undefined) {
+      const labels: Partial<Record<L, string>> = {};
+      this.names.forEach((name, i) => { labels[name] = values[i]; });
+      cell = { labels, n: 0 };
+      this.cells.set(key, cell);
+    }
+    cell.n += n;
+  }
+
+  flush(): void {
+    for (const cell of this.cells.values()) {
+      if (cell.n === 0) continue;
+      this.counter.inc(cell.labels, cell.n);
+      cell.n = 0;
+    }
+  }
+}
+
+export const requestsCells = new CounterCells(requestsTotal, ['route', 'dialect', 'cache', 'status']);
+export const callsCells = new CounterCells(callsTotal, ['group', 'call', 'cache']);
+export const upstreamRequestsCells = new CounterCells(upstreamRequestsTotal, ['group', 'node', 'outcome']);
+export const cacheLookupsCells = new CounterCells(cacheLookupsTotal, ['tier', 'result']);
+export const cacheStoresCells = new CounterCells(cacheStoresTotal, ['tier']);
+export const cacheEvictionsCells = new CounterCells(cacheEvictionsTotal, ['tier']);
+export const cacheStoredBytesCells = new CounterCells(cacheStoredBytesTotal, ['encoding']);

@@ -1,7 +1,9 @@
 // The end stage: the only place a request becomes a metric sample and a log line.
 import type { Logger } from '../log.js';
-import { inflightRequests, requestDuration, requestsTotal } from '../metrics/metrics.js';
+import { inflightRequests, requestDuration, requestsCells } from '../metrics/metrics.js';
 import type { RequestContext } from '../server/context.js';
+
+const STATUS_CLASS = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -11,8 +13,10 @@ export function endRequest(ctx: RequestContext, log: Logger, requestLevel: LogLe
   const route = ctx.route?.label ?? 'none';
   const dialect = ctx.route?.group.config.dialect ?? 'none';
   const status = ctx.status ?? ctx.res.statusCode;
-  requestsTotal.inc({ route, dialect, cache: ctx.cacheResult, status: `${Math.floor(status / 100)}xx` });
+  requestsCells.inc([route, dialect, ctx.cacheResult, STATUS_CLASS[Math.floor(status / 100)] ?? `${Math.floor(status / 100)}xx`]);
   requestDuration.observe({ route, dialect, cache: ctx.cacheResult }, seconds);
+  // Nothing is built for a line nobody will see (requests at 'silent' or below the logger's level).
+  if (!ctx.error && (requestLevel === 'silent' || !log.isLevelEnabled(requestLevel))) return;
   const line = {
     reqId: ctx.id,
     method: ctx.method,

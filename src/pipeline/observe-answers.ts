@@ -6,8 +6,9 @@
 // version also confirms the group head and moves the answering node's head up to it. Writes start
 // a burst of head polls, so the head they move is seen at once.
 //
-// Cost on a hit: the version an entry shows is computed once per entry object and remembered in a
-// WeakMap (entries are immutable), so a repeated hit costs one map lookup.
+// Cost on a hit: the version an entry shows is computed once per entry object and remembered on it
+// under a private symbol (entries are immutable; a WeakMap entry per stored answer cost the GC an
+// ephemeron each), so a repeated hit costs one property read.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { CacheEntry } from '../cache/types.js';
 import { movesHead } from '../dialects/seen-versions.js';
@@ -17,7 +18,14 @@ import { inflateSegment } from '../response/gzip-splice.js';
 import type { GroupRuntime } from '../runtime/runtime.js';
 
 /** Entry → the version it shows (null: none). */
-const shown = new WeakMap<CacheEntry, bigint | null>();
+const SHOWN = Symbol('versionShown');
+type Memo = CacheEntry & { [SHOWN]?: bigint | null };
+const shown = {
+  get: (entry: CacheEntry): bigint | null | undefined => (entry as Memo)[SHOWN],
+  set: (entry: CacheEntry, version: bigint | null): void => {
+    (entry as Memo)[SHOWN] = version;
+  },
+};
 
 /** Entry → the head poll of its node that its reply waits for (see headOfAnsweringNode). */
 const asking = new WeakMap<CacheEntry, Promise<void>>();

@@ -27,20 +27,25 @@ interface PreparedEntry {
 
 const prepared = new WeakMap<CacheEntry, PreparedEntry>();
 
-function prepare(entry: CacheEntry): PreparedEntry {
+/**
+ * remember false: the entry's first write, by the miss that fetched it. Most entries are never hit
+ * (a miss-heavy load fills the cache with them), so what a hit would share is kept only from the
+ * first hit on: a miss leaves no WeakMap entry and no flat header array behind.
+ */
+function prepare(entry: CacheEntry, remember: boolean): PreparedEntry {
   let p = prepared.get(entry);
   if (p) return p;
   const headers: string[] = [];
   for (const [n, v] of entry.headers) headers.push(n, v);
   if (entry.compressed) headers.push('vary', 'accept-encoding');
   p = entry.compressed ? { headers, gzip: gzipWrap(entry) } : { headers };
-  prepared.set(entry, p);
+  if (remember) prepared.set(entry, p);
   return p;
 }
 
 export function writeEntry(res: ServerResponse, entry: CacheEntry, opts: WriteOptions): void {
   if (res.headersSent || res.destroyed) return;
-  const p = prepare(entry);
+  const p = prepare(entry, opts.xCache !== 'MISS');
   const chunks = opts.gzip && p.gzip ? p.gzip : [entry.compressed ? inflateSegment(entry.body) : entry.body];
   const length = chunks.reduce((n, c) => n + c.length, 0);
   const headers = [...p.headers, 'x-cache', opts.xCache, 'x-request-id', opts.requestId, 'content-length', String(length)];

@@ -15,6 +15,7 @@ import { countUpstreamRequest, upstreamDuration, upstreamErrorsTotal } from '../
 import { isNodeFailureStatus, recordFailure, recordSuccess } from './health.js';
 import type { CallTimeouts } from './call-timeouts.js';
 import type { UpstreamNode } from './node.js';
+import { requestBuffered, type BufferedRequest } from './buffered-request.js';
 
 export interface UpstreamAnswer {
   status: number;
@@ -56,18 +57,23 @@ export async function sendToNode(
   const started = performance.now();
   node.inflight++;
   try {
-    const res = await node.pool.request({
+    let headersMs = 0;
+    const req: BufferedRequest = {
       path: nodePath(node, payload.pathAndQuery),
-      method: payload.method as 'GET',
+      method: payload.method,
       headers: buildHeaders(node, payload, fwd, opts.extraHeaders),
       body: payload.body,
       signal: opts.signal,
-      ...(opts.timeouts ? { headersTimeout: opts.timeouts.headersMs, bodyTimeout: opts.timeouts.bodyMs } : {}),
+    };
+    if (opts.timeouts) {
+      req.headersTimeout = opts.timeouts.headersMs;
+      req.bodyTimeout = opts.timeouts.bodyMs;
+    }
+    const res = await requestBuffered(node.pool, req, opts.maxResponseBytes, () => {
+      headersMs = performance.now() - started;
+      opts.onHeaders?.();
     });
-    const headersMs = performance.now() - started;
-    opts.onHeaders?.();
-    const raw = await readBounded(res.body, opts.maxResponseBytes);
-    const body = decode(raw, res.headers['content-encoding'], opts.maxResponseBytes);
+    const body = decode(res.body, res.headers['content-encoding'], opts.maxResponseBytes);
     countAnswer(node, res.statusCode, opts.probe);
     return { status: res.statusCode, headers: res.headers, body, node, headersMs };
   } catch (err) {
@@ -131,32 +137,18 @@ export function joinPath(basePath: string, pathAndQuery: string): string {
 }
 
 function buildHeaders(node: UpstreamNode, payload: UpstreamPayload, fwd: ForwardInfo, extra: Readonly<Record<string, string>>): Record<string, string> {
-  const headers: Record<string, string> = {
-    ...payload.headers,
-    ...extra,
-    ...(node.credentials.authorization ? { authorization: node.credentials.authorization } : {}),
-    'accept-encoding': 'gzip',
-    'x-request-id': fwd.requestId,
-    'x-forwarded-proto': fwd.proto,
-  };
+  // Assigned one by one in the order the spreads had (later wins): no intermediate objects.
+  const headers: Record<string, string> = {};
+  for (const name in payload.headers) headers[name] = payload.headers[name] as string;
+  for (const name in extra) headers[name] = extra[name] as string;
+  if (node.credentials.authorization) headers['authorization'] = node.credentials.authorization;
+  headers['accept-encoding'] = 'gzip';
+  headers['x-request-id'] = fwd.requestId;
+  headers['x-forwarded-proto'] = fwd.proto;
   if (fwd.forwardedFor) headers['x-forwarded-for'] = fwd.forwardedFor;
   if (fwd.host) headers['x-forwarded-host'] = fwd.host;
   if (payload.body) headers['content-length'] = String(payload.body.length);
   return headers;
-}
-
-async function readBounded(body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown }, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > limit) {
-      body.destroy();
-      throw new UpstreamResponseTooLargeError(`upstream answer larger than ${limit} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
 }
 
 function decode(raw: Buffer, encoding: string | string[] | undefined, limit: number): Buffer {
