@@ -2,6 +2,7 @@
 // and the one signature of a step. A step looks at the calls still open (no result yet), settles
 // the ones it can by giving them a result, and may leave notes on a slot for a later step
 // (the flight it leads or follows, what the node said). No step calls back into an earlier one.
+import { asProxyError } from '../../errors.js';
 import type { TieredStore } from '../../cache/tiered-store.js';
 import type { Leader, Singleflight } from '../../coalesce/singleflight.js';
 import type { Answer, CallPlan, CallResult, Outcome } from '../../runtime/types.js';
@@ -52,4 +53,19 @@ export type CallStep = (open: CallSlot[], run: CallRun) => void | Promise<void>;
 
 export function settle(slot: CallSlot, result: CallResult): void {
   slot.result = result;
+}
+
+/**
+ * One fetch for these slots, an outcome per slot in order: a fetcher that throws, or leaves a call
+ * without an answer, fails those calls with a ProxyError (never an untagged throw into the loop).
+ */
+export async function fetchOutcomes(run: CallRun, slots: readonly CallSlot[]): Promise<Outcome[]> {
+  let fetched: Outcome[];
+  try {
+    fetched = await run.fetch(slots.map((s) => s.plan));
+  } catch (err) {
+    const error = asProxyError(err);
+    fetched = slots.map(() => ({ ok: false, error }));
+  }
+  return slots.map((_, n) => fetched[n] ?? { ok: false, error: asProxyError(new Error('no answer for call')) });
 }
