@@ -253,6 +253,27 @@ export async function waitHttpOk(url: string, timeoutMs: number, child?: Child):
   throw new Error(`${url} not ready within ${timeoutMs} ms (${last})${child ? `\n${child.logTail()}` : ''}`);
 }
 
+/**
+ * Waits until a reference server (nginx, Varnish) answers its `/__warm` probe with 204; kills it
+ * and throws with its log tail when it exits or does not answer within timeoutMs.
+ */
+export async function waitForWarm(child: Child, origin: string, name: string, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const a = await httpRequest(`${origin}/__warm`, { timeoutMs: 1000 });
+      if (a.status === 204) return;
+    } catch {
+      // not listening yet
+    }
+    if (!child.isRunning() || Date.now() > until) {
+      await child.stop('SIGKILL');
+      throw new Error(`${name} did not start\n${child.logTail()}`);
+    }
+    await sleep(100);
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -5,7 +5,7 @@ import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BareSpec } from '../bare-server.js';
 import { imageNodeOptions } from './image-heap.js';
-import { freePort, getJson, httpRequest, procMemory, spawnChild, waitHttpOk, type Child } from './proc.js';
+import { freePort, getJson, httpRequest, procMemory, spawnChild, waitForWarm, waitHttpOk, type Child } from './proc.js';
 
 export interface StackEnv {
   root: string;
@@ -291,20 +291,7 @@ export async function startNginx(env: StackEnv, mockOrigin: string): Promise<{ o
     logFile: join(dir, 'stdout.log'),
   });
   const origin = `http://127.0.0.1:${port}`;
-  const until = Date.now() + 10_000;
-  for (;;) {
-    try {
-      const a = await httpRequest(`${origin}/__warm`, { timeoutMs: 1000 });
-      if (a.status === 204) break;
-    } catch {
-      // not listening yet
-    }
-    if (!child.isRunning() || Date.now() > until) {
-      await child.stop('SIGKILL');
-      throw new Error(`nginx did not start\n${child.logTail()}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForWarm(child, origin, 'nginx', 10_000);
   return { origin, child };
 }
 

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, httpRequest, sleep, spawnChild, type Child } from './proc.js';
+import { freePort, spawnChild, waitForWarm, type Child } from './proc.js';
 
 const VMOD_DIRS = ['/usr/lib/x86_64-linux-gnu/varnish/vmods', '/usr/lib/aarch64-linux-gnu/varnish/vmods', '/usr/lib/varnish/vmods', '/usr/local/lib/varnish/vmods'];
 
@@ -114,19 +114,6 @@ export async function startVarnish(env: { tmp: string; varnish?: string }, mockO
   const child = spawnChild('varnishd', env.varnish, args, { cwd: dir, logFile: join(dir, 'varnishd.log') });
   const origin = `http://127.0.0.1:${port}`;
   // VCL is compiled to C with cc at start: allow for a loaded machine.
-  const until = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const a = await httpRequest(`${origin}/__warm`, { timeoutMs: 1000 });
-      if (a.status === 204) break;
-    } catch {
-      // not listening yet
-    }
-    if (!child.isRunning() || Date.now() > until) {
-      await child.stop('SIGKILL');
-      throw new Error(`varnishd did not start\n${child.logTail()}`);
-    }
-    await sleep(100);
-  }
+  await waitForWarm(child, origin, 'varnishd', 30_000);
   return { origin, child };
 }
