@@ -6,7 +6,7 @@ import { crc32 } from 'node:zlib';
 import type { Config } from '../config/schema.js';
 import type { Answer, CallPlan } from '../runtime/types.js';
 import { ownedCopy } from '../buffers.js';
-import { compressSegment } from '../response/gzip-splice.js';
+import { compressSegment, type Segment } from '../response/gzip-splice.js';
 import type { TieredStore } from './tiered-store.js';
 import type { CacheEntry } from './types.js';
 
@@ -19,24 +19,39 @@ export function identityEntry(status: number, headers: ReadonlyArray<readonly [s
   return { status, headers, body, compressed: false, crc32: crc32(body), rawLength: body.length, storedAt: now, expiresAt: now };
 }
 
+/**
+ * The answer as its callers and followers share it: the fetcher's own answer object (made for this
+ * one call) with its identity entry replaced by the stored one. The stored entry is filled once,
+ * field by field: no spreads of the entry, the segment or the answer per stored call.
+ */
 export function makeStoreAnswer(cache: TieredStore, config: Config['cache']): (plan: CallPlan, answer: Answer) => Answer {
+  const { compression } = config;
   return (plan, answer) => {
     if (!plan.store || plan.key === undefined || !answer.cacheable) return answer;
     // Fetched from before an /admin/purge that covers it: served to its callers, never stored.
     if (!cache.mayStore(plan, plan.key)) return answer;
     const now = Date.now();
-    // Stored bodies own their memory (an identity body may be a slice of a whole batch answer).
+    const fetched = answer.entry;
+    const raw = fetched.body;
     // A body too short to compress keeps the CRC its identity entry already has.
-    const raw = answer.entry.body;
-    const segment = raw.length < config.compression.minBytes
-      ? { body: raw, compressed: false, crc32: answer.entry.crc32, rawLength: raw.length }
-      : compressSegment(raw, config.compression);
-    if (!segment.compressed) segment.body = ownedCopy(segment.body);
+    const segment = raw.length < compression.minBytes ? undefined : compressSegment(raw, compression);
+    const compressed = segment?.compressed === true;
     const expiresAt = now + Math.min(plan.ttlMs, answer.ttlMs ?? Infinity);
-    // Kept past its life only when the route may serve it stale.
-    const staleUntil = expiresAt + Math.max(plan.staleIfErrorMs, plan.staleWhileRevalidateMs);
-    const entry: CacheEntry = { ...answer.entry, ...segment, storedAt: now, expiresAt, staleUntil };
+    const entry: CacheEntry = {
+      status: fetched.status,
+      headers: fetched.headers,
+      // Stored bodies own their memory (an identity body may be a slice of a whole batch answer).
+      body: compressed ? (segment as Segment).body : ownedCopy(raw),
+      compressed,
+      crc32: segment === undefined ? fetched.crc32 : segment.crc32,
+      rawLength: raw.length,
+      storedAt: now,
+      expiresAt,
+      // Kept past its life only when the route may serve it stale.
+      staleUntil: expiresAt + Math.max(plan.staleIfErrorMs, plan.staleWhileRevalidateMs),
+    };
     void cache.set(plan.key, entry);
-    return { ...answer, entry };
+    answer.entry = entry;
+    return answer;
   };
 }

@@ -72,11 +72,23 @@ export class Singleflight<T> {
   }
 }
 
-/** Resolves with p, or rejects with onTimeout() after ms; the timer is always cleared. */
+/**
+ * Resolves with p, or rejects with onTimeout() after ms; the timer is always cleared. Written as one
+ * promise settled by whichever comes first (no race of two promises and a finally): a herd's
+ * followers each pass through here once their leader settles, one after the other.
+ */
 export function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), Math.max(0, ms));
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), Math.max(0, ms));
+    p.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
   });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }

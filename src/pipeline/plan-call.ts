@@ -31,7 +31,7 @@ export interface PlanOptions {
 /** `now` is a monotonic clock (performance.now()): the head snapshot ages by it. */
 export function planCall(call: Call, route: RouteRuntime, now: number, opts: PlanOptions = {}): CallPlan {
   const write = call.cls === 'write';
-  const base: CallPlan = { call, store: false, ttlMs: 0, write, staleIfErrorMs: 0, staleWhileRevalidateMs: 0 };
+  const base = new Plan(call, write);
   if (call.reject || write || call.cls === 'uncached') return base;
   const cacheOn = route.config.cache.enabled;
   if (call.cls === 'immutable') return planPinned(base, route, cacheOn);
@@ -39,20 +39,69 @@ export function planCall(call: Call, route: RouteRuntime, now: number, opts: Pla
   return planHead(base, route, cacheOn, now, opts.minVersion);
 }
 
+/** Marks a plan whose fallback is its own key (a pinned read: its own entry kept past its life). */
+const OWN_KEY = '';
+
+/**
+ * One call's plan, every field present from the start (one shape for every plan the steps read).
+ * The fallback key is only needed to serve stale (stale-if-error, stale-while-revalidate, and the
+ * version header of a STALE answer), so it is hashed when first asked for, not for every latest
+ * read: with the group and chain as they were when the plan was made, so it is the key eager
+ * hashing would have given.
+ */
+class Plan implements CallPlan {
+  key: string | undefined = undefined;
+  store = false;
+  ttlMs = 0;
+  ttlClass: TtlClass | undefined = undefined;
+  pin: bigint | undefined = undefined;
+  forwardPin: bigint | undefined = undefined;
+  strong: boolean | undefined = undefined;
+  staleIfErrorMs = 0;
+  staleWhileRevalidateMs = 0;
+  answersFor: bigint | undefined = undefined;
+  fallbackVersion: bigint | undefined = undefined;
+  minHead: bigint | undefined = undefined;
+  /** The version the fallback key is made with ('v:41', 'h:41'), OWN_KEY, or undefined: none. */
+  private fallbackTag: string | undefined = undefined;
+  private fallbackGroup = '';
+  private fallbackChain: string | undefined = undefined;
+  private fallbackMemo: string | undefined = undefined;
+
+  constructor(readonly call: Call, readonly write: boolean) {}
+
+  get fallbackKey(): string | undefined {
+    const tag = this.fallbackTag;
+    if (tag === undefined || tag === OWN_KEY) return tag === OWN_KEY ? this.key : undefined;
+    return (this.fallbackMemo ??= keyOf(this.fallbackGroup, this.fallbackChain, this.call, tag));
+  }
+
+  /** The fallback is the answer keyed by this version of the same read (hashed when first asked for). */
+  fallBackTo(route: RouteRuntime, version: string | undefined): void {
+    this.fallbackTag = version;
+    this.fallbackGroup = route.group.name;
+    this.fallbackChain = route.group.chain.id;
+  }
+
+  fallBackToOwnKey(): void {
+    this.fallbackTag = OWN_KEY;
+  }
+}
+
 // The plan planCall made is filled in place (it is this call's own object): no copies per call,
 // which a batch of 20 would make 60 of.
-function planPinned(plan: CallPlan, route: RouteRuntime, cacheOn: boolean): CallPlan {
+function planPinned(plan: Plan, route: RouteRuntime, cacheOn: boolean): CallPlan {
   const { call } = plan;
   const ttlClass = isUnfinalized(call.pin, call.reorgable, route) ? 'unfinalized' : 'immutable';
   const version = call.pin === undefined ? 'i' : `v:${call.pin}`;
   plan.pin = call.pin;
   finish(plan, route, version, ttlClass, cacheOn);
-  plan.fallbackKey = plan.key;
+  plan.fallBackToOwnKey();
   plan.staleIfErrorMs = route.config.cache.staleIfErrorMs;
   return plan;
 }
 
-function planHead(plan: CallPlan, route: RouteRuntime, cacheOn: boolean, now: number, minVersion?: bigint): CallPlan {
+function planHead(plan: Plan, route: RouteRuntime, cacheOn: boolean, now: number, minVersion?: bigint): CallPlan {
   const { call } = plan;
   const canPin = call.rest?.pinnedPayload !== undefined || call.rpc?.canPin === true;
   const latest = latestHead(route, now, minVersion);
@@ -61,7 +110,7 @@ function planHead(plan: CallPlan, route: RouteRuntime, cacheOn: boolean, now: nu
   // last answer is only a stale-if-error fallback.
   if (latest.frozen) {
     plan.minHead = minVersion;
-    plan.fallbackKey = keyFor(route, call, `${prefix}:${latest.head}`);
+    plan.fallBackTo(route, `${prefix}:${latest.head}`);
     plan.staleIfErrorMs = route.config.cache.staleIfErrorMs;
     return plan;
   }
@@ -83,7 +132,7 @@ function planHead(plan: CallPlan, route: RouteRuntime, cacheOn: boolean, now: nu
     finish(plan, route, `h:${head}`, 'head', cacheOn);
   }
   const previous = latest.previous;
-  plan.fallbackKey = previous === undefined ? undefined : keyFor(route, call, `${prefix}:${previous}`);
+  plan.fallBackTo(route, previous === undefined ? undefined : `${prefix}:${previous}`);
   plan.fallbackVersion = previous;
   plan.staleIfErrorMs = route.config.cache.staleIfErrorMs;
   plan.staleWhileRevalidateMs = latest.previousServable ? route.config.cache.staleWhileRevalidateMs : 0;
@@ -105,14 +154,14 @@ function monotonicHead(snapshot: bigint | undefined, tracked: bigint | undefined
 
 function finish(plan: CallPlan, route: RouteRuntime, version: string, ttlClass: TtlClass, cacheOn: boolean): void {
   const { call } = plan;
-  plan.key = keyFor(route, call, version);
+  plan.key = keyOf(route.group.name, route.group.chain.id, call, version);
   plan.ttlMs = route.config.cache.ttlMs[ttlClass];
   plan.store = cacheOn && !call.coalesceOnly && plan.ttlMs > 0;
   plan.ttlClass = ttlClass;
 }
 
-function keyFor(route: RouteRuntime, call: Call, version: string): string {
-  return cacheKey({ group: route.group.name, callName: call.name, keyMaterial: call.keyMaterial, version, chain: route.group.chain.id });
+function keyOf(group: string, chain: string | undefined, call: Call, version: string): string {
+  return cacheKey({ group, callName: call.name, keyMaterial: call.keyMaterial, version, chain });
 }
 
 /** The height a node needs for a head read keyed by H that names its own block (or none). */

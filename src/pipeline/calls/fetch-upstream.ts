@@ -2,13 +2,24 @@
 // in one fetch (for JSON-RPC: one upstream batch for the reads, one for the writes). The fetcher
 // picks nodes, retries reads and judges answers; this step only records what came back on each
 // slot for staleIfError and storeAndSettle. A fetcher that throws fails every call it was given.
-import { fetchOutcomes, type CallStep } from './types.js';
+import type { Outcome } from '../../runtime/types.js';
+import { fetchOutcomes, type CallSlot, type CallStep } from './types.js';
 
-export const fetchUpstream: CallStep = async (open, run) => {
-  const own = open.filter((s) => s.flight === undefined);
+export const fetchUpstream: CallStep = (open, run) => {
+  // Usually no call follows another's flight: then the open list is the list to fetch (no copy).
+  const own = open.some(follows) ? open.filter(leadsOrAlone) : open;
   if (own.length === 0) return;
-  const fetched = await fetchOutcomes(run, own);
-  own.forEach((slot, n) => {
-    slot.fetched = fetched[n];
-  });
+  return fetchOutcomes(run, own, record);
 };
+
+function follows(slot: CallSlot): boolean {
+  return slot.flight !== undefined;
+}
+
+function leadsOrAlone(slot: CallSlot): boolean {
+  return slot.flight === undefined;
+}
+
+function record(slot: CallSlot, outcome: Outcome): void {
+  slot.fetched = outcome;
+}

@@ -2,24 +2,46 @@
 // shared call is bounded by the leader's upstream timeouts; a follower that gives up cancels
 // nothing). They get the leader's answer, or its error. An answer that opened node-local state for
 // the leader alone (a Neo iterator session) is not theirs to use: refetchExclusive asks again.
+//
+// A herd has hundreds of followers answered one after the other once the leader settles, so the
+// follower's part is kept short: one promise per follower, and the result every follower of a
+// flight gets ({ coalesced, the leader's answer }) is made once, by the first, and shared.
 import { withDeadline } from '../../coalesce/singleflight.js';
 import { asProxyError, UpstreamTimeoutError } from '../../errors.js';
-import type { Answer } from '../../runtime/types.js';
+import type { Answer, CallResult } from '../../runtime/types.js';
 import type { CallSlot, CallStep } from './types.js';
 import { settle } from './types.js';
 
 export const followLeader: CallStep = (open, run) => {
-  const following = open.filter((s) => s.flight !== undefined);
-  if (following.length === 0) return;
-  return Promise.all(following.map((slot) => follow(slot, run.timeoutMs))).then(() => undefined);
+  let one: Promise<void> | undefined;
+  let more: Promise<void>[] | undefined;
+  for (const slot of open) {
+    if (slot.flight === undefined) continue;
+    const wait = follow(slot, slot.flight, run.timeoutMs);
+    if (one === undefined) one = wait;
+    else (more ??= [one]).push(wait);
+  }
+  return more ? Promise.all(more) : one;
 };
 
-async function follow(slot: CallSlot, timeoutMs: number): Promise<void> {
-  try {
-    const answer = await withDeadline(slot.flight as Promise<Answer>, timeoutMs, () => new UpstreamTimeoutError('timed out waiting for a shared upstream call'));
-    if (answer.exclusive) slot.refetch = true;
-    else settle(slot, { cache: 'coalesced', answer });
-  } catch (err) {
-    settle(slot, { cache: 'error', error: asProxyError(err) });
-  }
+function follow(slot: CallSlot, flight: Promise<Answer>, timeoutMs: number): Promise<void> {
+  return withDeadline(flight, timeoutMs, waitedTooLong).then(
+    (answer) => {
+      if (answer.exclusive) slot.refetch = true;
+      else settle(slot, coalesced(answer));
+    },
+    (err: unknown) => settle(slot, { cache: 'error', error: asProxyError(err) }),
+  );
+}
+
+function waitedTooLong(): Error {
+  return new UpstreamTimeoutError('timed out waiting for a shared upstream call');
+}
+
+/** The followers' result for a leader's answer, kept on the answer (which never changes) by the first. */
+const COALESCED = Symbol('coalescedResult');
+
+function coalesced(answer: Answer): CallResult {
+  const memo = answer as Answer & { [COALESCED]?: CallResult };
+  return (memo[COALESCED] ??= { cache: 'coalesced', answer });
 }

@@ -10,7 +10,7 @@ export const redisHit: CallStep = (open, run) => {
   if (!run.cache.remote) return;
   const leaders = open.filter((s) => s.leader && s.plan.store && s.plan.key !== undefined);
   if (leaders.length === 0) return;
-  return Promise.all(leaders.map((slot) => lookup(slot, run.cache))).then(() => undefined);
+  return Promise.all(leaders.map((slot) => lookup(slot, run.cache)));
 };
 
 async function lookup(slot: CallSlot, cache: TieredStore): Promise<void> {

@@ -14,10 +14,14 @@ import type { CallSlot, CallStep } from './types.js';
 import { settle } from './types.js';
 
 export const staleIfError: CallStep = (open, run) => {
-  const failing = open.filter((s) => s.fetched && s.plan.staleIfErrorMs > 0 && nodesFailed(s.fetched));
-  if (failing.length === 0) return;
-  return Promise.all(failing.map((slot) => serveStale(slot, run.cache))).then(() => undefined);
+  // Nearly always nothing failed: then the step is one pass over the open calls.
+  if (!open.some(mayServeStale)) return;
+  return Promise.all(open.filter(mayServeStale).map((slot) => serveStale(slot, run.cache)));
 };
+
+function mayServeStale(slot: CallSlot): boolean {
+  return slot.fetched !== undefined && slot.plan.staleIfErrorMs > 0 && nodesFailed(slot.fetched);
+}
 
 function nodesFailed(outcome: Outcome): boolean {
   return outcome.ok ? isNodeFailureStatus(outcome.answer.entry.status) : outcome.error.source === 'upstream';

@@ -6,6 +6,8 @@
 //   get the stale answer as if it were the new head's;
 // - only the previous head's entry of the *same* read (a different key than the call's own), and
 //   only while it is young: a stale answer is never older than the bound the route set.
+// A call whose route turned it off (the default) costs one comparison: its fallback key is never
+// even hashed (plan-call.ts makes it on first use).
 import type { CacheEntry } from '../../cache/types.js';
 import type { TieredStore } from '../../cache/tiered-store.js';
 import type { CallPlan } from '../../runtime/types.js';
@@ -13,16 +15,15 @@ import type { CallSlot, CallStep } from './types.js';
 import { settle } from './types.js';
 
 export const staleWhileRevalidate: CallStep = (open, run) => {
-  const now = Date.now();
-  const refreshing: CallSlot[] = [];
+  let refreshing: CallSlot[] | undefined;
   for (const slot of open) {
-    if (!slot.leader) continue;
-    const entry = previousHeadAnswer(slot.plan, run.cache, now);
+    if (!slot.leader || slot.plan.staleWhileRevalidateMs <= 0) continue;
+    const entry = previousHeadAnswer(slot.plan, run.cache, Date.now());
     if (!entry) continue;
     settle(slot, { cache: 'stale', answer: { entry } });
-    refreshing.push({ index: slot.index, plan: slot.plan, leader: slot.leader });
+    (refreshing ??= []).push({ index: slot.index, plan: slot.plan, leader: slot.leader });
   }
-  if (refreshing.length > 0) run.refresh(refreshing);
+  if (refreshing) run.refresh(refreshing);
 };
 
 function previousHeadAnswer(plan: CallPlan, cache: TieredStore, now: number): CacheEntry | undefined {

@@ -48,24 +48,39 @@ export interface CallRun extends CallDeps {
   refresh(slots: CallSlot[]): void;
 }
 
-/** One step of the call contract; synchronous steps return nothing and cost no await. */
-export type CallStep = (open: CallSlot[], run: CallRun) => void | Promise<void>;
+/**
+ * One step of the call contract, given the calls still open (the serve loop drops the settled ones
+ * between steps). A step with nothing to wait for returns nothing and costs no await.
+ */
+export type CallStep = (open: CallSlot[], run: CallRun) => void | Promise<unknown>;
 
 export function settle(slot: CallSlot, result: CallResult): void {
   slot.result = result;
 }
 
 /**
- * One fetch for these slots, an outcome per slot in order: a fetcher that throws, or leaves a call
- * without an answer, fails those calls with a ProxyError (never an untagged throw into the loop).
+ * One fetch for these slots; `use` gets each slot with its outcome, in order. A fetcher that
+ * throws, or leaves a call without an answer, fails those calls with a ProxyError (never an
+ * untagged throw into the loop).
  */
-export async function fetchOutcomes(run: CallRun, slots: readonly CallSlot[]): Promise<Outcome[]> {
-  let fetched: Outcome[];
+export function fetchOutcomes(run: CallRun, slots: readonly CallSlot[], use: (slot: CallSlot, outcome: Outcome) => void): Promise<void> {
+  let fetching: Promise<Outcome[]>;
   try {
-    fetched = await run.fetch(slots.map((s) => s.plan));
+    fetching = run.fetch(slots.map(planOf));
   } catch (err) {
-    const error = asProxyError(err);
-    fetched = slots.map(() => ({ ok: false, error }));
+    fetching = Promise.reject(err);
   }
-  return slots.map((_, n) => fetched[n] ?? { ok: false, error: asProxyError(new Error('no answer for call')) });
+  return fetching.then(
+    (fetched) => {
+      for (let n = 0; n < slots.length; n++) use(slots[n] as CallSlot, fetched[n] ?? { ok: false, error: asProxyError(new Error('no answer for call')) });
+    },
+    (err: unknown) => {
+      const error = asProxyError(err);
+      for (const slot of slots) use(slot, { ok: false, error });
+    },
+  );
+}
+
+function planOf(slot: CallSlot): CallPlan {
+  return slot.plan;
 }
