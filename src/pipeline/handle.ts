@@ -26,6 +26,7 @@ import type { ForwardInfo } from '../upstream/client.js';
 import { forwardInfo } from '../upstream/forwarding.js';
 import { passThrough } from '../upstream/passthrough.js';
 import { serveCalls } from './calls/serve.js';
+import type { FetchMisses } from './calls/types.js';
 import { endRequest } from './end.js';
 import { restFetcher, type FetchContext } from './fetch-rest.js';
 import { rpcFetcher } from './fetch-rpc.js';
@@ -165,9 +166,17 @@ async function serveParsed(
   for (const call of calls) plans.push(planCall(call, route, now, planOpts));
   const first = plans[0];
   if (planOpts.fingerprint !== undefined && plans.length === 1 && first) ctx.runtime.shortcut.remember(planOpts.fingerprint, first);
-  const fc = fetchContext(ctx, planOpts.strong === true);
-  // JSON-RPC goes to the node URL's own path: the client's path only chose the route.
-  const fetch = state.cache.trackFetches(parsed.kind === 'rest' ? restFetcher(fc) : rpcFetcher(fc, '/'));
+  // The fetcher, and the context it needs, is made when a call first goes upstream: a hit or a
+  // follower of another request's flight never needs it.
+  let fetcher: FetchMisses | undefined;
+  const fetch: FetchMisses = (misses) => {
+    if (fetcher === undefined) {
+      const fc = fetchContext(ctx, planOpts.strong === true);
+      // JSON-RPC goes to the node URL's own path: the client's path only chose the route.
+      fetcher = state.cache.trackFetches(parsed.kind === 'rest' ? restFetcher(fc) : rpcFetcher(fc, '/'));
+    }
+    return fetcher(misses);
+  };
   const served = serveCalls(plans, {
     cache: state.cache, flights: state.flights, group: route.group.name, timeoutMs: remaining(ctx), fetch, store: state.storeAnswer,
   });
