@@ -13,7 +13,8 @@ export interface FetchContext {
   group: GroupRuntime;
   fwd: ForwardInfo;
   strong: boolean;
-  signal: AbortSignal;
+  /** performance.now() time the request must be answered by (RequestContext.deadline). */
+  deadline: number;
   maxEntryBytes: number;
   /** TTL for answers found to sit in a block that may still reorg. */
   unfinalizedTtlMs: number;
@@ -31,7 +32,7 @@ async function fetchOne(plan: CallPlan, fc: FetchContext): Promise<Outcome> {
   const payload = plan.forwardPin !== undefined && rest?.pinnedPayload ? rest.pinnedPayload(plan.forwardPin) : rest?.payload;
   if (!payload) throw new Error('REST call without a payload');
   try {
-    const res = await callGroup(fc.group.set, { payload, write: plan.write, strong: fc.strong || plan.strong === true, pin: plan.pin, minHead: plan.minHead, timeoutClass: plan.call.timeoutClass }, fc.fwd, fc.signal);
+    const res = await callGroup(fc.group.set, { payload, write: plan.write, strong: fc.strong || plan.strong === true, pin: plan.pin, minHead: plan.minHead, timeoutClass: plan.call.timeoutClass }, fc.fwd, fc.deadline);
     fc.onNode(res.node.name);
     const cacheable =
       baseCacheable(res.status, res.headers, res.body.length, fc.maxEntryBytes) &&

@@ -77,7 +77,7 @@ async function exchange(plans: CallPlan[], write: boolean, fc: FetchContext, pat
     const pins = plans.map((p) => p.pin);
     const timeoutClass = slowestClass(plans.map((p) => p.call.timeoutClass));
     const minHead = plans.reduce<bigint | undefined>((m, p) => (p.minHead !== undefined && (m === undefined || p.minHead > m) ? p.minHead : m), undefined);
-    const res = await callGroup(fc.group.set, { payload, write, strong, pin, pins, node, timeoutClass, minHead }, fc.fwd, fc.signal);
+    const res = await callGroup(fc.group.set, { payload, write, strong, pin, pins, node, timeoutClass, minHead }, fc.fwd, fc.deadline);
     fc.onNode(res.node.name);
     const answers = matchAnswers(plans, res.status, res.headers, res.body, res.node.name, fc);
     rememberSessions(plans, answers, res.node, fc);

@@ -210,15 +210,13 @@ async function serveParsed(
 function fetchContext(ctx: RequestContext, strong: boolean): FetchContext {
   const route = ctx.route!;
   let fwd: ForwardInfo | undefined;
-  let signal: AbortSignal | undefined;
   return {
     group: route.group,
     get fwd() {
       return (fwd ??= forwardInfo(ctx.runtime.admission.forwarded, ctx.id, ctx.req));
     },
-    get signal() {
-      return (signal ??= deadlineSignal(ctx));
-    },
+    // Each upstream call is cut at it (upstream/deadlines.ts: one shared timer, none per request).
+    deadline: ctx.deadline,
     strong,
     maxEntryBytes: ctx.runtime.config.cache.memory.maxEntryBytes,
     unfinalizedTtlMs: route.config.cache.ttlMs.unfinalized,
@@ -281,18 +279,6 @@ const X_CACHE: Readonly<Record<CallResult['cache'], string>> = {
   hit: 'HIT', miss: 'MISS', coalesced: 'COALESCED', bypass: 'BYPASS', stale: 'STALE', error: 'ERROR',
 };
 
-
-/**
- * Aborts at the request's deadline; the timer is cleared when the response is done, so a served
- * request holds no timer (AbortSignal.timeout would keep one, and its listeners, for the full
- * timeout after every miss).
- */
-function deadlineSignal(ctx: RequestContext): AbortSignal {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new Error('request deadline')), Math.max(1, remaining(ctx)));
-  ctx.res.once('close', () => clearTimeout(timer));
-  return controller.signal;
-}
 
 function stripPrefix(path: string, prefix: string): string {
   const rest = path.slice(prefix.replace(/\/$/, '').length);

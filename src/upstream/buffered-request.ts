@@ -1,19 +1,22 @@
 // One upstream exchange whose answer is wanted whole: `pool.dispatch` with a small handler that
 // collects the body chunks, instead of `pool.request`, which builds a Readable per answer and reads
 // it through an async iterator (a stream, its listeners and a few promises per miss). Behaviour is
-// request()'s: the same parsed headers, the same abort reason (the signal's, else undici's
+// request()'s: the same parsed headers, the same abort reason (the cancellation's, else undici's
 // RequestAbortedError), the same timeouts; and a body over `limit` is refused while it arrives.
+// The handler is one object of a class (its methods on the prototype), which is also the
+// cancellation's listener: no closures per exchange beyond the promise's own.
 import { errors as undiciErrors, util as undiciUtil, type Dispatcher } from 'undici';
 import { UpstreamResponseTooLargeError } from '../errors.js';
+import type { CancelListener, Cancellation } from './cancel.js';
 
 export interface BufferedRequest {
   path: string;
   method: string;
   headers: Record<string, string>;
   body: Buffer | undefined;
-  signal?: AbortSignal | undefined;
-  headersTimeout?: number;
-  bodyTimeout?: number;
+  cancel?: Cancellation | undefined;
+  headersTimeout?: number | undefined;
+  bodyTimeout?: number | undefined;
 }
 
 export interface BufferedAnswer {
@@ -21,66 +24,21 @@ export interface BufferedAnswer {
   headers: Record<string, string | string[] | undefined>;
   /** The body as it came (still gzip when the node sent gzip). */
   body: Buffer;
+  /** performance.now() when the answer headers came in (0: never reported). */
+  headersAt: number;
 }
 
 type Abort = (reason?: Error) => void;
 
 export function requestBuffered(pool: Dispatcher, req: BufferedRequest, limit: number, onHeaders?: () => void): Promise<BufferedAnswer> {
   return new Promise((resolve, reject) => {
-    let abort: Abort | undefined;
-    let reason: Error | undefined;
-    let done = false;
-    let statusCode = 0;
-    let headers: Record<string, string | string[] | undefined> = {};
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const signal = req.signal;
-    const onAbort = () => {
-      reason = (signal?.reason as Error | undefined) ?? new undiciErrors.RequestAbortedError();
-      abort?.(reason);
-    };
-    const finish = (err: Error | undefined, answer?: BufferedAnswer) => {
-      if (done) return;
-      done = true;
-      signal?.removeEventListener('abort', onAbort);
-      if (err) reject(err);
-      else resolve(answer as BufferedAnswer);
-    };
-    if (signal?.aborted) {
-      reject((signal.reason as Error | undefined) ?? new undiciErrors.RequestAbortedError());
+    const cancel = req.cancel;
+    if (cancel?.aborted) {
+      reject((cancel.reason as Error | undefined) ?? new undiciErrors.RequestAbortedError());
       return;
     }
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const handler: Dispatcher.DispatchHandler = {
-      onConnect(a: Abort) {
-        if (reason) a(reason);
-        else abort = a;
-      },
-      onHeaders(status: number, rawHeaders: Buffer[]) {
-        if (status < 200) return true;
-        statusCode = status;
-        headers = undiciUtil.parseHeaders(rawHeaders) as Record<string, string | string[] | undefined>;
-        onHeaders?.();
-        return true;
-      },
-      onData(chunk: Buffer) {
-        size += chunk.length;
-        if (size > limit) {
-          const tooLarge = new UpstreamResponseTooLargeError(`upstream answer larger than ${limit} bytes`);
-          finish(tooLarge);
-          abort?.(tooLarge);
-          return false;
-        }
-        chunks.push(chunk);
-        return true;
-      },
-      onComplete() {
-        finish(undefined, { statusCode, headers, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size) });
-      },
-      onError(err: Error) {
-        finish(err);
-      },
-    } as unknown as Dispatcher.DispatchHandler;
+    const exchange = new Exchange(resolve, reject, limit, onHeaders, cancel);
+    cancel?.listen(exchange);
     try {
       pool.dispatch(
         {
@@ -88,13 +46,83 @@ export function requestBuffered(pool: Dispatcher, req: BufferedRequest, limit: n
           method: req.method as Dispatcher.HttpMethod,
           headers: req.headers,
           body: req.body ?? null,
-          ...(req.headersTimeout !== undefined ? { headersTimeout: req.headersTimeout } : {}),
-          ...(req.bodyTimeout !== undefined ? { bodyTimeout: req.bodyTimeout } : {}),
+          // undefined: the pool's own (undici reads these with `!= null`).
+          headersTimeout: req.headersTimeout,
+          bodyTimeout: req.bodyTimeout,
         },
-        handler,
+        exchange as unknown as Dispatcher.DispatchHandler,
       );
     } catch (err) {
-      finish(err as Error);
+      exchange.finish(err as Error);
     }
   });
+}
+
+/** The undici handler of one exchange (legacy onConnect/onHeaders/... API, as before). */
+class Exchange implements CancelListener {
+  private abortFn: Abort | undefined;
+  private reason: Error | undefined;
+  private done = false;
+  private statusCode = 0;
+  private headers: Record<string, string | string[] | undefined> = {};
+  private headersAt = 0;
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(
+    private readonly resolve: (a: BufferedAnswer) => void,
+    private readonly reject: (err: Error) => void,
+    private readonly limit: number,
+    private readonly headersIn: (() => void) | undefined,
+    private readonly cancel: Cancellation | undefined,
+  ) {}
+
+  cancelled(reason: unknown): void {
+    this.reason = (reason as Error | undefined) ?? new undiciErrors.RequestAbortedError();
+    this.abortFn?.(this.reason);
+  }
+
+  finish(err: Error | undefined, answer?: BufferedAnswer): void {
+    if (this.done) return;
+    this.done = true;
+    this.cancel?.unlisten(this);
+    if (err) this.reject(err);
+    else this.resolve(answer as BufferedAnswer);
+  }
+
+  onConnect(a: Abort): void {
+    if (this.reason) a(this.reason);
+    else this.abortFn = a;
+  }
+
+  onHeaders(status: number, rawHeaders: Buffer[]): boolean {
+    if (status < 200) return true;
+    this.statusCode = status;
+    this.headers = undiciUtil.parseHeaders(rawHeaders) as Record<string, string | string[] | undefined>;
+    this.headersAt = performance.now();
+    this.headersIn?.();
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.size += chunk.length;
+    if (this.size > this.limit) {
+      const tooLarge = new UpstreamResponseTooLargeError(`upstream answer larger than ${this.limit} bytes`);
+      this.finish(tooLarge);
+      this.abortFn?.(tooLarge);
+      return false;
+    }
+    this.chunks.push(chunk);
+    return true;
+  }
+
+  onComplete(): void {
+    const { chunks, size } = this;
+    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+    this.finish(undefined, { statusCode: this.statusCode, headers: this.headers, body, headersAt: this.headersAt });
+  }
+
+  onError(err: Error): void {
+    this.finish(err);
+  }
 }

@@ -16,6 +16,7 @@ import { isNodeFailureStatus, recordFailure, recordSuccess } from './health.js';
 import type { CallTimeouts } from './call-timeouts.js';
 import type { UpstreamNode } from './node.js';
 import { requestBuffered, type BufferedRequest } from './buffered-request.js';
+import { followSignal, type Cancellation } from './cancel.js';
 
 export interface UpstreamAnswer {
   status: number;
@@ -39,6 +40,9 @@ export interface ForwardInfo {
 export interface SendOptions {
   extraHeaders: Readonly<Record<string, string>>;
   maxResponseBytes: number;
+  /** Cancels the exchange (a hedge won, the request deadline): the buffered path's. */
+  cancel?: Cancellation | undefined;
+  /** The same from an AbortSignal (the probes' `AbortSignal.timeout`); `cancel` wins when both are set. */
   signal?: AbortSignal;
   /** Per-call timeouts (the call's class); default: the pool's. */
   timeouts?: CallTimeouts;
@@ -55,31 +59,30 @@ export async function sendToNode(
   opts: SendOptions,
 ): Promise<UpstreamAnswer> {
   const started = performance.now();
+  const followed = opts.cancel === undefined && opts.signal !== undefined ? followSignal(opts.signal) : undefined;
+  const cancel = opts.cancel ?? followed?.cancel;
   node.inflight++;
   try {
-    let headersMs = 0;
     const req: BufferedRequest = {
       path: nodePath(node, payload.pathAndQuery),
       method: payload.method,
       headers: buildHeaders(node, payload, fwd, opts.extraHeaders),
       body: payload.body,
-      signal: opts.signal,
+      cancel,
+      headersTimeout: opts.timeouts?.headersMs,
+      bodyTimeout: opts.timeouts?.bodyMs,
     };
-    if (opts.timeouts) {
-      req.headersTimeout = opts.timeouts.headersMs;
-      req.bodyTimeout = opts.timeouts.bodyMs;
-    }
-    const res = await requestBuffered(node.pool, req, opts.maxResponseBytes, () => {
-      headersMs = performance.now() - started;
-      opts.onHeaders?.();
-    });
+    const res = await requestBuffered(node.pool, req, opts.maxResponseBytes, opts.onHeaders);
     const body = decode(res.body, res.headers['content-encoding'], opts.maxResponseBytes);
     countAnswer(node, res.statusCode, opts.probe);
+    // Time to headers, taken when they came in (what the hedge delay is estimated from).
+    const headersMs = res.headersAt === 0 ? 0 : res.headersAt - started;
     return { status: res.statusCode, headers: res.headers, body, node, headersMs };
   } catch (err) {
-    // Aborted by the proxy (a hedge won, the client left): not an error of the node's.
-    throw countFailure(node, err, opts.signal?.aborted === true, opts.probe);
+    // Aborted by the proxy (a hedge won, the deadline): not an error of the node's.
+    throw countFailure(node, err, cancel?.aborted === true, opts.probe);
   } finally {
+    followed?.stop();
     node.inflight--;
     noteDuration(node, started);
   }

@@ -3,17 +3,23 @@
 // jittered backoff. Writes are sent once, to the primary, whatever happens: a write that timed out
 // may have been applied, and repeating it elsewhere could apply it twice.
 // Each try of a read is a hedged race (hedge-race.ts): no headers after the group's hedge delay,
-// and the same read also goes to another node that can serve it; the first good answer wins.
+// and the same read also goes to another node that can serve it; the first good answer wins. A try
+// that can never hedge (hedging off, a write, a session-bound or strong read, a group of one node)
+// is its one attempt, made directly: no race, no timer, no second cancellation.
+// The request deadline is a DeadlineCancellation (deadlines.ts) for the whole call, created here
+// and dropped when the call ends; a try without a race hands it to its attempt as it is.
 import type { TimeoutClass, UpstreamPayload } from '../dialects/types.js';
 import { ProxyError, UpstreamBadResponseError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js';
 import { upstreamErrorsTotal, upstreamRetriesTotal } from '../metrics/metrics.js';
-import { timeoutsFor } from './call-timeouts.js';
+import type { CancelListener, Cancellation } from './cancel.js';
+import { timeoutsFor, type CallTimeouts } from './call-timeouts.js';
 import { sendToNode, type ForwardInfo, type UpstreamAnswer } from './client.js';
+import { cancelAtDeadline, clearDeadline } from './deadlines.js';
 import { groupHedgeOf, type GroupHedge } from './hedge.js';
 import { hedgedRace, LostRace } from './hedge-race.js';
 import { isNodeFailureStatus, recordFailure, recordNeutral, recordSuccess } from './health.js';
 import type { UpstreamNode } from './node.js';
-import type { ReplicaSet } from './replica-set.js';
+import type { ReplicaSet, SelectOptions } from './replica-set.js';
 
 export interface UpstreamCall {
   payload: UpstreamPayload;
@@ -42,19 +48,50 @@ interface AttemptOutcome {
  */
 export type AnswerVerdict = 'ok' | 'bad' | 'lacks-version';
 
-export async function callGroup(set: ReplicaSet, call: UpstreamCall, fwd: ForwardInfo, signal?: AbortSignal): Promise<UpstreamAnswer> {
-  const tried = new Set<UpstreamNode>();
-  const maxTries = call.write || call.node ? 1 : 1 + set.config.retry.attempts;
+/** What every try and attempt of one call shares: one object, instead of closures per attempt. */
+interface GroupCall {
+  readonly set: ReplicaSet;
+  readonly call: UpstreamCall;
+  readonly fwd: ForwardInfo;
+  /** The request deadline's cancellation; undefined: none (tests, callers without a deadline). */
+  readonly cancel: Cancellation | undefined;
+  /** The group's hedging state when this call is hedged at all. */
+  readonly hedge: GroupHedge | undefined;
+  readonly timeouts: CallTimeouts;
+  /** Nodes asked so far; made only when a second node could be asked (a hedge or a retry). */
+  tried: Set<UpstreamNode> | undefined;
+}
+
+/** `deadline`: performance.now() time by which the request must be answered (RequestContext.deadline). */
+export async function callGroup(set: ReplicaSet, call: UpstreamCall, fwd: ForwardInfo, deadline?: number): Promise<UpstreamAnswer> {
+  const cancel = deadline === undefined ? undefined : cancelAtDeadline(deadline);
+  const gc: GroupCall = { set, call, fwd, cancel, hedge: hedgeFor(set, call), timeouts: timeoutsFor(set.config.timeouts, call.timeoutClass), tried: undefined };
+  try {
+    return await tryNodes(gc);
+  } finally {
+    if (cancel) clearDeadline(cancel);
+  }
+}
+
+async function tryNodes(gc: GroupCall): Promise<UpstreamAnswer> {
+  const { set, call } = gc;
+  const maxTries = triesFor(set, call);
+  const racing = gc.hedge !== undefined && hedgeCanGoOut(set, call);
+  const select: SelectOptions = { write: call.write, strong: call.strong, pin: call.pin, minHead: call.minHead };
   let last: UpstreamAnswer | ProxyError | undefined;
   for (let attempt = 0; attempt < maxTries; attempt++) {
-    const node = call.node ?? set.select({ write: call.write, strong: call.strong, pin: call.pin, minHead: call.minHead, exclude: tried });
+    const node = call.node ?? set.select(select);
     if (!node) break;
     if (attempt > 0) {
       upstreamRetriesTotal.inc({ group: set.name });
-      await sleep(backoffMs(set, attempt), signal);
+      await sleep(backoffMs(set, attempt), gc.cancel);
     }
-    tried.add(node);
-    const outcome = await tryOnce(set, node, call, fwd, tried, signal);
+    if (racing || attempt + 1 < maxTries) {
+      gc.tried ??= new Set();
+      gc.tried.add(node);
+      select.exclude = gc.tried;
+    }
+    const outcome = racing ? await raceOnce(gc, node) : await soleAttempt(gc, node);
     last = outcome.result;
     if (!outcome.retry) break;
   }
@@ -64,34 +101,13 @@ export async function callGroup(set: ReplicaSet, call: UpstreamCall, fwd: Forwar
 }
 
 /**
- * One try: a hedged race for an idempotent read, a single attempt for a write or a session-bound
- * call. Nodes the hedge went to join `tried`, so a retry after the race goes elsewhere again.
+ * How many tries a call may get. Each try goes to a node not tried before (selection excludes
+ * them), so a strong read (the primary only) and a group of one node get one whatever
+ * retry.attempts says: a second selection would find no node.
  */
-async function tryOnce(
-  set: ReplicaSet,
-  node: UpstreamNode,
-  call: UpstreamCall,
-  fwd: ForwardInfo,
-  tried: Set<UpstreamNode>,
-  signal?: AbortSignal,
-): Promise<AttemptOutcome> {
-  const hedge = hedgeFor(set, call);
-  const race = await hedgedRace<UpstreamNode, AttemptOutcome>({
-    first: node,
-    attempt: (n, attemptSignal, onHeaders) => attemptOnce(set, n, call, fwd, attemptSignal, onHeaders, hedge),
-    isFinal: (o) => !o.retry,
-    delayMs: hedge?.delayMs(),
-    budget: hedge?.budget,
-    pickHedge: () => pickHedgeNode(set, call, tried),
-    signal,
-    onHedge: () => hedge?.noteHedge(),
-    onStall: (n) => n.breaker.stall(),
-    onStallEnd: (n) => n.breaker.unstall(),
-    givenUp: (n) => !n.healthy,
-    onFailover: () => upstreamRetriesTotal.inc({ group: set.name }),
-  });
-  if (race.hedgeWon) hedge?.noteWin();
-  return race.result;
+function triesFor(set: ReplicaSet, call: UpstreamCall): number {
+  if (call.write || call.node || call.strong) return 1;
+  return Math.min(1 + set.config.retry.attempts, set.all.length);
 }
 
 /** Hedging applies to idempotent reads that any node may serve, when the group has it on. */
@@ -99,6 +115,49 @@ function hedgeFor(set: ReplicaSet, call: UpstreamCall): GroupHedge | undefined {
   if (call.write || call.node !== undefined || !set.config.hedge.enabled) return undefined;
   return groupHedgeOf(set);
 }
+
+/**
+ * Whether a hedge could ever go out for this read: not when the only node it may go to is the one
+ * it starts on — a strong read (the primary; pickHedgeNode excludes it as tried) or a group of one
+ * node. There the race would only report the stall of the primary, which changes no selection
+ * (a stalled primary is still the first fallback, replica-set.ts), and give back the token it took.
+ */
+function hedgeCanGoOut(set: ReplicaSet, call: UpstreamCall): boolean {
+  return call.strong !== true && set.all.length > 1;
+}
+
+/** A try that cannot hedge: its one attempt, on the call's own cancellation. */
+function soleAttempt(gc: GroupCall, node: UpstreamNode): Promise<AttemptOutcome> {
+  // The token a first attempt adds to the hedge budget, as in a race (other reads hedge on it).
+  gc.hedge?.budget.noteRequest();
+  return attemptOnce(gc, node, gc.cancel, undefined);
+}
+
+/** One try as a hedged race; nodes the hedge went to join `tried`, so a retry goes elsewhere again. */
+async function raceOnce(gc: GroupCall, node: UpstreamNode): Promise<AttemptOutcome> {
+  const hedge = gc.hedge as GroupHedge;
+  const race = await hedgedRace<UpstreamNode, AttemptOutcome>({
+    first: node,
+    attempt: (n, cancel, onHeaders) => attemptOnce(gc, n, cancel, onHeaders),
+    isFinal,
+    delayMs: hedge.delayMs(),
+    budget: hedge.budget,
+    pickHedge: () => pickHedgeNode(gc.set, gc.call, gc.tried as Set<UpstreamNode>),
+    cancel: gc.cancel,
+    onHedge: () => hedge.noteHedge(),
+    onStall,
+    onStallEnd,
+    givenUp,
+    onFailover: () => upstreamRetriesTotal.inc({ group: gc.set.name }),
+  });
+  if (race.hedgeWon) hedge.noteWin();
+  return race.result;
+}
+
+const isFinal = (o: AttemptOutcome): boolean => !o.retry;
+const onStall = (n: UpstreamNode): void => n.breaker.stall();
+const onStallEnd = (n: UpstreamNode): void => n.breaker.unstall();
+const givenUp = (n: UpstreamNode): boolean => !n.healthy;
 
 /**
  * The node a hedge goes to: chosen by the same selection as any read (strong → primary only, pin,
@@ -117,23 +176,15 @@ function pickHedgeNode(set: ReplicaSet, call: UpstreamCall, tried: Set<UpstreamN
   return node;
 }
 
-async function attemptOnce(
-  set: ReplicaSet,
-  node: UpstreamNode,
-  call: UpstreamCall,
-  fwd: ForwardInfo,
-  signal: AbortSignal,
-  onHeaders: () => void,
-  hedge: GroupHedge | undefined,
-): Promise<AttemptOutcome> {
+async function attemptOnce(gc: GroupCall, node: UpstreamNode, cancel: Cancellation | undefined, onHeaders: (() => void) | undefined): Promise<AttemptOutcome> {
+  const { set, call } = gc;
   const now = Date.now();
   let answer: UpstreamAnswer;
   try {
-    const timeouts = timeoutsFor(set.config.timeouts, call.timeoutClass);
-    answer = await sendToNode(node, call.payload, fwd, { extraHeaders: set.config.headers, maxResponseBytes: set.config.maxResponseBytes, signal, timeouts, onHeaders });
+    answer = await sendToNode(node, call.payload, gc.fwd, { extraHeaders: set.config.headers, maxResponseBytes: set.config.maxResponseBytes, cancel, timeouts: gc.timeouts, onHeaders });
   } catch (err) {
     const proxyErr = err as ProxyError;
-    if (signal.aborted) return abortedAttempt(node, now, proxyErr, signal.reason);
+    if (cancel?.aborted) return abortedAttempt(node, now, proxyErr, cancel.reason);
     // A response too large is the request's property, not the node's fault: the node did answer
     // (which also frees a half-open breaker's trial slot).
     if (proxyErr.retryable) recordFailure(node, now, proxyErr);
@@ -151,7 +202,7 @@ async function attemptOnce(
     return { result: bad, retry: true };
   } else {
     recordSuccess(node, now);
-    if (verdict === 'ok' && answer.headersMs !== undefined) hedge?.noteAnswer(answer.headersMs);
+    if (verdict === 'ok' && answer.headersMs !== undefined) gc.hedge?.noteAnswer(answer.headersMs);
   }
   return { result: answer, retry: verdict === 'failed' || verdict === 'lacks-version' || prunedPin(set, answer, call) };
 }
@@ -199,10 +250,22 @@ function backoffMs(set: ReplicaSet, attempt: number): number {
   return ceiling / 2 + Math.random() * (ceiling / 2);
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** The backoff before a retry; the call's cancellation (the deadline) cuts it short. */
+function sleep(ms: number, cancel: Cancellation | undefined): Promise<void> {
   if (ms <= 0) return Promise.resolve();
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+    const wake: CancelListener = {
+      cancelled() {
+        clearTimeout(timer);
+        resolve();
+      },
+    };
+    const timer = setTimeout(() => {
+      cancel?.unlisten(wake);
+      resolve();
+    }, ms);
+    // One already cancelled never wakes it (as an AbortSignal listener added after the abort):
+    // the retry then fails at once on the cancelled call.
+    if (cancel && !cancel.aborted) cancel.listen(wake);
   });
 }

@@ -13,10 +13,15 @@
 // load many reads land on a hung node within one delay, more than the budget's burst, and they
 // should not all wait for the headers timeout of a node already known dead.
 //
-// Each attempt has its own AbortController chained to the request's signal. A loser is aborted
-// with a `LostRace` reason that says whether it was *slow*: no headers yet although it started no
-// later than the winner. The attempt function reads that reason to tell passive health (a slow
-// loser counts against its node; a loser that was merely second is not the node's fault).
+// Each attempt has its own Cancellation (cancel.ts), cancelled with the call's own when that one
+// is (the race is the call's listener while it runs). A loser is cancelled with a `LostRace`
+// reason that says whether it was *slow*: no headers yet although it started no later than the
+// winner. The attempt function reads that reason to tell passive health (a slow loser counts
+// against its node; a loser that was merely second is not the node's fault).
+// A race is one object (its attempts one each, their timers given the race as argument): callers
+// run it only when a hedge can go out at all; a call that can never hedge makes its one attempt
+// directly (failover.ts).
+import { Cancellation, type CancelListener } from './cancel.js';
 import type { HedgeBudget } from './hedge-budget.js';
 
 export class LostRace extends Error {
@@ -26,7 +31,7 @@ export class LostRace extends Error {
   }
 }
 
-export type Attempt<N, R> = (node: N, signal: AbortSignal, onHeaders: () => void) => Promise<R>;
+export type Attempt<N, R> = (node: N, cancel: Cancellation, onHeaders: () => void) => Promise<R>;
 
 export interface RaceOptions<N, R> {
   first: N;
@@ -35,11 +40,11 @@ export interface RaceOptions<N, R> {
   isFinal(result: R): boolean;
   /** Hedge delay; undefined = no hedge (writes, session-bound calls, hedging off). */
   delayMs: number | undefined;
-  budget?: HedgeBudget;
+  budget?: HedgeBudget | undefined;
   /** A node that can serve this read and has not been tried; undefined when there is none. */
   pickHedge(): N | undefined;
-  /** The request's own signal (client gone, request deadline). */
-  signal?: AbortSignal;
+  /** The call's own cancellation (client gone, request deadline). */
+  cancel?: Cancellation | undefined;
   /** A hedge went out (metrics). */
   onHedge?(node: N): void;
   /**
@@ -63,116 +68,142 @@ export interface RaceResult<N, R> {
   hedgeWon: boolean;
 }
 
-interface Running<N> {
-  node: N;
-  ctl: AbortController;
-  startedAt: number;
-  headers: boolean;
-  /** Started after the first: a hedge, or a failover off a given-up node. */
-  hedge: boolean;
-  failover: boolean;
-  stalled: boolean;
-  unchain(): void;
+/** One attempt of a race: its own cancellation, and what the race knows about it. */
+class Running<N> extends Cancellation {
+  readonly startedAt = performance.now();
+  headers = false;
+  stalled = false;
+
+  constructor(
+    readonly node: N,
+    /** Started after the first: a hedge, or a failover off a given-up node. */
+    readonly hedge: boolean,
+    readonly failover: boolean,
+  ) {
+    super();
+  }
 }
 
 export function hedgedRace<N, R>(o: RaceOptions<N, R>): Promise<RaceResult<N, R>> {
-  return new Promise((resolve, reject) => {
-    const running: Array<Running<N>> = [];
-    let done = false;
-    let hedged = false;
-    let timer: NodeJS.Timeout | undefined;
-
-    const finish = (winner: Running<N> | undefined) => {
-      done = true;
-      if (timer) clearTimeout(timer);
-      for (const r of running) {
-        if (r === winner) continue;
-        r.ctl.abort(new LostRace(!r.headers && (winner === undefined || r.startedAt <= winner.startedAt)));
-      }
-    };
-
-    const endStall = (r: Running<N>) => {
-      if (!r.stalled) return;
-      r.stalled = false;
-      o.onStallEnd?.(r.node);
-    };
-
-    const settle = (r: Running<N>, ok: boolean, value: unknown) => {
-      r.unchain();
-      endStall(r);
-      running.splice(running.indexOf(r), 1);
-      if (done) return;
-      if (ok && o.isFinal(value as R)) {
-        finish(r);
-        resolve({ result: value as R, node: r.node, hedged, hedgeWon: r.hedge && !r.failover });
-      } else if (running.length === 0) {
-        finish(undefined);
-        if (ok) resolve({ result: value as R, node: r.node, hedged, hedgeWon: false });
-        else reject(value);
-      }
-    };
-
-    const launch = (node: N, hedge: boolean, failover = false): Running<N> => {
-      const ctl = new AbortController();
-      const r: Running<N> = { node, ctl, startedAt: performance.now(), headers: false, hedge, failover, stalled: false, unchain: chain(o.signal, ctl) };
-      running.push(r);
-      if (!hedge) o.budget?.noteRequest();
-      const onHeaders = () => {
-        r.headers = true;
-        endStall(r);
-      };
-      o.attempt(node, ctl.signal, onHeaders).then(
-        (value) => settle(r, true, value),
-        (err: unknown) => settle(r, false, err),
-      );
-      return r;
-    };
-
-    const first = launch(o.first, false);
-    const delayMs = o.delayMs;
-    if (delayMs === undefined) return;
-    const waiting = () => !done && !first.headers && running.length === 1 && o.signal?.aborted !== true;
-
-    const failoverIfGivenUp = () => {
-      if (!waiting()) return;
-      if (o.givenUp?.(first.node) !== true) {
-        timer = setTimeout(failoverIfGivenUp, delayMs);
-        return;
-      }
-      const node = o.pickHedge();
-      if (node === undefined) return;
-      o.onFailover?.(node);
-      launch(node, true, true);
-    };
-
-    timer = setTimeout(() => {
-      if (!waiting()) return;
-      first.stalled = true;
-      o.onStall?.(first.node);
-      if (o.budget && !o.budget.tryTake()) {
-        failoverIfGivenUp();
-        return;
-      }
-      const node = o.pickHedge();
-      if (node === undefined) {
-        o.budget?.giveBack();
-        return;
-      }
-      hedged = true;
-      o.onHedge?.(node);
-      launch(node, true);
-    }, delayMs);
-  });
+  return new Promise((resolve, reject) => new Race(o, resolve, reject).start());
 }
 
-/** The attempt is aborted when the request is; returns the unsubscribe (no listener outlives the attempt). */
-function chain(parent: AbortSignal | undefined, ctl: AbortController): () => void {
-  if (!parent) return () => {};
-  if (parent.aborted) {
-    ctl.abort(parent.reason);
-    return () => {};
+class Race<N, R> implements CancelListener {
+  private readonly running: Array<Running<N>> = [];
+  private done = false;
+  private hedged = false;
+  private timer: NodeJS.Timeout | undefined;
+  private first!: Running<N>;
+
+  constructor(
+    readonly o: RaceOptions<N, R>,
+    private readonly resolve: (r: RaceResult<N, R>) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {}
+
+  start(): void {
+    const parent = this.o.cancel;
+    if (parent && !parent.aborted) parent.listen(this);
+    this.first = this.launch(this.o.first, false);
+    const delayMs = this.o.delayMs;
+    if (delayMs === undefined) return;
+    this.timer = setTimeout(onDelay, delayMs, this, delayMs);
   }
-  const onAbort = () => ctl.abort(parent.reason);
-  parent.addEventListener('abort', onAbort, { once: true });
-  return () => parent.removeEventListener('abort', onAbort);
+
+  /** The call was cancelled: so is every attempt still running. */
+  cancelled(reason: unknown): void {
+    for (const r of this.running) r.abort(reason);
+  }
+
+  launch(node: N, hedge: boolean, failover = false): Running<N> {
+    const r = new Running(node, hedge, failover);
+    const parent = this.o.cancel;
+    if (parent?.aborted) r.abort(parent.reason);
+    this.running.push(r);
+    if (!hedge) this.o.budget?.noteRequest();
+    this.o.attempt(node, r, () => this.headersIn(r)).then(
+      (value) => this.settle(r, true, value),
+      (err: unknown) => this.settle(r, false, err),
+    );
+    return r;
+  }
+
+  /** Still waiting on the first attempt alone, without headers, and not cancelled. */
+  waiting(): boolean {
+    return !this.done && !this.first.headers && this.running.length === 1 && this.o.cancel?.aborted !== true;
+  }
+
+  /** The delay passed without headers: a hedge if the budget allows, else watch for a given-up node. */
+  stallFirst(delayMs: number): void {
+    const { o, first } = this;
+    first.stalled = true;
+    o.onStall?.(first.node);
+    if (o.budget && !o.budget.tryTake()) {
+      this.failoverIfGivenUp(delayMs);
+      return;
+    }
+    const node = o.pickHedge();
+    if (node === undefined) {
+      o.budget?.giveBack();
+      return;
+    }
+    this.hedged = true;
+    o.onHedge?.(node);
+    this.launch(node, true);
+  }
+
+  failoverIfGivenUp(delayMs: number): void {
+    if (!this.waiting()) return;
+    if (this.o.givenUp?.(this.first.node) !== true) {
+      this.timer = setTimeout(onRecheck, delayMs, this, delayMs);
+      return;
+    }
+    const node = this.o.pickHedge();
+    if (node === undefined) return;
+    this.o.onFailover?.(node);
+    this.launch(node, true, true);
+  }
+
+  private headersIn(r: Running<N>): void {
+    r.headers = true;
+    this.endStall(r);
+  }
+
+  private endStall(r: Running<N>): void {
+    if (!r.stalled) return;
+    r.stalled = false;
+    this.o.onStallEnd?.(r.node);
+  }
+
+  private settle(r: Running<N>, ok: boolean, value: unknown): void {
+    this.endStall(r);
+    this.running.splice(this.running.indexOf(r), 1);
+    if (this.done) return;
+    if (ok && this.o.isFinal(value as R)) {
+      this.finish(r);
+      this.resolve({ result: value as R, node: r.node, hedged: this.hedged, hedgeWon: r.hedge && !r.failover });
+    } else if (this.running.length === 0) {
+      this.finish(undefined);
+      if (ok) this.resolve({ result: value as R, node: r.node, hedged: this.hedged, hedgeWon: false });
+      else this.reject(value);
+    }
+  }
+
+  private finish(winner: Running<N> | undefined): void {
+    this.done = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.o.cancel?.unlisten(this);
+    for (const r of this.running) {
+      if (r === winner) continue;
+      r.abort(new LostRace(!r.headers && (winner === undefined || r.startedAt <= winner.startedAt)));
+    }
+  }
+}
+
+function onDelay<N, R>(race: Race<N, R>, delayMs: number): void {
+  if (race.waiting()) race.stallFirst(delayMs);
+}
+
+function onRecheck<N, R>(race: Race<N, R>, delayMs: number): void {
+  race.failoverIfGivenUp(delayMs);
 }

@@ -17,6 +17,8 @@ export interface LatencyWindowOptions {
 
 export class LatencyWindow {
   private readonly ring: Float64Array;
+  /** Where the quantile sorts a copy of the ring: no array per estimate. */
+  private readonly scratch: Float64Array;
   private next = 0;
   private count = 0;
   /** The last computed estimate and how many records ago: sorting the ring per request is waste. */
@@ -25,6 +27,7 @@ export class LatencyWindow {
 
   constructor(private readonly opts: LatencyWindowOptions) {
     this.ring = new Float64Array(Math.max(1, opts.size));
+    this.scratch = new Float64Array(this.ring.length);
   }
 
   record(ms: number): void {
@@ -52,7 +55,10 @@ export class LatencyWindow {
   /** The raw quantile of what is in the window (undefined when empty). */
   quantile(q: number): number | undefined {
     if (this.count === 0) return undefined;
-    const sorted = Array.from(this.ring.subarray(0, this.count)).sort((a, b) => a - b);
+    // A typed array sorts numerically without a comparator; the ring holds no NaN (record() refuses it).
+    const sorted = this.scratch.subarray(0, this.count);
+    sorted.set(this.ring.subarray(0, this.count));
+    sorted.sort();
     const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
     return sorted[index];
   }

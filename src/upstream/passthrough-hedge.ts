@@ -8,6 +8,7 @@
 // the rival may have a real answer; with no rival it is relayed as the node sent it.
 import type { ServerResponse } from 'node:http';
 import { UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js';
+import { Cancellation } from './cancel.js';
 import { upstreamRetriesTotal } from '../metrics/metrics.js';
 import { isNodeFailureStatus, recordFailure, recordNeutral } from './health.js';
 import { groupHedgeOf, type GroupHedge } from './hedge.js';
@@ -75,7 +76,7 @@ export async function hedgedRelay(
 ): Promise<RelayOutcome> {
   const claims = new ClaimableSink(sink);
   let live = 0;
-  const gone = new AbortController();
+  const gone = new Cancellation();
   // 'close' also follows a finished answer, possibly before the race has seen its winner's claim
   // (a small answer is relayed whole in one parser callback): only an unfinished one means gone.
   const onClose = () => {
@@ -93,7 +94,7 @@ export async function hedgedRelay(
       delayMs: o.hedge.delayMs(),
       budget: o.hedge.budget,
       pickHedge: () => pickHedgeNode(set, o.strong, o.tried),
-      signal: gone.signal,
+      cancel: gone,
       onHedge: () => o.hedge.noteHedge(),
       onStall: (n) => n.breaker.stall(),
       onStallEnd: (n) => n.breaker.unstall(),
@@ -116,7 +117,7 @@ interface AttemptHooks {
   hedge: GroupHedge;
 }
 
-function attemptOn(set: ReplicaSet, node: UpstreamNode, rr: RelayRequest, claims: ClaimableSink, signal: AbortSignal, h: AttemptHooks): Promise<PassAttempt> {
+function attemptOn(set: ReplicaSet, node: UpstreamNode, rr: RelayRequest, claims: ClaimableSink, signal: Cancellation, h: AttemptHooks): Promise<PassAttempt> {
   const startedAt = performance.now();
   return new Promise((resolve) => {
     let done: Promise<RelayOutcome> | undefined;

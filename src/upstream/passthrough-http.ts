@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import type { ProxyError } from '../errors.js';
 import { upstreamDuration, upstreamRequestsTotal } from '../metrics/metrics.js';
 import { relayedResponseHeaders } from '../response/headers.js';
+import type { CancelListener, Cancellation } from './cancel.js';
 import { countFailure, learnFromRelayedAnswer, nodePath, toUpstreamError } from './client.js';
 import { recordFailure } from './health.js';
 import type { UpstreamNode } from './node.js';
@@ -52,13 +53,13 @@ export interface RelayOutcome {
  * the node's failure — the caller, which knows why, tells passive health. An attempt still queued
  * for a connection settles at once and is cut when undici hands it one.
  */
-export function relayOnce(set: ReplicaSet, node: UpstreamNode, rr: RelayRequest, sink: RelaySink, signal?: AbortSignal): Promise<RelayOutcome> {
+export function relayOnce(set: ReplicaSet, node: UpstreamNode, rr: RelayRequest, sink: RelaySink, signal?: Cancellation): Promise<RelayOutcome> {
   return new Promise((resolve) => {
     const relay = new Relay(set, node, sink, resolve, signal);
     sink.onGone(() => relay.abort(new Error('client went away')));
     if (signal) {
-      if (signal.aborted) return relay.onSignal();
-      signal.addEventListener('abort', relay.onSignal, { once: true });
+      if (signal.aborted) return relay.cancelled();
+      signal.listen(relay);
     }
     node.passPool.dispatch({
       origin: node.origin,
@@ -77,7 +78,7 @@ export function relayOnce(set: ReplicaSet, node: UpstreamNode, rr: RelayRequest,
  * One attempt's state and its undici handler in one object: the submit path runs this for every
  * transaction, so it is a class (methods on the prototype) rather than a dozen closures per request.
  */
-class Relay implements Dispatcher.DispatchHandler {
+class Relay implements Dispatcher.DispatchHandler, CancelListener {
   private readonly startedAt = performance.now();
   private status = 0;
   private started = false;
@@ -91,7 +92,7 @@ class Relay implements Dispatcher.DispatchHandler {
     private readonly node: UpstreamNode,
     private readonly sink: RelaySink,
     private readonly resolve: (o: RelayOutcome) => void,
-    private readonly signal: AbortSignal | undefined,
+    private readonly signal: Cancellation | undefined,
   ) {
     node.inflight++;
   }
@@ -102,18 +103,18 @@ class Relay implements Dispatcher.DispatchHandler {
     else this.pendingAbort = reason;
   }
 
-  /** Bound: it is the signal's listener. */
-  readonly onSignal = (): void => {
+  /** The signal's listener. */
+  cancelled(): void {
     const reason = this.signal?.reason instanceof Error ? this.signal.reason : new Error('attempt aborted');
     this.abort(reason);
     if (!this.started) this.settle(countFailure(this.node, reason, true));
-  };
+  }
 
   private settle(error?: ProxyError): void {
     if (this.settled) return;
     this.settled = true;
     this.node.inflight--;
-    this.signal?.removeEventListener('abort', this.onSignal);
+    this.signal?.unlisten(this);
     const { node, status, started } = this;
     this.resolve(error ? { node, status, started, error } : { node, status, started });
   }

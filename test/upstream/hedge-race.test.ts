@@ -1,6 +1,7 @@
 // The hedging core on its own: attempts are plain functions over named nodes whose timing each
 // test sets, run on real timers; what is checked is who wins, who is aborted and why.
 import t from 'tap';
+import { Cancellation } from '../../src/upstream/cancel.js';
 import { HedgeBudget } from '../../src/upstream/hedge-budget.js';
 import { hedgedRace, LostRace, type RaceOptions } from '../../src/upstream/hedge-race.js';
 
@@ -41,10 +42,12 @@ function setup(plans: Record<string, Plan>, extra: Partial<RaceOptions<string, O
         const timers: NodeJS.Timeout[] = [];
         if (plan.headersAt !== undefined) timers.push(setTimeout(onHeaders, plan.headersAt));
         if (plan.doneAt !== undefined) timers.push(setTimeout(() => resolve({ node, final: plan.final ?? true }), plan.doneAt));
-        signal.addEventListener('abort', () => {
-          timers.forEach(clearTimeout);
-          log.aborted.set(node, signal.reason);
-          resolve({ node, final: false, aborted: signal.reason });
+        signal.listen({
+          cancelled: () => {
+            timers.forEach(clearTimeout);
+            log.aborted.set(node, signal.reason);
+            resolve({ node, final: false, aborted: signal.reason });
+          },
         });
       }),
     onHedge: (n) => log.hedges.push(n),
@@ -158,8 +161,8 @@ t.test('the budget: an empty bucket sends no hedge, an unusable token is given b
 });
 
 t.test('the request signal aborts every attempt', async (t) => {
-  const ctl = new AbortController();
-  const { opts, log } = setup({ a: {}, b: {} }, { signal: ctl.signal });
+  const ctl = new Cancellation();
+  const { opts, log } = setup({ a: {}, b: {} }, { cancel: ctl });
   const race = hedgedRace(opts);
   setTimeout(() => ctl.abort(new Error('client gone')), 50);
   const r = await race;
