@@ -3,6 +3,7 @@
 // what it tells about the node (head, oldest kept version) and which headers are kept with it.
 import { keptHeaders } from '../response/headers.js';
 import { ACCEPT_BCS, fromV1, matchRoute, negotiateAccept, parseU64, TextMemo } from './aptos-routes.js';
+import { jsonShape, leadingShape } from './json-shape.js';
 import type { Call, CallAnswer, NodeFacts, UpstreamPayload } from './types.js';
 
 export function isCacheable(call: Call, answer: CallAnswer): boolean {
@@ -40,23 +41,17 @@ export function judge(answer: CallAnswer, pins: ReadonlyArray<bigint | undefined
 
 function bodyFitsEndpoint(answer: CallAnswer, request: UpstreamPayload | undefined): boolean {
   const type = mediaType(answer.headers['content-type']);
-  if (request === undefined) return !type.includes('json') || parsedJson(answer.body) !== undefined;
+  if (request === undefined) return !type.includes('json') || jsonShape(answer.body) !== undefined;
   const route = matchRoute(request.method, fromV1(pathOf(request.pathAndQuery)));
   // Unknown endpoints are not cached: only a JSON that does not parse is judged there.
-  if (route === undefined) return !type.includes('json') || parsedJson(answer.body) !== undefined;
+  if (route === undefined) return !type.includes('json') || jsonShape(answer.body) !== undefined;
   if (negotiateAccept(request.headers.accept) === 'bcs') return type === ACCEPT_BCS;
   if (type !== 'application/json') return false;
-  const doc = parsedJson(answer.body);
-  if (route.answer === 'number') return typeof doc === 'number' || typeof doc === 'string';
-  return typeof doc === 'object' && doc !== null && Array.isArray(doc) === (route.answer === 'array');
-}
-
-function parsedJson(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
+  // The top-level kind is the first character's: a body that cannot be the endpoint's shape is
+  // refused without reading the rest; one that can must be valid JSON to its end.
+  const lead = leadingShape(answer.body);
+  if (route.answer === 'number' ? lead !== 'number' && lead !== 'string' : lead !== route.answer) return false;
+  return jsonShape(answer.body) === lead;
 }
 
 function pathOf(pathAndQuery: string): string {
