@@ -89,7 +89,9 @@ function u64Header(v: string | string[] | undefined): bigint | undefined {
 /** The X-Aptos-* headers describe the ledger the answer is for (version, epoch, chain id): kept. */
 export const storableHeaders = (headers: Record<string, string | string[] | undefined>) => keptHeaders(headers, describesLedger);
 
-const describesLedger = (name: string): boolean => name === 'content-type' || name.startsWith('x-aptos-');
+// Remembered by name: nodes send the same dozen header names on every answer.
+const describesLedger = (name: string): boolean => ledgerHeaderNames.get(name, (n) => n === 'content-type' || n.startsWith('x-aptos-'));
+const ledgerHeaderNames = new TextMemo<boolean>();
 
 export function headFromLedgerInfo(status: number, body: Buffer): bigint | undefined {
   if (status !== 200) return undefined;

@@ -10,10 +10,10 @@ const notForwarded = new Set([
 export function passableResponseHeaders(headers: Record<string, string | string[] | undefined>): Array<[string, string]> {
   const connectionTokens = tokens(headers['connection']);
   const out: Array<[string, string]> = [];
-  // for-in with the own-property test walks the names in Object.entries order without building the entries.
+  const ownOnly = forInSeesOwnOnly(headers);
   for (const name in headers) {
     const value = headers[name];
-    if (value === undefined || !Object.hasOwn(headers, name) || notForwarded.has(name) || connectionTokens.has(name)) continue;
+    if (value === undefined || notForwarded.has(name) || connectionTokens.has(name) || (!ownOnly && !Object.hasOwn(headers, name))) continue;
     if (Array.isArray(value)) for (const v of value) out.push([name, v]);
     else out.push([name, value]);
   }
@@ -27,15 +27,30 @@ export function passableResponseHeaders(headers: Record<string, string | string[
  */
 export function keptHeaders(headers: Record<string, string | string[] | undefined>, keep: (name: string) => boolean): Array<[string, string]> {
   const out: Array<[string, string]> = [];
+  const ownOnly = forInSeesOwnOnly(headers);
   for (const name in headers) {
     const value = headers[name];
-    if (typeof value !== 'string' || !Object.hasOwn(headers, name) || !keep(name)) continue;
+    if (typeof value !== 'string' || (!ownOnly && !Object.hasOwn(headers, name)) || !keep(name)) continue;
     let at = out.length;
     while (at > 0 && name < (out[at - 1] as [string, string])[0]) at--;
     if (at === out.length) out.push([name, value]);
     else out.splice(at, 0, [name, value]);
   }
   return out;
+}
+
+/**
+ * The filters walk the header object with for-in, which gives the names in Object.entries order
+ * without building the entries. It also gives inherited enumerable names, which Object.entries does
+ * not: there are none when the prototype is null or a clean Object.prototype (the header objects of
+ * node:http and undici), and otherwise each name is checked to be the object's own.
+ */
+function forInSeesOwnOnly(o: object): boolean {
+  const proto = Object.getPrototypeOf(o) as object | null;
+  if (proto === null) return true;
+  if (proto !== Object.prototype) return false;
+  for (const _ in proto) return false;
+  return true;
 }
 
 /**
