@@ -2,7 +2,8 @@
 // cookies), whether it is what its endpoint returns (judge: a failing node's 200 HTML page is not),
 // what it tells about the node (head, oldest kept version) and which headers are kept with it.
 import { keptHeaders } from '../response/headers.js';
-import { ACCEPT_BCS, fromV1, matchRoute, negotiateAccept, parseU64 } from './aptos-routes.js';
+import { ACCEPT_BCS, fromV1, matchRoute, negotiateAccept, parseU64, TextMemo } from './aptos-routes.js';
+import { jsonShape, leadingShape } from './json-shape.js';
 import type { Call, CallAnswer, NodeFacts, UpstreamPayload } from './types.js';
 
 export function isCacheable(call: Call, answer: CallAnswer): boolean {
@@ -30,45 +31,45 @@ function isCommittedTransaction(body: Buffer): boolean {
  * a balancer's `200 text/html` maintenance page — is a failing node: counted, asked elsewhere.
  */
 export function judge(answer: CallAnswer, pins: ReadonlyArray<bigint | undefined>, request?: UpstreamPayload): 'ok' | 'bad' | 'lacks-version' {
-  const pin = pins[0];
-  if (answer.status === 200 && !bodyFitsEndpoint(answer, request)) return 'bad';
+  if (answer.status === 200) return bodyFitsEndpoint(answer, request) ? 'ok' : 'bad';
   // A 404 for a version above the node's own ledger: it is behind, not the data missing.
+  const pin = pins[0];
+  if (answer.status !== 404 || pin === undefined) return 'ok';
   const nodeHead = nodeFacts(answer.headers).head;
-  if (answer.status === 404 && pin !== undefined && nodeHead !== undefined && nodeHead < pin) return 'lacks-version';
-  return 'ok';
+  return nodeHead !== undefined && nodeHead < pin ? 'lacks-version' : 'ok';
 }
-
-/** Endpoints whose JSON answer is an array; `/balance` answers a bare number; the rest an object. */
-const ARRAY_ROUTES = new Set(['view', 'account_resources', 'account_modules', 'account_transactions', 'events']);
-const NUMBER_ROUTES = new Set(['account_balance']);
 
 function bodyFitsEndpoint(answer: CallAnswer, request: UpstreamPayload | undefined): boolean {
   const type = mediaType(answer.headers['content-type']);
-  if (request === undefined) return !type.includes('json') || parsedJson(answer.body) !== undefined;
-  const rel = fromV1(request.pathAndQuery.split('?')[0] ?? '');
-  const route = matchRoute(request.method, rel);
+  if (request === undefined) return !type.includes('json') || jsonShape(answer.body) !== undefined;
+  const route = matchRoute(request.method, fromV1(pathOf(request.pathAndQuery)));
   // Unknown endpoints are not cached: only a JSON that does not parse is judged there.
-  if (route === undefined) return !type.includes('json') || parsedJson(answer.body) !== undefined;
+  if (route === undefined) return !type.includes('json') || jsonShape(answer.body) !== undefined;
   if (negotiateAccept(request.headers.accept) === 'bcs') return type === ACCEPT_BCS;
   if (type !== 'application/json') return false;
-  const doc = parsedJson(answer.body);
-  if (NUMBER_ROUTES.has(route.name)) return typeof doc === 'number' || typeof doc === 'string';
-  const wantArray = ARRAY_ROUTES.has(route.name);
-  return typeof doc === 'object' && doc !== null && Array.isArray(doc) === wantArray;
+  // The top-level kind is the first character's: a body that cannot be the endpoint's shape is
+  // refused without reading the rest; one that can must be valid JSON to its end.
+  const lead = leadingShape(answer.body);
+  if (route.answer === 'number' ? lead !== 'number' && lead !== 'string' : lead !== route.answer) return false;
+  return jsonShape(answer.body) === lead;
+}
+
+function pathOf(pathAndQuery: string): string {
+  const q = pathAndQuery.indexOf('?');
+  return q === -1 ? pathAndQuery : pathAndQuery.slice(0, q);
 }
 
 function mediaType(v: string | string[] | undefined): string {
   const text = Array.isArray(v) ? (v[0] ?? '') : (v ?? '');
-  return (text.split(';')[0] ?? '').trim().toLowerCase();
+  return mediaTypeOf(text);
 }
 
-function parsedJson(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
+/** `Type/Sub; params` → `type/sub` (remembered: nodes and clients send the same few). */
+export function mediaTypeOf(text: string): string {
+  return mediaTypes.get(text, (t) => (t.split(';')[0] ?? '').trim().toLowerCase());
 }
+
+const mediaTypes = new TextMemo<string>();
 
 /** Every Aptos answer names the node's ledger version and, when it prunes, the oldest it keeps. */
 export function nodeFacts(headers: Record<string, string | string[] | undefined>): NodeFacts {
@@ -86,8 +87,11 @@ function u64Header(v: string | string[] | undefined): bigint | undefined {
 }
 
 /** The X-Aptos-* headers describe the ledger the answer is for (version, epoch, chain id): kept. */
-export const storableHeaders = (headers: Record<string, string | string[] | undefined>) =>
-  keptHeaders(headers, (name) => name === 'content-type' || name.startsWith('x-aptos-'));
+export const storableHeaders = (headers: Record<string, string | string[] | undefined>) => keptHeaders(headers, describesLedger);
+
+// Remembered by name: nodes send the same dozen header names on every answer.
+const describesLedger = (name: string): boolean => ledgerHeaderNames.get(name, (n) => n === 'content-type' || n.startsWith('x-aptos-'));
+const ledgerHeaderNames = new TextMemo<boolean>();
 
 export function headFromLedgerInfo(status: number, body: Buffer): bigint | undefined {
   if (status !== 200) return undefined;

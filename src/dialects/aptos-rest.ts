@@ -10,15 +10,13 @@
 //
 // The endpoint table is aptos-routes.ts; what an answer says (cacheable, judged, node facts) is
 // aptos-answers.ts; this file turns a request into its call.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { InvalidParamsError } from '../errors.js';
-import { headFromLedgerInfo, isCacheable, judge, nodeFacts, storableHeaders } from './aptos-answers.js';
-import { fromV1, matchRoute, negotiateAccept, otherEndpoint, parseU64, readMethod, TIMEOUT_CLASS, type Route } from './aptos-routes.js';
+import { headFromLedgerInfo, isCacheable, judge, mediaTypeOf, nodeFacts, storableHeaders } from './aptos-answers.js';
+import { fromV1, matchRoute, negotiateAccept, otherEndpoint, parseU64, queryPairs, readMethod, type Route } from './aptos-routes.js';
 import { aptosChainIdentity } from './chain-identity.js';
 import { aptosSeenVersion } from './seen-versions.js';
 import type { Call, Dialect, InboundRequest, ParsedRequest, RestForward, UpstreamPayload } from './types.js';
-
-type CallBase = Pick<Call, 'name' | 'keyMaterial' | 'timeoutClass'>;
 
 function plan(method: string, path: string): { mode: 'parse' } | { mode: 'passthrough'; write: boolean } {
   const rel = fromV1(path);
@@ -29,17 +27,16 @@ function plan(method: string, path: string): { mode: 'parse' } | { mode: 'passth
 function parse(inbound: InboundRequest): ParsedRequest {
   const rel = fromV1(inbound.path);
   const route = matchRoute(readMethod(inbound.method), rel);
-  const req = route === undefined ? inbound : { ...inbound, method: route.method };
-  if (route === undefined || rel === undefined) return { kind: 'rest', call: otherCall(req, rel) };
+  if (route === undefined || rel === undefined) return { kind: 'rest', call: otherCall(inbound, rel) };
   let call: Call;
   try {
-    call = routeCall(route, req, rel);
+    call = routeCall(route, inbound, rel);
   } catch (err) {
     // A version the proxy cannot read as one u64 (`?ledger_version=abc`, repeated, a path
     // version `x`): the node decides what it means (it may take the first of two, or refuse
     // with its own words). Forwarded exactly as sent, never stored.
     if (!(err instanceof InvalidParamsError)) throw err;
-    call = asWrittenCall(req, rel, route.name);
+    call = asWrittenCall({ ...inbound, method: route.method }, rel, route.name);
   }
   return { kind: 'rest', call };
 }
@@ -49,62 +46,60 @@ function header(h: InboundRequest['headers'], name: string): string | undefined 
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-function acceptOf(h: InboundRequest['headers']): 'json' | 'bcs' {
-  return negotiateAccept(header(h, 'accept'));
-}
-
 /** Media type without parameters: `application/json; charset=utf-8` answers like `application/json`. */
 function contentTypeOf(h: InboundRequest['headers']): string | undefined {
-  const v = header(h, 'content-type')?.split(';')[0]?.trim().toLowerCase();
-  return v === undefined || v === '' ? undefined : v;
+  const v = header(h, 'content-type');
+  const type = v === undefined ? '' : mediaTypeOf(v);
+  return type === '' ? undefined : type;
 }
 
 interface Query {
-  /** Known params except ledger_version, sorted by name (stable: repeated values keep their order). */
-  params: Array<[string, string]>;
+  /** The known params except ledger_version, sorted by name (stable: repeated values keep their order), as query text. */
+  text: string;
   ledgerVersion?: bigint;
 }
 
+const NO_QUERY: Query = { text: '' };
+
 function readQuery(raw: string, route: Route): Query {
-  const all = new URLSearchParams(raw);
-  const params = [...all].filter(([k]) => route.query.includes(k)).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  if (route.kind !== 'pinnable') return { params };
-  const lv = all.getAll('ledger_version');
-  if (lv.length === 0) return { params };
-  const ledgerVersion = lv.length === 1 ? parseU64(lv[0] ?? '') : undefined;
+  if (raw === '') return NO_QUERY;
+  const all = queryPairs(raw);
+  const params = route.query.length === 0 ? [] : all.filter(([k]) => route.query.includes(k));
+  if (params.length > 1) params.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const text = queryText(params);
+  if (route.kind !== 'pinnable') return { text };
+  let versions = 0;
+  let version = '';
+  for (const [k, v] of all) {
+    if (k !== 'ledger_version') continue;
+    versions++;
+    version = v;
+  }
+  if (versions === 0) return { text };
+  const ledgerVersion = versions === 1 ? parseU64(version) : undefined;
   if (ledgerVersion === undefined) throw new InvalidParamsError('ledger_version must be one u64 decimal');
-  return { params, ledgerVersion };
+  return { text, ledgerVersion };
 }
 
 function queryText(params: ReadonlyArray<[string, string]>): string {
-  return params.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+  let text = '';
+  for (const [k, v] of params) text += `${text === '' ? '' : '&'}${encodeURIComponent(k)}=${encodeURIComponent(v)}`;
+  return text;
 }
 
 function routeCall(route: Route, req: InboundRequest, rel: string): Call {
   const q = readQuery(req.query, route);
-  const accept = acceptOf(req.headers);
+  // The client's Accept as sent (the node negotiates it exactly as negotiateAccept did).
+  const sentAccept = header(req.headers, 'accept');
+  const accept = negotiateAccept(sentAccept);
   const post = route.method === 'POST';
   const ct = post ? contentTypeOf(req.headers) : undefined;
   // A body sent compressed is keyed and forwarded with its Content-Encoding: the node decodes it.
   const ce = post ? header(req.headers, 'content-encoding')?.trim().toLowerCase() : undefined;
-  const sentAccept = header(req.headers, 'accept');
-  const key = [`${req.method} ${rel}`, `q=${queryText(q.params)}`, `accept=${accept}`];
-  if (post) key.push(`ct=${ct ?? ''}`, `ce=${ce ?? ''}`, bodyMaterial(req.body));
-  const payloadAt = (lv?: bigint): UpstreamPayload => {
-    const params: Array<[string, string]> = lv === undefined ? q.params : [...q.params, ['ledger_version', lv.toString()]];
-    const qs = queryText(params);
-    // The client's Accept as sent (the node negotiates it exactly as negotiateAccept did).
-    const headers: Record<string, string> = { accept: sentAccept ?? 'application/json' };
-    if (ct !== undefined) headers['content-type'] = ct;
-    if (ce !== undefined && ce !== '' && ce !== 'identity') headers['content-encoding'] = ce;
-    const p: UpstreamPayload = { method: req.method, pathAndQuery: qs === '' ? rel : `${rel}?${qs}`, headers };
-    if (post) p.body = req.body;
-    return p;
-  };
-  const base: CallBase = { name: route.name, keyMaterial: key.join('\n') };
-  const timeoutClass = TIMEOUT_CLASS.get(route.name);
-  if (timeoutClass !== undefined) base.timeoutClass = timeoutClass;
-  return classifyRoute(route, rel, q, accept, base, payloadAt);
+  let keyMaterial = `${route.method} ${rel}\nq=${q.text}\naccept=${accept}`;
+  if (post) keyMaterial += `\nct=${ct ?? ''}\nce=${ce ?? ''}\n${bodyMaterial(req.body)}`;
+  const sent: ForwardSpec = { method: route.method, rel, query: q.text, accept: sentAccept ?? 'application/json', ct, ce, body: post ? req.body : undefined };
+  return classifyRoute(route, rel, q, accept, keyMaterial, sent);
 }
 
 /**
@@ -112,52 +107,86 @@ function routeCall(route: Route, req: InboundRequest, rel: string): Call {
  * covers it anyway), a big one by its sha256, so key material stays bounded.
  */
 function bodyMaterial(body: Buffer): string {
-  return body.length <= 4096 ? `body=${body.toString('latin1')}` : `bodyhash=${createHash('sha256').update(body).digest('hex')}`;
+  return body.length <= 4096 ? `body=${body.toString('latin1')}` : `bodyhash=${hash('sha256', body, 'hex')}`;
 }
 
-function classifyRoute(
-  route: Route,
-  rel: string,
-  q: Query,
-  accept: 'json' | 'bcs',
-  base: CallBase,
-  payloadAt: (lv?: bigint) => UpstreamPayload,
-): Call {
+function classifyRoute(route: Route, rel: string, q: Query, accept: 'json' | 'bcs', keyMaterial: string, sent: ForwardSpec): Call {
+  const call = { name: route.name, keyMaterial } as Call;
+  if (route.timeoutClass !== undefined) call.timeoutClass = route.timeoutClass;
   switch (route.kind) {
     case 'pinnable':
       if (q.ledgerVersion !== undefined) {
-        return { ...base, cls: 'immutable', pin: q.ledgerVersion, rest: lazyPayload(() => payloadAt(q.ledgerVersion)) };
+        call.cls = 'immutable';
+        call.pin = q.ledgerVersion;
+        call.rest = new RoutedForward(sent, q.ledgerVersion);
+      } else {
+        call.cls = 'head';
+        call.rest = new PinnableForward(sent);
       }
-      return { ...base, cls: 'head', rest: lazyPayload(() => payloadAt(), (h) => payloadAt(h)) };
-    case 'head':
-      return { ...base, cls: 'head', rest: lazyPayload(() => payloadAt()) };
-    case 'immutable': {
-      const call: Call = { ...base, cls: 'immutable', rest: lazyPayload(() => payloadAt()) };
-      if (route.pinFromPath === true) call.pin = parseU64(route.re.exec(rel)?.[1] ?? '') ?? invalidVersion();
       return call;
-    }
+    case 'head':
+      call.cls = 'head';
+      break;
+    case 'immutable':
+      call.cls = 'immutable';
+      // The version is the route's last segment (`/by_version/{version}`).
+      if (route.pinFromPath === true) call.pin = parseU64(rel.slice(rel.lastIndexOf('/') + 1)) ?? invalidVersion();
+      break;
     case 'tx_by_hash':
       // With BCS we cannot cheaply tell a pending transaction from a committed one: never store.
-      return { ...base, cls: accept === 'bcs' ? 'uncached' : 'immutable', rest: lazyPayload(() => payloadAt()) };
+      call.cls = accept === 'bcs' ? 'uncached' : 'immutable';
+      break;
     case 'wait':
       // Long-polls until committed: many waiters share one upstream call, nothing is stored
       // (class immutable so that the pipeline gives it a coalescing key; coalesceOnly and
       // isCacheable keep it out of the cache).
-      return { ...base, cls: 'immutable', coalesceOnly: true, rest: lazyPayload(() => payloadAt()) };
+      call.cls = 'immutable';
+      call.coalesceOnly = true;
+      break;
+  }
+  call.rest = new RoutedForward(sent);
+  return call;
+}
+
+/** What the node is sent for a routed call: the key's normalised query, the client's Accept. */
+interface ForwardSpec {
+  method: string;
+  rel: string;
+  /** The known params (without ledger_version) as query text. */
+  query: string;
+  accept: string;
+  ct: string | undefined;
+  ce: string | undefined;
+  body: Buffer | undefined;
+}
+
+function payloadAt(s: ForwardSpec, lv: bigint | undefined): UpstreamPayload {
+  const qs = lv === undefined ? s.query : s.query === '' ? `ledger_version=${lv}` : `${s.query}&ledger_version=${lv}`;
+  const headers: Record<string, string> = { accept: s.accept };
+  if (s.ct !== undefined) headers['content-type'] = s.ct;
+  if (s.ce !== undefined && s.ce !== '' && s.ce !== 'identity') headers['content-encoding'] = s.ce;
+  const p: UpstreamPayload = { method: s.method, pathAndQuery: qs === '' ? s.rel : `${s.rel}?${qs}`, headers };
+  if (s.body !== undefined) p.body = s.body;
+  return p;
+}
+
+/** The upstream request, built on first use only: a cache hit never needs it. */
+class RoutedForward implements RestForward {
+  private built: UpstreamPayload | undefined;
+  constructor(
+    protected readonly sent: ForwardSpec,
+    private readonly pin?: bigint,
+  ) {}
+
+  get payload(): UpstreamPayload {
+    this.built ??= payloadAt(this.sent, this.pin);
+    return this.built;
   }
 }
 
-/** Built on first use only: a cache hit never needs the upstream request. */
-function lazyPayload(build: () => UpstreamPayload, pinnedPayload?: (h: bigint) => UpstreamPayload): RestForward {
-  let built: UpstreamPayload | undefined;
-  const forward: RestForward = {
-    get payload() {
-      built ??= build();
-      return built;
-    },
-  };
-  if (pinnedPayload) forward.pinnedPayload = pinnedPayload;
-  return forward;
+/** A head read the pipeline may send pinned to the head it keys the read by. */
+class PinnableForward extends RoutedForward {
+  readonly pinnedPayload = (h: bigint): UpstreamPayload => payloadAt(this.sent, h);
 }
 
 function invalidVersion(): never {
@@ -184,11 +213,11 @@ function otherCall(req: InboundRequest, rel: string | undefined): Call {
   const payload: UpstreamPayload = { method: req.method, pathAndQuery: req.query === '' ? path : `${path}?${req.query}`, headers };
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
   if (hasBody) payload.body = req.body;
-  const bodyHash = hasBody ? createHash('sha256').update(req.body).digest('hex') : '';
+  const bodyHash = hasBody ? hash('sha256', req.body, 'hex') : '';
   return {
     cls: ep.write ? 'write' : 'uncached',
     name: ep.name,
-    keyMaterial: [`${req.method} ${payload.pathAndQuery}`, `accept=${accept ?? ''}`, `ct=${ct ?? ''}`, `ce=${ce ?? ''}`, `body=${bodyHash}`].join('\n'),
+    keyMaterial: `${req.method} ${payload.pathAndQuery}\naccept=${accept ?? ''}\nct=${ct ?? ''}\nce=${ce ?? ''}\nbody=${bodyHash}`,
     rest: { payload },
   };
 }

@@ -10,8 +10,10 @@ const notForwarded = new Set([
 export function passableResponseHeaders(headers: Record<string, string | string[] | undefined>): Array<[string, string]> {
   const connectionTokens = tokens(headers['connection']);
   const out: Array<[string, string]> = [];
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || notForwarded.has(name) || connectionTokens.has(name)) continue;
+  const ownOnly = forInSeesOwnOnly(headers);
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || notForwarded.has(name) || connectionTokens.has(name) || (!ownOnly && !Object.hasOwn(headers, name))) continue;
     if (Array.isArray(value)) for (const v of value) out.push([name, v]);
     else out.push([name, value]);
   }
@@ -20,14 +22,35 @@ export function passableResponseHeaders(headers: Record<string, string | string[
 
 /**
  * The single-valued headers a stored entry keeps, by the dialect's rule of which ones describe the
- * data (Dialect.storableHeaders), sorted by name so equal answers store equal bytes.
+ * data (Dialect.storableHeaders), sorted by name so equal answers store equal bytes. Sorted as
+ * they are picked (a handful: an insertion sort, no comparator calls); names are unique.
  */
 export function keptHeaders(headers: Record<string, string | string[] | undefined>, keep: (name: string) => boolean): Array<[string, string]> {
   const out: Array<[string, string]> = [];
-  for (const [name, value] of Object.entries(headers)) {
-    if (typeof value === 'string' && keep(name)) out.push([name, value]);
+  const ownOnly = forInSeesOwnOnly(headers);
+  for (const name in headers) {
+    const value = headers[name];
+    if (typeof value !== 'string' || (!ownOnly && !Object.hasOwn(headers, name)) || !keep(name)) continue;
+    let at = out.length;
+    while (at > 0 && name < (out[at - 1] as [string, string])[0]) at--;
+    if (at === out.length) out.push([name, value]);
+    else out.splice(at, 0, [name, value]);
   }
-  return out.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  return out;
+}
+
+/**
+ * The filters walk the header object with for-in, which gives the names in Object.entries order
+ * without building the entries. It also gives inherited enumerable names, which Object.entries does
+ * not: there are none when the prototype is null or a clean Object.prototype (the header objects of
+ * node:http and undici), and otherwise each name is checked to be the object's own.
+ */
+function forInSeesOwnOnly(o: object): boolean {
+  const proto = Object.getPrototypeOf(o) as object | null;
+  if (proto === null) return true;
+  if (proto !== Object.prototype) return false;
+  for (const _ in proto) return false;
+  return true;
 }
 
 /**
@@ -155,9 +178,26 @@ export function stripConnectionListed(headers: Record<string, string | string[] 
 
 const noTokens: ReadonlySet<string> = new Set();
 
+/**
+ * The names listed in a Connection header. Nodes and clients send the same one or two values
+ * (`keep-alive`, `close`) on every message: a short one is read once and its (read-only) set reused.
+ */
 function tokens(value: string | string[] | undefined): ReadonlySet<string> {
   if (value === undefined) return noTokens;
-  const joined = Array.isArray(value) ? value.join(',') : value;
+  if (Array.isArray(value)) return tokenSet(value.join(','));
+  if (value.length > 64) return tokenSet(value);
+  let known = connectionValues.get(value);
+  if (known === undefined) {
+    if (connectionValues.size >= 64) connectionValues.clear();
+    known = tokenSet(value);
+    connectionValues.set(value, known);
+  }
+  return known;
+}
+
+const connectionValues = new Map<string, ReadonlySet<string>>();
+
+function tokenSet(joined: string): ReadonlySet<string> {
   return new Set(joined.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean));
 }
 

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { Rng } from '../support/fuzz-rng.js';
 import { acceptsGzip, keptHeaders, passableResponseHeaders } from '../../src/response/headers.js';
 
 t.test('acceptsGzip', async (t) => {
@@ -106,4 +107,38 @@ t.test('relayedResponseHeaders: raw undici pairs → the writeHead list and the 
   const listed = relayedResponseHeaders(raw(['Connection', 'keep-alive, X-Hop, Content-Length', 'X-Hop', 'no', 'Content-Length', '5', 'X-Aptos-Ledger-Version', '9']));
   t.same(listed.flat, ['content-length', '5', 'x-aptos-ledger-version', '9'], 'Connection-listed names stay on the node hop, except the framing');
   t.same(listed.flat, passThroughResponseHeaders(listed.parsed), 'the same rule as passThroughResponseHeaders');
+});
+
+// The header filters walk the object in place; the reference is the Object.entries form they
+// replace. Generated header objects (arrays, undefined values, numeric names, Connection lists,
+// insertion orders) must give the same lists in the same order.
+t.test('keptHeaders and passableResponseHeaders equal their Object.entries reference', async (t) => {
+  const notForwarded = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length', 'content-encoding', 'date']);
+  const listed = (v: string | string[] | undefined) => new Set((Array.isArray(v) ? v.join(',') : (v ?? '')).split(',').map((x) => x.trim().toLowerCase()).filter(Boolean));
+  const passableReference = (h: Record<string, string | string[] | undefined>) => {
+    const tokens = listed(h['connection']);
+    const out: Array<[string, string]> = [];
+    for (const [name, value] of Object.entries(h)) {
+      if (value === undefined || notForwarded.has(name) || tokens.has(name)) continue;
+      if (Array.isArray(value)) for (const v of value) out.push([name, v]);
+      else out.push([name, value]);
+    }
+    return out;
+  };
+  const keptReference = (h: Record<string, string | string[] | undefined>, keep: (n: string) => boolean) =>
+    Object.entries(h).filter((e): e is [string, string] => typeof e[1] === 'string' && keep(e[0])).sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  const names = ['content-type', 'x-aptos-ledger-version', 'x-aptos-chain-id', 'x-aptos-epoch', 'x-aptos-', 'x-aptosx', 'date', 'content-length', 'connection', 'keep-alive',
+    'set-cookie', 'x-foo', 'foo', 'cache-control', '1', '10', '2', 'Z', 'a', 'x-aptos-10', 'x-aptos-9', 'transfer-encoding', 'etag'];
+  const values = ['v', '', 'keep-alive', 'close', 'x-foo, Foo', ' X-APTOS-EPOCH ,date', ['a', 'b'], ['keep-alive', 'foo'], [], undefined];
+  const rules = [(n: string) => n === 'content-type' || n.startsWith('x-aptos-'), (n: string) => n === 'content-type', () => true];
+  const rng = new Rng(5);
+  let differences = 0;
+  for (let n = 0; n < 5000; n++) {
+    const h: Record<string, string | string[] | undefined> = {};
+    for (let k = rng.int(12); k > 0; k--) h[rng.pick(names)] = rng.pick(values);
+    if (JSON.stringify(passableResponseHeaders(h)) !== JSON.stringify(passableReference(h)) && differences++ < 10) t.fail(`passable ${JSON.stringify(h)}`);
+    const keep = rng.pick(rules);
+    if (JSON.stringify(keptHeaders(h, keep)) !== JSON.stringify(keptReference(h, keep)) && differences++ < 10) t.fail(`kept ${JSON.stringify(h)}`);
+  }
+  t.equal(differences, 0, '5000 header objects');
 });
