@@ -33,16 +33,55 @@ const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b
 
 /** Parses a complete JSON document; throws MalformedJsonError on any defect or too deep nesting. */
 export function parseJson(input: Buffer | string, maxDepth: number): JsonValue {
-  let text: string;
-  if (typeof input === 'string') text = input;
-  else {
-    try {
-      text = utf8.decode(input);
-    } catch {
-      throw new MalformedJsonError('request body is not valid UTF-8');
-    }
+  return parseText(typeof input === 'string' ? input : decode(input), maxDepth, undefined);
+}
+
+/**
+ * parseJson, and the source text of every array and object whose text is exactly what
+ * stringifyJson writes for it (see SourceTexts): a value parsed once can then be written again
+ * by copying its text. Only for bytes: the fatal UTF-8 decoder guarantees a well-formed string
+ * (no lone surrogate, which JSON.stringify would escape).
+ */
+export function parseJsonKeepingText(input: Buffer, maxDepth: number): { value: JsonValue; texts: SourceTexts } {
+  const texts = new SourceTexts();
+  return { value: parseText(decode(input), maxDepth, texts), texts };
+}
+
+function decode(input: Buffer): string {
+  try {
+    return utf8.decode(input);
+  } catch {
+    throw new MalformedJsonError('request body is not valid UTF-8');
   }
-  const p = new TextParser(text, maxDepth);
+}
+
+/**
+ * The texts of parsed containers, by identity. A container's text is kept when it has no
+ * whitespace, no escape and no duplicate member (stringifyJson(v) is then that text, byte for
+ * byte); it is canonical too when every object in it has its members in sorted order
+ * (stringifyJson(v, { sortKeys }) is that text). Cache safety: a text stands for the container it
+ * was parsed as, so parsed values are read-only — a dialect that changes params builds a new
+ * array or object (slice, spread), which has no text here and is serialised from its members.
+ */
+export class SourceTexts {
+  private readonly compact = new Map<object, string>();
+  private unsorted: Set<object> | undefined;
+
+  /** @internal for the parser */
+  keep(container: object, text: string, sorted: boolean): void {
+    this.compact.set(container, text);
+    if (!sorted) (this.unsorted ??= new Set()).add(container);
+  }
+
+  /** The text stringifyJson would write for this container, if it was parsed here. */
+  textOf(container: object, sortKeys: boolean): string | undefined {
+    const text = this.compact.get(container);
+    return text !== undefined && sortKeys && this.unsorted?.has(container) === true ? undefined : text;
+  }
+}
+
+function parseText(text: string, maxDepth: number, texts: SourceTexts | undefined): JsonValue {
+  const p = new TextParser(text, maxDepth, texts);
   try {
     const value = p.value(0);
     p.ws();
@@ -57,9 +96,14 @@ export function parseJson(input: Buffer | string, maxDepth: number): JsonValue {
 
 class TextParser {
   pos = 0;
+  /** Counts what makes a text differ from stringifyJson's: whitespace, escapes, duplicate members. */
+  private loose = 0;
+  /** Counts objects whose members are not in sorted order. */
+  private unsorted = 0;
   constructor(
     private readonly s: string,
     private readonly maxDepth: number,
+    private readonly texts: SourceTexts | undefined,
   ) {}
 
   fail(what: string): never {
@@ -68,11 +112,18 @@ class TextParser {
 
   ws(): void {
     const s = this.s;
+    const from = this.pos;
     while (this.pos < s.length) {
       const c = s.charCodeAt(this.pos);
       if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
       this.pos++;
     }
+    if (this.pos !== from) this.loose++;
+  }
+
+  /** Called as a container closes: keeps its text when nothing inside it was loose. */
+  private keepText(container: object, start: number, loose: number, unsorted: number): void {
+    if (this.texts !== undefined && this.loose === loose) this.texts.keep(container, this.s.slice(start, this.pos), this.unsorted === unsorted);
   }
 
   value(depth: number): JsonValue {
@@ -121,6 +172,7 @@ class TextParser {
         return out;
       }
       if (c === 0x5c) {
+        this.loose++;
         out += s.slice(start, this.pos) + this.escape();
         start = this.pos;
       } else if (c < 0x20) this.fail('control character in string');
@@ -145,36 +197,48 @@ class TextParser {
   private array(depth: number): JsonValue[] {
     if (depth > this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth}`);
     const out: JsonValue[] = [];
-    this.pos++;
+    const start = this.pos++;
+    const loose = this.loose;
+    const unsorted = this.unsorted;
     this.ws();
-    if (this.s[this.pos] === ']') {
-      this.pos++;
-      return out;
-    }
-    for (;;) {
-      out.push(this.value(depth));
-      if (this.endOfMember(']')) return out;
-    }
+    if (this.s[this.pos] === ']') this.pos++;
+    else
+      do out.push(this.value(depth));
+      while (!this.endOfMember(']'));
+    this.keepText(out, start, loose, unsorted);
+    return out;
   }
 
   private object(depth: number): JsonObject {
     if (depth > this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth}`);
     const out = Object.create(null) as JsonObject;
-    this.pos++;
+    const start = this.pos++;
+    const loose = this.loose;
+    const unsorted = this.unsorted;
     this.ws();
-    if (this.s[this.pos] === '}') {
-      this.pos++;
-      return out;
+    if (this.s[this.pos] === '}') this.pos++;
+    else {
+      let previous: string | undefined;
+      do {
+        this.ws();
+        if (this.s[this.pos] !== '"') this.fail('expected a member name');
+        const key = this.string();
+        this.ws();
+        if (this.s[this.pos++] !== ':') this.fail('expected ":"');
+        // Sorted like Array.prototype.sort (UTF-16 code units); a repeated member is dropped by
+        // stringifyJson (the last one wins), and integer-like names are listed first by
+        // Object.keys (so written first): in both cases the source text is not the object's.
+        if (isDigit(key.charCodeAt(0))) this.loose++;
+        else if (previous !== undefined && !(previous < key)) {
+          if (out[key] !== undefined) this.loose++;
+          else this.unsorted++;
+        }
+        previous = key;
+        out[key] = this.value(depth);
+      } while (!this.endOfMember('}'));
     }
-    for (;;) {
-      this.ws();
-      if (this.s[this.pos] !== '"') this.fail('expected a member name');
-      const key = this.string();
-      this.ws();
-      if (this.s[this.pos++] !== ':') this.fail('expected ":"');
-      out[key] = this.value(depth);
-      if (this.endOfMember('}')) return out;
-    }
+    this.keepText(out, start, loose, unsorted);
+    return out;
   }
 
   /** After a member: true at the closing bracket, false after a comma. */
@@ -187,36 +251,38 @@ class TextParser {
   }
 }
 
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
 /**
  * Compact JSON text. Numbers are written from their literal text; strings via JSON.stringify.
  * sortKeys gives the canonical form used for cache key material (member order does not change
- * the meaning of a JSON object, so it must not change the key).
+ * the meaning of a JSON object, so it must not change the key). With `texts`, a container parsed
+ * by parseJsonKeepingText is written by copying its source text (the same bytes, see SourceTexts).
  */
-export function stringifyJson(value: JsonValue, opts: { sortKeys?: boolean } = {}): string {
-  const out: string[] = [];
-  write(value, out, opts.sortKeys === true);
-  return out.join('');
+export function stringifyJson(value: JsonValue, opts: { sortKeys?: boolean; texts?: SourceTexts | undefined } = {}): string {
+  return write(value, opts.sortKeys === true, opts.texts);
 }
 
-function write(v: JsonValue, out: string[], sortKeys: boolean): void {
-  if (v === null || typeof v === 'boolean') out.push(String(v));
-  else if (typeof v === 'string') out.push(JSON.stringify(v));
-  else if (v instanceof JsonNumber) out.push(v.raw);
-  else if (Array.isArray(v)) {
-    out.push('[');
-    v.forEach((item, i) => {
-      if (i > 0) out.push(',');
-      write(item, out, sortKeys);
-    });
-    out.push(']');
-  } else {
-    const keys = Object.keys(v);
-    if (sortKeys) keys.sort();
-    out.push('{');
-    keys.forEach((k, i) => {
-      out.push(i > 0 ? ',' : '', JSON.stringify(k), ':');
-      write(v[k] as JsonValue, out, sortKeys);
-    });
-    out.push('}');
+function write(v: JsonValue, sortKeys: boolean, texts: SourceTexts | undefined): string {
+  if (v === null) return 'null';
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v instanceof JsonNumber) return v.raw;
+  const text = texts?.textOf(v, sortKeys);
+  if (text !== undefined) return text;
+  if (Array.isArray(v)) {
+    let out = '[';
+    for (let i = 0; i < v.length; i++) out += (i > 0 ? ',' : '') + write(v[i] as JsonValue, sortKeys, texts);
+    return out + ']';
   }
+  const keys = Object.keys(v);
+  if (sortKeys) keys.sort();
+  let out = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    out += (i > 0 ? ',' : '') + JSON.stringify(k) + ':' + write(v[k] as JsonValue, sortKeys, texts);
+  }
+  return out + '}';
 }
