@@ -11,7 +11,7 @@
 //   not served from (src/runtime/latest-head.ts);
 // - while no head is known yet, a latest read is not cached (there is no version to key it by);
 // - writes and uncached reads have no key at all: never stored, never coalesced.
-import { cacheKey } from '../cache/key.js';
+import { cacheKey, lazyCacheKey, type KeyParts } from '../cache/key.js';
 import type { Call } from '../dialects/types.js';
 import type { RouteRuntime } from '../runtime/runtime.js';
 import type { CallPlan, TtlClass } from '../runtime/types.js';
@@ -61,7 +61,7 @@ function planHead(plan: CallPlan, route: RouteRuntime, cacheOn: boolean, now: nu
   // last answer is only a stale-if-error fallback.
   if (latest.frozen) {
     plan.minHead = minVersion;
-    plan.fallbackKey = keyFor(route, call, `${prefix}:${latest.head}`);
+    lazyCacheKey(plan, 'fallbackKey', keyParts(route, call, `${prefix}:${latest.head}`));
     plan.staleIfErrorMs = route.config.cache.staleIfErrorMs;
     return plan;
   }
@@ -83,7 +83,9 @@ function planHead(plan: CallPlan, route: RouteRuntime, cacheOn: boolean, now: nu
     finish(plan, route, `h:${head}`, 'head', cacheOn);
   }
   const previous = latest.previous;
-  plan.fallbackKey = previous === undefined ? undefined : keyFor(route, call, `${prefix}:${previous}`);
+  // Derived only if read (stale answers): one hash per latest call instead of two.
+  if (previous === undefined) plan.fallbackKey = undefined;
+  else lazyCacheKey(plan, 'fallbackKey', keyParts(route, call, `${prefix}:${previous}`));
   plan.fallbackVersion = previous;
   plan.staleIfErrorMs = route.config.cache.staleIfErrorMs;
   plan.staleWhileRevalidateMs = latest.previousServable ? route.config.cache.staleWhileRevalidateMs : 0;
@@ -112,7 +114,11 @@ function finish(plan: CallPlan, route: RouteRuntime, version: string, ttlClass: 
 }
 
 function keyFor(route: RouteRuntime, call: Call, version: string): string {
-  return cacheKey({ group: route.group.name, callName: call.name, keyMaterial: call.keyMaterial, version, chain: route.group.chain.id });
+  return cacheKey(keyParts(route, call, version));
+}
+
+function keyParts(route: RouteRuntime, call: Call, version: string): KeyParts {
+  return { group: route.group.name, callName: call.name, keyMaterial: call.keyMaterial, version, chain: route.group.chain.id };
 }
 
 /** The height a node needs for a head read keyed by H that names its own block (or none). */

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { cacheKey, cachePrefix, isSharedKey } from '../../src/cache/key.js';
+import { createHash } from 'node:crypto';
+import { cacheKey, cachePrefix, isSharedKey, lazyCacheKey } from '../../src/cache/key.js';
 
 const base = { group: 'mainnet', callName: 'eth_call', keyMaterial: '{"to":"0x1","data":"0x"}', version: 19_000_000n, chain: 'evm-1' };
 
@@ -48,4 +49,24 @@ t.test('a version is the same key whatever its JS type', async (t) => {
   const n = cacheKey({ ...base, version: 5 });
   t.equal(cacheKey({ ...base, version: 5n }), n);
   t.equal(cacheKey({ ...base, version: '5' }), n);
+});
+
+t.test('a lazy key is the same key, derived on first read; writing it replaces it', async (t) => {
+  const parts = { ...base, version: 'v:18999999' };
+  const plan: { key?: string; fallbackKey?: string } = { key: cacheKey(base) };
+  lazyCacheKey(plan, 'fallbackKey', parts);
+  t.equal(plan.fallbackKey, cacheKey(parts));
+  t.equal(plan.fallbackKey, cacheKey(parts), 'stable once read');
+  t.same(Object.keys(plan), ['key', 'fallbackKey'], 'an ordinary enumerable member');
+  const other: { fallbackKey?: string } = {};
+  lazyCacheKey(other, 'fallbackKey', parts);
+  other.fallbackKey = 'replaced';
+  t.equal(other.fallbackKey, 'replaced');
+  const spread = { ...(() => { const o = {}; lazyCacheKey(o, 'fallbackKey', parts); return o; })() } as { fallbackKey?: string };
+  t.equal(spread.fallbackKey, cacheKey(parts), 'a copy gets the derived value');
+});
+
+t.test('the hashed text carries a format version (keys of another format never meet)', async (t) => {
+  // Pinned so that a change of the hashed text is a deliberate format bump, not an accident.
+  t.equal(cacheKey(base), 'mainnet:eth_call:' + createHash('sha256').update('k2|7:mainnet8:eth_call24:{"to":"0x1","data":"0x"}9:v190000006:cevm-1').digest('base64url').slice(0, 22));
 });
