@@ -185,9 +185,15 @@ export function rpcRequestText(id: number, method: string, params: RpcParams | n
 
 // ---- answers -------------------------------------------------------------------------------
 
+/** An answer's envelope is ENVELOPE_OPEN, the client's id, envelopeMember, the result or error, ENVELOPE_SUFFIX. */
+export const ENVELOPE_OPEN = '{"jsonrpc":"2.0","id":';
+export function envelopeMember(member: 'result' | 'error'): string {
+  return member === 'result' ? ',"result":' : ',"error":';
+}
+
 /** `{"jsonrpc":"2.0","id":<idRaw>,"result":` — a stored result is spliced between this and the suffix. */
 export function envelopePrefix(idRaw: string, member: 'result' | 'error' = 'result'): string {
-  return `{"jsonrpc":"2.0","id":${idRaw},"${member}":`;
+  return ENVELOPE_OPEN + idRaw + envelopeMember(member);
 }
 export const ENVELOPE_SUFFIX = '}';
 
