@@ -56,13 +56,17 @@ export function cacheKey(parts: KeyParts): string {
  */
 export function lazyCacheKey(target: object, prop: string, parts: KeyParts): void {
   const lazy = lazyProperty(prop);
-  (target as Record<symbol, KeyParts>)[lazy.pending] = parts;
+  const t = target as Record<symbol, unknown>;
+  t[lazy.pending] = parts;
+  t[lazy.value] = undefined;
   Object.defineProperty(target, prop, lazy.accessor);
 }
 
 interface LazyProperty {
-  /** Where the parts wait for the first read. */
+  /** The parts, until the first read or write. */
   pending: symbol;
+  /** The key once derived (or the value written). */
+  value: symbol;
   accessor: PropertyDescriptor;
 }
 
@@ -73,23 +77,25 @@ function lazyProperty(prop: string): LazyProperty {
   let lazy = lazyProperties.get(prop);
   if (lazy !== undefined) return lazy;
   const pending = Symbol(`pending ${prop}`);
-  type Target = Record<string | symbol, unknown>;
-  const settle = (t: Target, value: unknown): void => {
-    delete t[pending];
-    Object.defineProperty(t, prop, { value, writable: true, enumerable: true, configurable: true });
-  };
+  const value = Symbol(prop);
+  type Target = Record<symbol, unknown>;
   lazy = {
     pending,
+    value,
     accessor: {
       enumerable: true,
       configurable: true,
       get(this: Target): unknown {
-        const key = cacheKey(this[pending] as KeyParts);
-        settle(this, key);
-        return key;
+        const parts = this[pending] as KeyParts | undefined;
+        if (parts !== undefined) {
+          this[value] = cacheKey(parts);
+          this[pending] = undefined;
+        }
+        return this[value];
       },
-      set(this: Target, value: unknown): void {
-        settle(this, value);
+      set(this: Target, v: unknown): void {
+        this[pending] = undefined;
+        this[value] = v;
       },
     },
   };
