@@ -33,7 +33,7 @@ const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b
 
 /** Parses a complete JSON document; throws MalformedJsonError on any defect or too deep nesting. */
 export function parseJson(input: Buffer | string, maxDepth: number): JsonValue {
-  return parseText(typeof input === 'string' ? input : decode(input), maxDepth, undefined);
+  return parseText(typeof input === 'string' ? input : decode(input), maxDepth, undefined, false) as JsonValue;
 }
 
 /**
@@ -44,7 +44,31 @@ export function parseJson(input: Buffer | string, maxDepth: number): JsonValue {
  */
 export function parseJsonKeepingText(input: Buffer, maxDepth: number): { value: JsonValue; texts: SourceTexts } {
   const texts = new SourceTexts();
-  return { value: parseText(decode(input), maxDepth, texts), texts };
+  return { value: parseText(decode(input), maxDepth, texts, false) as JsonValue, texts };
+}
+
+/**
+ * The members of one JSON-RPC request object that the envelope is made of; undefined: absent (a
+ * repeated member counts once, the last one, as in parseJson). Other members are parsed (so
+ * validated) and dropped. A fixed-shape object where parseJson makes a null-prototype one.
+ */
+export class RpcElement {
+  jsonrpc: JsonValue | undefined = undefined;
+  id: JsonValue | undefined = undefined;
+  method: JsonValue | undefined = undefined;
+  params: JsonValue | undefined = undefined;
+}
+
+/** A JSON-RPC request document: one request object, or an array whose objects are requests. */
+export type RpcDocument = RpcElement | JsonValue | Array<RpcElement | JsonValue>;
+
+/**
+ * parseJsonKeepingText for a JSON-RPC request: the request objects (the document, or the elements
+ * of a top-level array) come back as RpcElement. Accepts and rejects exactly what parseJson does.
+ */
+export function parseRpcDocument(input: Buffer, maxDepth: number): { value: RpcDocument; texts: SourceTexts } {
+  const texts = new SourceTexts();
+  return { value: parseText(decode(input), maxDepth, texts, true), texts };
 }
 
 function decode(input: Buffer): string {
@@ -65,25 +89,55 @@ function decode(input: Buffer): string {
  */
 export class SourceTexts {
   private readonly compact = new Map<object, string>();
-  private unsorted: Set<object> | undefined;
+  /** Containers whose compact text is not canonical → their canonical text once asked for. */
+  private unsorted: Map<object, string | undefined> | undefined;
 
   /** @internal for the parser */
   keep(container: object, text: string, sorted: boolean): void {
     this.compact.set(container, text);
-    if (!sorted) (this.unsorted ??= new Set()).add(container);
+    if (!sorted) (this.unsorted ??= new Map()).set(container, undefined);
   }
 
   /** The text stringifyJson would write for this container, if it was parsed here. */
-  textOf(container: object, sortKeys: boolean): string | undefined {
+  textOf(container: JsonValue[] | JsonObject, sortKeys: boolean): string | undefined {
     const text = this.compact.get(container);
-    return text !== undefined && sortKeys && this.unsorted?.has(container) === true ? undefined : text;
+    if (text === undefined || !sortKeys || this.unsorted?.has(container) !== true) return text;
+    let canonical = this.unsorted.get(container);
+    if (canonical === undefined) this.unsorted.set(container, (canonical = canonicalOfCompact(container, this)));
+    return canonical;
   }
 }
 
-function parseText(text: string, maxDepth: number, texts: SourceTexts | undefined): JsonValue {
+/**
+ * stringifyJson(v, { sortKeys }) for a container with a kept text, from its members: no string in
+ * it has an escape (and, decoded from UTF-8, none has a lone surrogate), so JSON.stringify would
+ * write a string as its characters between quotes; every container in it has a kept text too.
+ */
+function canonicalOfCompact(v: JsonValue[] | JsonObject, texts: SourceTexts): string {
+  if (Array.isArray(v)) {
+    let out = '[';
+    for (let i = 0; i < v.length; i++) out += (i > 0 ? ',' : '') + canonicalMember(v[i] as JsonValue, texts);
+    return out + ']';
+  }
+  const keys = Object.keys(v).sort();
+  let out = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    out += (i > 0 ? ',"' : '"') + k + '":' + canonicalMember(v[k] as JsonValue, texts);
+  }
+  return out + '}';
+}
+
+function canonicalMember(v: JsonValue, texts: SourceTexts): string {
+  if (typeof v === 'string') return '"' + v + '"';
+  if (v === null || typeof v === 'boolean' || v instanceof JsonNumber) return write(v, true, undefined);
+  return texts.textOf(v, true) ?? write(v, true, texts);
+}
+
+function parseText(text: string, maxDepth: number, texts: SourceTexts | undefined, rpc: boolean): RpcDocument {
   const p = new TextParser(text, maxDepth, texts);
   try {
-    const value = p.value(0);
+    const value = rpc ? p.rpcDocument() : p.value(0);
     p.ws();
     if (p.pos !== text.length) p.fail('unexpected data after the JSON value');
     return value;
@@ -146,6 +200,37 @@ class TextParser {
     }
   }
 
+  /** The whole document as JSON-RPC requests (see parseRpcDocument). */
+  rpcDocument(): RpcDocument {
+    this.ws();
+    const c = this.s[this.pos];
+    if (c === '{') return this.envelope(1);
+    return c === '[' ? this.array(1, true) : this.value(0);
+  }
+
+  /** A request object: object() with the envelope's members kept in an RpcElement. */
+  private envelope(depth: number): RpcElement {
+    if (depth > this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth}`);
+    const out = new RpcElement();
+    this.pos++;
+    this.ws();
+    if (this.s[this.pos] === '}') this.pos++;
+    else
+      do {
+        this.ws();
+        if (this.s[this.pos] !== '"') this.fail('expected a member name');
+        const key = this.string();
+        this.ws();
+        if (this.s[this.pos++] !== ':') this.fail('expected ":"');
+        const v = this.value(depth);
+        if (key === 'jsonrpc') out.jsonrpc = v;
+        else if (key === 'id') out.id = v;
+        else if (key === 'method') out.method = v;
+        else if (key === 'params') out.params = v;
+      } while (!this.endOfMember('}'));
+    return out;
+  }
+
   private literal<T extends JsonValue>(word: string, v: T): T {
     if (!this.s.startsWith(word, this.pos)) this.fail('invalid literal');
     this.pos += word.length;
@@ -194,7 +279,8 @@ class TextParser {
     return String.fromCharCode(parseInt(hex, 16));
   }
 
-  private array(depth: number): JsonValue[] {
+  /** requests: the top level of a JSON-RPC batch (its objects are requests, its text is not kept). */
+  private array(depth: number, requests = false): JsonValue[] {
     if (depth > this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth}`);
     const out: JsonValue[] = [];
     const start = this.pos++;
@@ -203,10 +289,17 @@ class TextParser {
     this.ws();
     if (this.s[this.pos] === ']') this.pos++;
     else
-      do out.push(this.value(depth));
+      do out.push(requests ? this.request(depth) : this.value(depth));
       while (!this.endOfMember(']'));
-    this.keepText(out, start, loose, unsorted);
+    if (!requests) this.keepText(out, start, loose, unsorted);
     return out;
+  }
+
+  /** An element of a batch: a request object, or any other value (answered as invalid). */
+  private request(depth: number): JsonValue {
+    this.ws();
+    // Typed as a JsonValue only for the array that holds it: parseRpcDocument's type says what it is.
+    return this.s[this.pos] === '{' ? (this.envelope(depth + 1) as unknown as JsonValue) : this.value(depth);
   }
 
   private object(depth: number): JsonObject {
@@ -251,6 +344,14 @@ class TextParser {
   }
 }
 
+/** Characters JSON.stringify writes as they are: no quote, backslash, control or surrogate. */
+const PLAIN = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
+/** JSON.stringify for a string, without its general machinery for the usual plain string. */
+function quote(s: string): string {
+  return PLAIN.test(s) ? '"' + s + '"' : JSON.stringify(s);
+}
+
 function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
@@ -268,7 +369,7 @@ export function stringifyJson(value: JsonValue, opts: { sortKeys?: boolean; text
 function write(v: JsonValue, sortKeys: boolean, texts: SourceTexts | undefined): string {
   if (v === null) return 'null';
   if (typeof v === 'boolean') return v ? 'true' : 'false';
-  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'string') return quote(v);
   if (v instanceof JsonNumber) return v.raw;
   const text = texts?.textOf(v, sortKeys);
   if (text !== undefined) return text;

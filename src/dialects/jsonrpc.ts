@@ -8,7 +8,7 @@
 // exactly what the node is asked. Params are parsed once; where their source text is exactly
 // what serialising them would write (json-text.ts SourceTexts), the text is copied instead.
 import { InternalError, InvalidRequestError, ProxyError } from '../errors.js';
-import { JsonNumber, isJsonObject, parseJson, parseJsonKeepingText, stringifyJson, type JsonObject, type JsonValue, type SourceTexts } from './json-text.js';
+import { JsonNumber, RpcElement, isJsonObject, parseJson, parseRpcDocument, stringifyJson, type JsonObject, type JsonValue, type SourceTexts } from './json-text.js';
 import { scanRpcResponse, upstreamIndex, type ScannedRpcResponse } from './rpc-answer-scan.js';
 import type { Call, CallAnswer, CallClass, HeadPoll, ParseLimits, ParsedRequest, RpcForward, TimeoutClass, UpstreamPayload } from './types.js';
 
@@ -36,30 +36,19 @@ export interface RpcSpec {
   timeoutClass?(method: string): TimeoutClass | undefined;
 }
 
-interface Envelope {
-  idRaw: string;
-  notification: boolean;
-  method: string;
-  params: RpcParams | undefined;
-  /** The client sent `"params": null` (forwarded like that: the node decides what it means). */
-  paramsNull?: boolean;
-  /** The source texts of the request's containers. */
-  texts: SourceTexts;
-}
-
 /** Parses a JSON-RPC request body. Throws for a malformed document, an empty or oversized batch. */
 export function parseRpcRequest(body: Buffer, limits: ParseLimits, spec: RpcSpec): ParsedRequest {
-  const { value: doc, texts } = parseJsonKeepingText(body, limits.maxJsonDepth);
+  const { value: doc, texts } = parseRpcDocument(body, limits.maxJsonDepth);
   if (Array.isArray(doc)) {
     if (doc.length === 0) throw new InvalidRequestError('empty batch');
     if (doc.length > limits.maxBatchLength) {
       throw new InvalidRequestError(`batch of ${doc.length} calls exceeds the limit of ${limits.maxBatchLength}`);
     }
     const calls: Call[] = new Array(doc.length);
-    for (let i = 0; i < doc.length; i++) calls[i] = parseCall(doc[i] as JsonValue, spec, texts);
+    for (let i = 0; i < doc.length; i++) calls[i] = parseCall(doc[i] as RpcElement | JsonValue, spec, texts);
     return { kind: 'jsonrpc', batch: true, calls };
   }
-  if (!isJsonObject(doc)) throw new InvalidRequestError('a JSON-RPC request must be an object or an array');
+  if (!(doc instanceof RpcElement)) throw new InvalidRequestError('a JSON-RPC request must be an object or an array');
   return { kind: 'jsonrpc', batch: false, calls: [parseCall(doc, spec, texts)] };
 }
 
@@ -69,8 +58,8 @@ export function parseRpcRequest(body: Buffer, limits: ParseLimits, spec: RpcSpec
  * not a request at all (`{"foo":"boo"}`, a non-string method) is answered -32600 — with `id: null`
  * unless the element carried a valid id (§5: null only when the id could not be detected).
  */
-function parseCall(el: JsonValue, spec: RpcSpec, texts: SourceTexts): Call {
-  if (!isJsonObject(el)) return rejectedCall(spec, 'null', false, undefined, new InvalidRequestError('call is not an object'));
+function parseCall(el: RpcElement | JsonValue, spec: RpcSpec, texts: SourceTexts): Call {
+  if (!(el instanceof RpcElement)) return rejectedCall(spec, 'null', false, undefined, new InvalidRequestError('call is not an object'));
   const id = el.id;
   const method = typeof el.method === 'string' ? el.method : undefined;
   const idOk = id === undefined || isValidId(id);
@@ -82,15 +71,14 @@ function parseCall(el: JsonValue, spec: RpcSpec, texts: SourceTexts): Call {
   const notification = id === undefined;
   // `"params": null` is read as no params, as geth does; it is still forwarded as written.
   const params = el.params === null ? undefined : (el.params as RpcParams | undefined);
-  const env: Envelope = { idRaw, notification, method, params, paramsNull: el.params === null, texts };
   let c: RpcClassification;
   try {
-    c = spec.classify(method, env.params);
+    c = spec.classify(method, params);
   } catch (err) {
     if (err instanceof ProxyError) return rejectedCall(spec, idRaw, notification, method, err);
     throw err;
   }
-  return buildCall(spec, env, c);
+  return buildCall(spec, new CallForward(idRaw, notification, method, params, el.params === null, texts, c.pinParams), c);
 }
 
 function isValidId(id: JsonValue | undefined): boolean {
@@ -102,9 +90,10 @@ function idText(id: JsonValue): string {
   return id instanceof JsonNumber ? id.raw : stringifyJson(id);
 }
 
-function envelopeProblem(el: JsonObject): string | undefined {
-  if ('jsonrpc' in el && el.jsonrpc !== '2.0') return 'jsonrpc must be "2.0"';
-  if ('params' in el && el.params !== null && !Array.isArray(el.params) && !isJsonObject(el.params)) return 'params must be an array or an object';
+/** (A member the element does not have is undefined: no JSON value is.) */
+function envelopeProblem(el: RpcElement): string | undefined {
+  if (el.jsonrpc !== undefined && el.jsonrpc !== '2.0') return 'jsonrpc must be "2.0"';
+  if (el.params !== undefined && el.params !== null && !Array.isArray(el.params) && !isJsonObject(el.params)) return 'params must be an array or an object';
   return undefined;
 }
 
@@ -117,45 +106,49 @@ export function rpcKeyMaterial(method: string, params: RpcParams | undefined, te
   return `${method}\n${params === undefined ? '[]' : stringifyJson(params, { sortKeys: true, texts })}`;
 }
 
-function buildCall(spec: RpcSpec, env: Envelope, c: RpcClassification): Call {
+function buildCall(spec: RpcSpec, forward: CallForward, c: RpcClassification): Call {
   const call: Call = {
     cls: c.cls,
-    name: labelFor(spec, env.method),
-    keyMaterial: rpcKeyMaterial(env.method, c.keyParams ?? env.params, env.texts),
-    rpc: new CallForward(env, c.pinParams),
+    name: labelFor(spec, forward.method),
+    keyMaterial: rpcKeyMaterial(forward.method, c.keyParams ?? forward.params, forward.texts),
+    rpc: forward,
   };
   if (c.pin !== undefined) call.pin = c.pin;
   if (c.reorgable === true) call.reorgable = true;
   if (c.affinity !== undefined) call.affinity = c.affinity;
-  const timeoutClass = spec.timeoutClass?.(env.method);
+  const timeoutClass = spec.timeoutClass?.(forward.method);
   if (timeoutClass !== undefined && timeoutClass !== 'normal') call.timeoutClass = timeoutClass;
   return call;
 }
 
-/** How one parsed call is forwarded (a class: no closure per call). */
+/**
+ * How one parsed call is forwarded: the envelope as parsed, its params kept as the tree the key
+ * material was made from (a class: no closure or envelope object per call).
+ */
 class CallForward implements RpcForward {
-  readonly idRaw: string;
-  readonly method: string;
   readonly canPin: boolean;
-  readonly notification: boolean;
 
   constructor(
-    private readonly env: Envelope,
+    readonly idRaw: string,
+    readonly notification: boolean,
+    readonly method: string,
+    /** `"params": null` reads as none (as geth does). */
+    readonly params: RpcParams | undefined,
+    /** The client sent `"params": null` (forwarded like that: the node decides what it means). */
+    private readonly paramsNull: boolean,
+    /** The source texts of the request's containers. */
+    readonly texts: SourceTexts,
     private readonly pinParams: ((h: bigint) => RpcParams) | undefined,
   ) {
-    this.idRaw = env.idRaw;
-    this.method = env.method;
     this.canPin = pinParams !== undefined;
-    this.notification = env.notification;
   }
 
   body(id: number, pinTo?: bigint): string {
-    const { env, pinParams } = this;
     if (!Number.isSafeInteger(id)) throw new InternalError(`upstream id must be an integer, got ${id}`);
-    if (pinTo === undefined) return rpcRequestText(id, env.method, env.paramsNull === true ? null : env.params, env.texts);
+    if (pinTo === undefined) return rpcRequestText(id, this.method, this.paramsNull ? null : this.params, this.texts);
     // Pinning a call that cannot be pinned would store an unpinned answer under a pinned key.
-    if (pinParams === undefined) throw new InternalError(`${env.method} cannot be forwarded pinned`);
-    return rpcRequestText(id, env.method, pinParams(pinTo), env.texts);
+    if (this.pinParams === undefined) throw new InternalError(`${this.method} cannot be forwarded pinned`);
+    return rpcRequestText(id, this.method, this.pinParams(pinTo), this.texts);
   }
 }
 
