@@ -24,6 +24,8 @@ import type { FetchContext } from './fetch-rest.js';
 
 export function rpcFetcher(fc: FetchContext, path: string): FetchMisses {
   return async (plans) => {
+    // The usual request: reads only, none continuing a session — one exchange, nothing regrouped.
+    if (plans.every((p) => !p.write && p.call.affinity === undefined)) return exchange(plans, false, fc, path);
     const out: Outcome[] = new Array(plans.length);
     const indexed = plans.map((p, i) => [p, i] as const);
     const reads = indexed.filter(([p]) => !p.write && p.call.affinity === undefined);
