@@ -5,7 +5,7 @@
 // as byte slices of what the node sent.
 import { baseCacheable, identityEntry } from '../cache/policy.js';
 import { scanRpcResponse, upstreamIndex, type ScannedRpcResponse } from '../dialects/rpc-answer-scan.js';
-import type { Call, UpstreamPayload } from '../dialects/types.js';
+import type { Call, CallAnswer, UpstreamPayload } from '../dialects/types.js';
 import {
   asProxyError,
   ProxyError,
@@ -165,18 +165,19 @@ function matchAnswers(
   // broken). Only a lone id:null *error* is the node rejecting the whole request.
   const whole = scanned.length === 1 && scanned[0]?.idRaw === 'null' && scanned[0].error !== undefined ? scanned[0] : undefined;
   const byIndex = whole === undefined ? itemsByIndex(scanned, plans.length) : undefined;
-  const now = Date.now();
+  const ctx: AnswerContext = { status, headers, node, fc, now: Date.now(), setsCookie: headers['set-cookie'] !== undefined, view: { status, headers, body: EMPTY, rpcError: false } };
   const out: Outcome[] = new Array(plans.length);
   for (let n = 0; n < plans.length; n++) {
     const item = whole ?? byIndex?.[n];
     if (item === undefined) out[n] = failed(new UpstreamBadResponseError(`upstream answer has no element for call ${n}`));
     else if (item === DUPLICATE) out[n] = failed(new UpstreamBadResponseError(`upstream answer has more than one element for call ${n}`));
-    else out[n] = answered(toAnswer(plans[n] as CallPlan, item, status, headers, node, fc, now));
+    else out[n] = answered(toAnswer(plans[n] as CallPlan, item, ctx));
   }
   return out;
 }
 
 const DUPLICATE = 'duplicate';
+const EMPTY = Buffer.alloc(0);
 
 /** The answers by the call index their id names (see upstreamIndex); other ids match no call. */
 function itemsByIndex(scanned: readonly ScannedRpcResponse[], n: number): Array<ScannedRpcResponse | typeof DUPLICATE | undefined> {
@@ -188,27 +189,31 @@ function itemsByIndex(scanned: readonly ScannedRpcResponse[], n: number): Array<
   return byIndex;
 }
 
-function toAnswer(
-  plan: CallPlan,
-  item: ScannedRpcResponse,
-  status: number,
-  headers: Record<string, string | string[] | undefined>,
-  node: string,
-  fc: FetchContext,
-  now: number,
-): Answer {
-  // The node's HTTP status is kept (a single call answers with it: a 500 carrying an error stays a 500).
-  if (item.error) return withCookieRule({ entry: identityEntry(status, [], item.error, now), rpcError: true, cacheable: false, node }, headers);
-  const result = item.result ?? Buffer.from('null');
-  const cacheable =
-    baseCacheable(status, headers, result.length, fc.maxEntryBytes) &&
-    fc.group.dialect.isCacheable(plan.call, { status, headers, body: result, rpcError: false });
-  return withCookieRule({ entry: identityEntry(status, [], result, now), cacheable, node, ttlMs: reorgTtl(plan, result, fc) }, headers);
+/** What every call of one upstream answer shares. */
+interface AnswerContext {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  node: string;
+  fc: FetchContext;
+  now: number;
+  /** An answer that set a cookie was meant for its caller alone: followers make their own call. */
+  setsCookie: boolean;
+  /** The call's result as the dialect's isCacheable reads it (pure and synchronous: one view serves all). */
+  view: CallAnswer;
 }
 
-/** An answer that set a cookie was meant for its caller alone: followers make their own call. */
-function withCookieRule(answer: Answer, headers: Record<string, string | string[] | undefined>): Answer {
-  if (headers['set-cookie'] !== undefined && answer.cacheable !== true) answer.exclusive = true;
+function toAnswer(plan: CallPlan, item: ScannedRpcResponse, ctx: AnswerContext): Answer {
+  const { status, node, fc, now } = ctx;
+  // The node's HTTP status is kept (a single call answers with it: a 500 carrying an error stays a 500).
+  if (item.error) return withCookieRule({ entry: identityEntry(status, [], item.error, now), rpcError: true, cacheable: false, node }, ctx);
+  const result = item.result ?? Buffer.from('null');
+  ctx.view.body = result;
+  const cacheable = baseCacheable(status, ctx.headers, result.length, fc.maxEntryBytes) && fc.group.dialect.isCacheable(plan.call, ctx.view);
+  return withCookieRule({ entry: identityEntry(status, [], result, now), cacheable, node, ttlMs: reorgTtl(plan, result, fc) }, ctx);
+}
+
+function withCookieRule(answer: Answer, ctx: AnswerContext): Answer {
+  if (ctx.setsCookie && answer.cacheable !== true) answer.exclusive = true;
   return answer;
 }
 

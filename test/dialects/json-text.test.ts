@@ -185,3 +185,15 @@ t.test('JSON-RPC documents: request objects parse to their envelope members, err
     t.throws(() => parseRpcDocument(Buffer.from(bad), 4), { message: (expected as Error).message }, `${bad}: the same error`);
   }
 });
+
+t.test('canonical member order is the default sort order, for few and many members', async (t) => {
+  const names = ['b', 'a', 'B', '_', 'aa', 'é', '😀', 'Z', 'z', 'ab', '$', 'a0'];
+  for (const n of [2, 5, 8, 9, 12]) {
+    const some = names.slice(0, n);
+    const doc = `{${some.map((k, i) => `"${k}":${i}`).join(',')}}`;
+    const expected = `{${[...some].sort().map((k) => `"${k}":${some.indexOf(k)}`).join(',')}}`;
+    t.equal(canon(doc), expected, `${n} members`);
+    const { value, texts } = parseJsonKeepingText(Buffer.from(doc), 4);
+    t.equal(stringifyJson(value, { sortKeys: true, texts }), expected, `${n} members, from kept text`);
+  }
+});
