@@ -47,7 +47,7 @@ export function observeAnswers(group: GroupRuntime, calls: readonly Call[], resu
     if (!result || !call || result.cache === 'error') continue;
     const { entry, node } = result.answer;
     const fetched = result.cache === 'miss' || result.cache === 'bypass';
-    const version = versionShown(group, call, entry, result.cache === 'bypass', result.answer.rpcError === true, !fetched);
+    const version = versionShown(group, call, entry, result.cache === 'bypass', result.answer.rpcError === true, fetched);
     if (node !== undefined && (version !== undefined || fresh(group, entry))) group.floor.confirm(now);
     const wait = asking.get(entry) ?? (version === undefined && node !== undefined ? headOfAnsweringNode(group, call, entry, node, result.answer.rpcError === true, now) : undefined);
     if (wait) (waits ??= []).push(wait);
@@ -90,16 +90,22 @@ export function observePassThrough(group: GroupRuntime, write: boolean, headers:
   if (write) group.heads.afterWrite();
 }
 
-/** rememberNothing: also mark an entry that shows no version (a hit; see the file comment). */
-function versionShown(group: GroupRuntime, call: Call, entry: CacheEntry, passedUnchanged: boolean, rpcError: boolean, rememberNothing: boolean): bigint | undefined {
-  const known = shown.get(entry);
-  if (known !== undefined) return known ?? undefined;
+/**
+ * fetched: the entry was just made from a node's answer (miss, bypass): no mark to look for (a
+ * missing property read costs more than the dialect's look at an eth_call), and none is added
+ * when it shows nothing (see the file comment). Otherwise the mark is read, or made.
+ */
+function versionShown(group: GroupRuntime, call: Call, entry: CacheEntry, passedUnchanged: boolean, rpcError: boolean, fetched: boolean): bigint | undefined {
+  if (!fetched) {
+    const known = shown.get(entry);
+    if (known !== undefined) return known ?? undefined;
+  }
   const answer = view.of(entry, rpcError);
   let version = group.dialect.observe(call, answer);
   // A header the node meant as its head, passed on as it came (not a snapshot the proxy chose).
   if (passedUnchanged) version = max(version, group.dialect.nodeFacts(answer.headers).head);
   if (version !== undefined) shown.set(entry, version);
-  else if (rememberNothing) shown.set(entry, null);
+  else if (!fetched) shown.set(entry, null);
   return version;
 }
 
