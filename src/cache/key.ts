@@ -27,15 +27,25 @@ const LOCAL_ONLY = '~';
 /** 22 base64url chars = 132 bits: collisions are out of reach for any cache size. */
 const HASH_CHARS = 22;
 
+/**
+ * The format of the hashed text. Bump it whenever the text a key is hashed from changes: keys of
+ * the old format (in a shared Redis, from a fleet still running it) must never meet new ones.
+ * k2: fields framed by their length in UTF-16 code units (k1, unmarked: UTF-8 byte lengths).
+ */
+const FORMAT = 'k2';
+
 export function cacheKey(parts: KeyParts): string {
   // Length-prefixed fields: ('a:b', 'c') and ('a', 'b:c') must not hash alike, whatever the
-  // fields contain. The version is tagged so "no version" differs from an empty one. One string,
-  // one one-shot hash (no Hash object): this runs for every call, 20 times for a batch of 20.
+  // fields contain. Code-unit lengths frame the string as unambiguously as byte lengths (the
+  // hash reads the whole string as UTF-8) and cost no encoding pass. The version is tagged so
+  // "no version" differs from an empty one. One string, one one-shot hash (no Hash object): this
+  // runs for every call, 20 times for a batch of 20.
+  const { group, callName, keyMaterial } = parts;
   const version = parts.version === undefined ? '-' : `v${String(parts.version)}`;
   const chain = parts.chain === undefined ? '?' : `c${parts.chain}`;
-  const text = lengthPrefixed(parts.group) + lengthPrefixed(parts.callName) + lengthPrefixed(parts.keyMaterial) + lengthPrefixed(version) + lengthPrefixed(chain);
+  const text = `${FORMAT}|${group.length}:${group}${callName.length}:${callName}${keyMaterial.length}:${keyMaterial}${version.length}:${version}${chain.length}:${chain}`;
   const digest = hash('sha256', text, 'base64url').slice(0, HASH_CHARS);
-  return `${parts.group}:${parts.callName}:${parts.chain === undefined ? LOCAL_ONLY : ''}${digest}`;
+  return `${group}:${callName}:${parts.chain === undefined ? LOCAL_ONLY : ''}${digest}`;
 }
 
 /** May this key be read from and written to the shared tier? (base64url never holds '~'.) */
@@ -48,6 +58,3 @@ export function cachePrefix(group: string, callName = ''): string {
   return callName === '' ? `${group}:` : `${group}:${callName}:`;
 }
 
-function lengthPrefixed(s: string): string {
-  return `${Buffer.byteLength(s, 'utf8')}:${s}`;
-}

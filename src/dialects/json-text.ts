@@ -33,18 +33,111 @@ const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b
 
 /** Parses a complete JSON document; throws MalformedJsonError on any defect or too deep nesting. */
 export function parseJson(input: Buffer | string, maxDepth: number): JsonValue {
-  let text: string;
-  if (typeof input === 'string') text = input;
-  else {
-    try {
-      text = utf8.decode(input);
-    } catch {
-      throw new MalformedJsonError('request body is not valid UTF-8');
-    }
-  }
-  const p = new TextParser(text, maxDepth);
+  return parseText(typeof input === 'string' ? input : decode(input), maxDepth, undefined, false) as JsonValue;
+}
+
+/**
+ * parseJson, and the source text of every array and object whose text is exactly what
+ * stringifyJson writes for it (see SourceTexts): a value parsed once can then be written again
+ * by copying its text. Only for bytes: the fatal UTF-8 decoder guarantees a well-formed string
+ * (no lone surrogate, which JSON.stringify would escape).
+ */
+export function parseJsonKeepingText(input: Buffer, maxDepth: number): { value: JsonValue; texts: SourceTexts } {
+  const texts = new SourceTexts();
+  return { value: parseText(decode(input), maxDepth, texts, false) as JsonValue, texts };
+}
+
+/**
+ * The members of one JSON-RPC request object that the envelope is made of; undefined: absent (a
+ * repeated member counts once, the last one, as in parseJson). Other members are parsed (so
+ * validated) and dropped. A fixed-shape object where parseJson makes a null-prototype one.
+ */
+export class RpcElement {
+  jsonrpc: JsonValue | undefined = undefined;
+  id: JsonValue | undefined = undefined;
+  method: JsonValue | undefined = undefined;
+  params: JsonValue | undefined = undefined;
+}
+
+/** A JSON-RPC request document: one request object, or an array whose objects are requests. */
+export type RpcDocument = RpcElement | JsonValue | Array<RpcElement | JsonValue>;
+
+/**
+ * parseJsonKeepingText for a JSON-RPC request: the request objects (the document, or the elements
+ * of a top-level array) come back as RpcElement. Accepts and rejects exactly what parseJson does.
+ */
+export function parseRpcDocument(input: Buffer, maxDepth: number): { value: RpcDocument; texts: SourceTexts } {
+  const texts = new SourceTexts();
+  return { value: parseText(decode(input), maxDepth, texts, true), texts };
+}
+
+function decode(input: Buffer): string {
   try {
-    const value = p.value(0);
+    return utf8.decode(input);
+  } catch {
+    throw new MalformedJsonError('request body is not valid UTF-8');
+  }
+}
+
+/**
+ * The texts of parsed containers, by identity. A container's text is kept when it has no
+ * whitespace, no escape and no duplicate member (stringifyJson(v) is then that text, byte for
+ * byte); it is canonical too when every object in it has its members in sorted order
+ * (stringifyJson(v, { sortKeys }) is that text). Cache safety: a text stands for the container it
+ * was parsed as, so parsed values are read-only — a dialect that changes params builds a new
+ * array or object (slice, spread), which has no text here and is serialised from its members.
+ */
+export class SourceTexts {
+  private readonly compact = new Map<object, string>();
+  /** Containers whose compact text is not canonical → their canonical text once asked for. */
+  private unsorted: Map<object, string | undefined> | undefined;
+
+  /** @internal for the parser */
+  keep(container: object, text: string, sorted: boolean): void {
+    this.compact.set(container, text);
+    if (!sorted) (this.unsorted ??= new Map()).set(container, undefined);
+  }
+
+  /** The text stringifyJson would write for this container, if it was parsed here. */
+  textOf(container: JsonValue[] | JsonObject, sortKeys: boolean): string | undefined {
+    const text = this.compact.get(container);
+    if (text === undefined || !sortKeys || this.unsorted?.has(container) !== true) return text;
+    let canonical = this.unsorted.get(container);
+    if (canonical === undefined) this.unsorted.set(container, (canonical = canonicalOfCompact(container, this)));
+    return canonical;
+  }
+}
+
+/**
+ * stringifyJson(v, { sortKeys }) for a container with a kept text, from its members: no string in
+ * it has an escape (and, decoded from UTF-8, none has a lone surrogate), so JSON.stringify would
+ * write a string as its characters between quotes; every container in it has a kept text too.
+ */
+function canonicalOfCompact(v: JsonValue[] | JsonObject, texts: SourceTexts): string {
+  if (Array.isArray(v)) {
+    let out = '[';
+    for (let i = 0; i < v.length; i++) out += (i > 0 ? ',' : '') + canonicalMember(v[i] as JsonValue, texts);
+    return out + ']';
+  }
+  const keys = sortedKeys(v);
+  let out = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    out += (i > 0 ? ',"' : '"') + k + '":' + canonicalMember(v[k] as JsonValue, texts);
+  }
+  return out + '}';
+}
+
+function canonicalMember(v: JsonValue, texts: SourceTexts): string {
+  if (typeof v === 'string') return '"' + v + '"';
+  if (v === null || typeof v === 'boolean' || v instanceof JsonNumber) return write(v, true, undefined);
+  return texts.textOf(v, true) ?? write(v, true, texts);
+}
+
+function parseText(text: string, maxDepth: number, texts: SourceTexts | undefined, rpc: boolean): RpcDocument {
+  const p = new TextParser(text, maxDepth, texts);
+  try {
+    const value = rpc ? p.rpcDocument() : p.value(0);
     p.ws();
     if (p.pos !== text.length) p.fail('unexpected data after the JSON value');
     return value;
@@ -57,9 +150,14 @@ export function parseJson(input: Buffer | string, maxDepth: number): JsonValue {
 
 class TextParser {
   pos = 0;
+  /** Counts what makes a text differ from stringifyJson's: whitespace, escapes, duplicate members. */
+  private loose = 0;
+  /** Counts objects whose members are not in sorted order. */
+  private unsorted = 0;
   constructor(
     private readonly s: string,
     private readonly maxDepth: number,
+    private readonly texts: SourceTexts | undefined,
   ) {}
 
   fail(what: string): never {
@@ -68,11 +166,18 @@ class TextParser {
 
   ws(): void {
     const s = this.s;
+    const from = this.pos;
     while (this.pos < s.length) {
       const c = s.charCodeAt(this.pos);
       if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
       this.pos++;
     }
+    if (this.pos !== from) this.loose++;
+  }
+
+  /** Called as a container closes: keeps its text when nothing inside it was loose. */
+  private keepText(container: object, start: number, loose: number, unsorted: number): void {
+    if (this.texts !== undefined && this.loose === loose) this.texts.keep(container, this.s.slice(start, this.pos), this.unsorted === unsorted);
   }
 
   value(depth: number): JsonValue {
@@ -93,6 +198,37 @@ class TextParser {
       default:
         return this.number();
     }
+  }
+
+  /** The whole document as JSON-RPC requests (see parseRpcDocument). */
+  rpcDocument(): RpcDocument {
+    this.ws();
+    const c = this.s[this.pos];
+    if (c === '{') return this.envelope(1);
+    return c === '[' ? this.array(1, true) : this.value(0);
+  }
+
+  /** A request object: object() with the envelope's members kept in an RpcElement. */
+  private envelope(depth: number): RpcElement {
+    if (depth > this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth}`);
+    const out = new RpcElement();
+    this.pos++;
+    this.ws();
+    if (this.s[this.pos] === '}') this.pos++;
+    else
+      do {
+        this.ws();
+        if (this.s[this.pos] !== '"') this.fail('expected a member name');
+        const key = this.string();
+        this.ws();
+        if (this.s[this.pos++] !== ':') this.fail('expected ":"');
+        const v = this.value(depth);
+        if (key === 'jsonrpc') out.jsonrpc = v;
+        else if (key === 'id') out.id = v;
+        else if (key === 'method') out.method = v;
+        else if (key === 'params') out.params = v;
+      } while (!this.endOfMember('}'));
+    return out;
   }
 
   private literal<T extends JsonValue>(word: string, v: T): T {
@@ -121,6 +257,7 @@ class TextParser {
         return out;
       }
       if (c === 0x5c) {
+        this.loose++;
         out += s.slice(start, this.pos) + this.escape();
         start = this.pos;
       } else if (c < 0x20) this.fail('control character in string');
@@ -142,39 +279,59 @@ class TextParser {
     return String.fromCharCode(parseInt(hex, 16));
   }
 
-  private array(depth: number): JsonValue[] {
+  /** requests: the top level of a JSON-RPC batch (its objects are requests, its text is not kept). */
+  private array(depth: number, requests = false): JsonValue[] {
     if (depth > this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth}`);
     const out: JsonValue[] = [];
-    this.pos++;
+    const start = this.pos++;
+    const loose = this.loose;
+    const unsorted = this.unsorted;
     this.ws();
-    if (this.s[this.pos] === ']') {
-      this.pos++;
-      return out;
-    }
-    for (;;) {
-      out.push(this.value(depth));
-      if (this.endOfMember(']')) return out;
-    }
+    if (this.s[this.pos] === ']') this.pos++;
+    else
+      do out.push(requests ? this.request(depth) : this.value(depth));
+      while (!this.endOfMember(']'));
+    if (!requests) this.keepText(out, start, loose, unsorted);
+    return out;
+  }
+
+  /** An element of a batch: a request object, or any other value (answered as invalid). */
+  private request(depth: number): JsonValue {
+    this.ws();
+    // Typed as a JsonValue only for the array that holds it: parseRpcDocument's type says what it is.
+    return this.s[this.pos] === '{' ? (this.envelope(depth + 1) as unknown as JsonValue) : this.value(depth);
   }
 
   private object(depth: number): JsonObject {
     if (depth > this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth}`);
     const out = Object.create(null) as JsonObject;
-    this.pos++;
+    const start = this.pos++;
+    const loose = this.loose;
+    const unsorted = this.unsorted;
     this.ws();
-    if (this.s[this.pos] === '}') {
-      this.pos++;
-      return out;
+    if (this.s[this.pos] === '}') this.pos++;
+    else {
+      let previous: string | undefined;
+      do {
+        this.ws();
+        if (this.s[this.pos] !== '"') this.fail('expected a member name');
+        const key = this.string();
+        this.ws();
+        if (this.s[this.pos++] !== ':') this.fail('expected ":"');
+        // Sorted like Array.prototype.sort (UTF-16 code units); a repeated member is dropped by
+        // stringifyJson (the last one wins), and integer-like names are listed first by
+        // Object.keys (so written first): in both cases the source text is not the object's.
+        if (isDigit(key.charCodeAt(0))) this.loose++;
+        else if (previous !== undefined && !(previous < key)) {
+          if (out[key] !== undefined) this.loose++;
+          else this.unsorted++;
+        }
+        previous = key;
+        out[key] = this.value(depth);
+      } while (!this.endOfMember('}'));
     }
-    for (;;) {
-      this.ws();
-      if (this.s[this.pos] !== '"') this.fail('expected a member name');
-      const key = this.string();
-      this.ws();
-      if (this.s[this.pos++] !== ':') this.fail('expected ":"');
-      out[key] = this.value(depth);
-      if (this.endOfMember('}')) return out;
-    }
+    this.keepText(out, start, loose, unsorted);
+    return out;
   }
 
   /** After a member: true at the closing bracket, false after a comma. */
@@ -187,36 +344,61 @@ class TextParser {
   }
 }
 
+/** Characters JSON.stringify writes as they are: no quote, backslash, control or surrogate. */
+const PLAIN = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
+/** JSON.stringify for a string, without its general machinery for the usual plain string. */
+function quote(s: string): string {
+  return PLAIN.test(s) ? '"' + s + '"' : JSON.stringify(s);
+}
+
+/**
+ * Object.keys(o).sort(): the same order (UTF-16 code units; names are unique), by insertion for
+ * the few members params objects have (the default sort's generic comparator costs more there).
+ */
+function sortedKeys(o: JsonObject): string[] {
+  const keys = Object.keys(o);
+  if (keys.length > 8) return keys.sort();
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i] as string;
+    let j = i - 1;
+    for (; j >= 0 && (keys[j] as string) > k; j--) keys[j + 1] = keys[j] as string;
+    keys[j + 1] = k;
+  }
+  return keys;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
 /**
  * Compact JSON text. Numbers are written from their literal text; strings via JSON.stringify.
  * sortKeys gives the canonical form used for cache key material (member order does not change
- * the meaning of a JSON object, so it must not change the key).
+ * the meaning of a JSON object, so it must not change the key). With `texts`, a container parsed
+ * by parseJsonKeepingText is written by copying its source text (the same bytes, see SourceTexts).
  */
-export function stringifyJson(value: JsonValue, opts: { sortKeys?: boolean } = {}): string {
-  const out: string[] = [];
-  write(value, out, opts.sortKeys === true);
-  return out.join('');
+export function stringifyJson(value: JsonValue, opts: { sortKeys?: boolean; texts?: SourceTexts | undefined } = {}): string {
+  return write(value, opts.sortKeys === true, opts.texts);
 }
 
-function write(v: JsonValue, out: string[], sortKeys: boolean): void {
-  if (v === null || typeof v === 'boolean') out.push(String(v));
-  else if (typeof v === 'string') out.push(JSON.stringify(v));
-  else if (v instanceof JsonNumber) out.push(v.raw);
-  else if (Array.isArray(v)) {
-    out.push('[');
-    v.forEach((item, i) => {
-      if (i > 0) out.push(',');
-      write(item, out, sortKeys);
-    });
-    out.push(']');
-  } else {
-    const keys = Object.keys(v);
-    if (sortKeys) keys.sort();
-    out.push('{');
-    keys.forEach((k, i) => {
-      out.push(i > 0 ? ',' : '', JSON.stringify(k), ':');
-      write(v[k] as JsonValue, out, sortKeys);
-    });
-    out.push('}');
+function write(v: JsonValue, sortKeys: boolean, texts: SourceTexts | undefined): string {
+  if (v === null) return 'null';
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (typeof v === 'string') return quote(v);
+  if (v instanceof JsonNumber) return v.raw;
+  const text = texts?.textOf(v, sortKeys);
+  if (text !== undefined) return text;
+  if (Array.isArray(v)) {
+    let out = '[';
+    for (let i = 0; i < v.length; i++) out += (i > 0 ? ',' : '') + write(v[i] as JsonValue, sortKeys, texts);
+    return out + ']';
   }
+  const keys = sortKeys ? sortedKeys(v) : Object.keys(v);
+  let out = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    out += (i > 0 ? ',' : '') + JSON.stringify(k) + ':' + write(v[k] as JsonValue, sortKeys, texts);
+  }
+  return out + '}';
 }

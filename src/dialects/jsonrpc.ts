@@ -4,11 +4,12 @@
 //
 // Cache safety: the key material is `method + canonical params` (members sorted, numbers by their
 // literal text) and never contains the id, so the same call from different clients shares an
-// entry; the forwarded body is re-serialised from the same parsed params, so what is keyed is
-// exactly what the node is asked.
+// entry; the forwarded body is serialised from the same parsed params, so what is keyed is
+// exactly what the node is asked. Params are parsed once; where their source text is exactly
+// what serialising them would write (json-text.ts SourceTexts), the text is copied instead.
 import { InternalError, InvalidRequestError, ProxyError } from '../errors.js';
-import { JsonNumber, isJsonObject, parseJson, stringifyJson, type JsonObject, type JsonValue } from './json-text.js';
-import { scanRpcResponse, type ScannedRpcResponse } from './rpc-answer-scan.js';
+import { JsonNumber, RpcElement, isJsonObject, parseJson, parseRpcDocument, stringifyJson, type JsonObject, type JsonValue, type SourceTexts } from './json-text.js';
+import { scanRpcResponse, upstreamIndex, type ScannedRpcResponse } from './rpc-answer-scan.js';
 import type { Call, CallAnswer, CallClass, HeadPoll, ParseLimits, ParsedRequest, RpcForward, TimeoutClass, UpstreamPayload } from './types.js';
 
 export type RpcParams = JsonValue[] | JsonObject;
@@ -35,27 +36,20 @@ export interface RpcSpec {
   timeoutClass?(method: string): TimeoutClass | undefined;
 }
 
-interface Envelope {
-  idRaw: string;
-  notification: boolean;
-  method: string;
-  params: RpcParams | undefined;
-  /** The client sent `"params": null` (forwarded like that: the node decides what it means). */
-  paramsNull?: boolean;
-}
-
 /** Parses a JSON-RPC request body. Throws for a malformed document, an empty or oversized batch. */
 export function parseRpcRequest(body: Buffer, limits: ParseLimits, spec: RpcSpec): ParsedRequest {
-  const doc = parseJson(body, limits.maxJsonDepth);
+  const { value: doc, texts } = parseRpcDocument(body, limits.maxJsonDepth);
   if (Array.isArray(doc)) {
     if (doc.length === 0) throw new InvalidRequestError('empty batch');
     if (doc.length > limits.maxBatchLength) {
       throw new InvalidRequestError(`batch of ${doc.length} calls exceeds the limit of ${limits.maxBatchLength}`);
     }
-    return { kind: 'jsonrpc', batch: true, calls: doc.map((el) => parseCall(el, spec)) };
+    const calls: Call[] = new Array(doc.length);
+    for (let i = 0; i < doc.length; i++) calls[i] = parseCall(doc[i] as RpcElement | JsonValue, spec, texts);
+    return { kind: 'jsonrpc', batch: true, calls };
   }
-  if (!isJsonObject(doc)) throw new InvalidRequestError('a JSON-RPC request must be an object or an array');
-  return { kind: 'jsonrpc', batch: false, calls: [parseCall(doc, spec)] };
+  if (!(doc instanceof RpcElement)) throw new InvalidRequestError('a JSON-RPC request must be an object or an array');
+  return { kind: 'jsonrpc', batch: false, calls: [parseCall(doc, spec, texts)] };
 }
 
 /**
@@ -64,12 +58,12 @@ export function parseRpcRequest(body: Buffer, limits: ParseLimits, spec: RpcSpec
  * not a request at all (`{"foo":"boo"}`, a non-string method) is answered -32600 — with `id: null`
  * unless the element carried a valid id (§5: null only when the id could not be detected).
  */
-function parseCall(el: JsonValue, spec: RpcSpec): Call {
-  if (!isJsonObject(el)) return rejectedCall(spec, 'null', false, undefined, new InvalidRequestError('call is not an object'));
+function parseCall(el: RpcElement | JsonValue, spec: RpcSpec, texts: SourceTexts): Call {
+  if (!(el instanceof RpcElement)) return rejectedCall(spec, 'null', false, undefined, new InvalidRequestError('call is not an object'));
   const id = el.id;
   const method = typeof el.method === 'string' ? el.method : undefined;
   const idOk = id === undefined || isValidId(id);
-  const idRaw = id === undefined || !idOk ? 'null' : stringifyJson(id);
+  const idRaw = id === undefined || !idOk ? 'null' : idText(id);
   const problem = !idOk ? 'id must be a string, a number or null' : method === undefined ? 'method must be a string' : envelopeProblem(el);
   if (problem !== undefined || method === undefined) {
     return rejectedCall(spec, idRaw, false, method, new InvalidRequestError(problem ?? 'method must be a string'));
@@ -77,24 +71,29 @@ function parseCall(el: JsonValue, spec: RpcSpec): Call {
   const notification = id === undefined;
   // `"params": null` is read as no params, as geth does; it is still forwarded as written.
   const params = el.params === null ? undefined : (el.params as RpcParams | undefined);
-  const env: Envelope = { idRaw, notification, method, params, paramsNull: el.params === null };
   let c: RpcClassification;
   try {
-    c = spec.classify(method, env.params);
+    c = spec.classify(method, params);
   } catch (err) {
     if (err instanceof ProxyError) return rejectedCall(spec, idRaw, notification, method, err);
     throw err;
   }
-  return buildCall(spec, env, c);
+  return buildCall(spec, new CallForward(idRaw, notification, method, params, el.params === null, texts, c.pinParams), c);
 }
 
 function isValidId(id: JsonValue | undefined): boolean {
   return id === null || typeof id === 'string' || id instanceof JsonNumber;
 }
 
-function envelopeProblem(el: JsonObject): string | undefined {
-  if ('jsonrpc' in el && el.jsonrpc !== '2.0') return 'jsonrpc must be "2.0"';
-  if ('params' in el && el.params !== null && !Array.isArray(el.params) && !isJsonObject(el.params)) return 'params must be an array or an object';
+/** A valid id as stringifyJson writes it (the text written back to the client). */
+function idText(id: JsonValue): string {
+  return id instanceof JsonNumber ? id.raw : stringifyJson(id);
+}
+
+/** (A member the element does not have is undefined: no JSON value is.) */
+function envelopeProblem(el: RpcElement): string | undefined {
+  if (el.jsonrpc !== undefined && el.jsonrpc !== '2.0') return 'jsonrpc must be "2.0"';
+  if (el.params !== undefined && el.params !== null && !Array.isArray(el.params) && !isJsonObject(el.params)) return 'params must be an array or an object';
   return undefined;
 }
 
@@ -103,39 +102,54 @@ function labelFor(spec: RpcSpec, method: string | undefined): string {
 }
 
 /** Key material: method and canonical params; absent params key like `[]` (nodes treat them alike). */
-export function rpcKeyMaterial(method: string, params: RpcParams | undefined): string {
-  return `${method}\n${stringifyJson(params ?? [], { sortKeys: true })}`;
+export function rpcKeyMaterial(method: string, params: RpcParams | undefined, texts?: SourceTexts): string {
+  return `${method}\n${params === undefined ? '[]' : stringifyJson(params, { sortKeys: true, texts })}`;
 }
 
-function buildCall(spec: RpcSpec, env: Envelope, c: RpcClassification): Call {
+function buildCall(spec: RpcSpec, forward: CallForward, c: RpcClassification): Call {
   const call: Call = {
     cls: c.cls,
-    name: labelFor(spec, env.method),
-    keyMaterial: rpcKeyMaterial(env.method, c.keyParams ?? env.params),
-    rpc: forwarder(env, c.pinParams),
+    name: labelFor(spec, forward.method),
+    keyMaterial: rpcKeyMaterial(forward.method, c.keyParams ?? forward.params, forward.texts),
+    rpc: forward,
   };
   if (c.pin !== undefined) call.pin = c.pin;
   if (c.reorgable === true) call.reorgable = true;
   if (c.affinity !== undefined) call.affinity = c.affinity;
-  const timeoutClass = spec.timeoutClass?.(env.method);
+  const timeoutClass = spec.timeoutClass?.(forward.method);
   if (timeoutClass !== undefined && timeoutClass !== 'normal') call.timeoutClass = timeoutClass;
   return call;
 }
 
-function forwarder(env: Envelope, pinParams: ((h: bigint) => RpcParams) | undefined): RpcForward {
-  return {
-    idRaw: env.idRaw,
-    method: env.method,
-    canPin: pinParams !== undefined,
-    notification: env.notification,
-    body(id: number, pinTo?: bigint): string {
-      if (!Number.isSafeInteger(id)) throw new InternalError(`upstream id must be an integer, got ${id}`);
-      if (pinTo === undefined) return env.paramsNull === true ? rpcRequestText(id, env.method, null) : rpcRequestText(id, env.method, env.params);
-      // Pinning a call that cannot be pinned would store an unpinned answer under a pinned key.
-      if (pinParams === undefined) throw new InternalError(`${env.method} cannot be forwarded pinned`);
-      return rpcRequestText(id, env.method, pinParams(pinTo));
-    },
-  };
+/**
+ * How one parsed call is forwarded: the envelope as parsed, its params kept as the tree the key
+ * material was made from (a class: no closure or envelope object per call).
+ */
+class CallForward implements RpcForward {
+  readonly canPin: boolean;
+
+  constructor(
+    readonly idRaw: string,
+    readonly notification: boolean,
+    readonly method: string,
+    /** `"params": null` reads as none (as geth does). */
+    readonly params: RpcParams | undefined,
+    /** The client sent `"params": null` (forwarded like that: the node decides what it means). */
+    private readonly paramsNull: boolean,
+    /** The source texts of the request's containers. */
+    readonly texts: SourceTexts,
+    private readonly pinParams: ((h: bigint) => RpcParams) | undefined,
+  ) {
+    this.canPin = pinParams !== undefined;
+  }
+
+  body(id: number, pinTo?: bigint): string {
+    if (!Number.isSafeInteger(id)) throw new InternalError(`upstream id must be an integer, got ${id}`);
+    if (pinTo === undefined) return rpcRequestText(id, this.method, this.paramsNull ? null : this.params, this.texts);
+    // Pinning a call that cannot be pinned would store an unpinned answer under a pinned key.
+    if (this.pinParams === undefined) throw new InternalError(`${this.method} cannot be forwarded pinned`);
+    return rpcRequestText(id, this.method, this.pinParams(pinTo), this.texts);
+  }
 }
 
 function rejectedCall(spec: RpcSpec, idRaw: string, notification: boolean, method: string | undefined, err: ProxyError): Call {
@@ -156,17 +170,23 @@ function rejectedCall(spec: RpcSpec, idRaw: string, notification: boolean, metho
   };
 }
 
-/** A request text; params keep their literal text. */
-export function rpcRequestText(id: number, method: string, params: RpcParams | null | undefined): string {
-  const p = params === undefined ? '' : `,"params":${params === null ? 'null' : stringifyJson(params)}`;
+/** A request text; params keep their literal text (copied from `texts` where they were parsed). */
+export function rpcRequestText(id: number, method: string, params: RpcParams | null | undefined, texts?: SourceTexts): string {
+  const p = params === undefined ? '' : `,"params":${params === null ? 'null' : stringifyJson(params, { texts })}`;
   return `{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)}${p}}`;
 }
 
 // ---- answers -------------------------------------------------------------------------------
 
+/** An answer's envelope is ENVELOPE_OPEN, the client's id, envelopeMember, the result or error, ENVELOPE_SUFFIX. */
+export const ENVELOPE_OPEN = '{"jsonrpc":"2.0","id":';
+export function envelopeMember(member: 'result' | 'error'): string {
+  return member === 'result' ? ',"result":' : ',"error":';
+}
+
 /** `{"jsonrpc":"2.0","id":<idRaw>,"result":` — a stored result is spliced between this and the suffix. */
 export function envelopePrefix(idRaw: string, member: 'result' | 'error' = 'result'): string {
-  return `{"jsonrpc":"2.0","id":${idRaw},"${member}":`;
+  return ENVELOPE_OPEN + idRaw + envelopeMember(member);
 }
 export const ENVELOPE_SUFFIX = '}';
 
@@ -241,8 +261,12 @@ export function rpcJudge(answer: CallAnswer, pins: ReadonlyArray<bigint | undefi
     return answer.status === 200 ? 'bad' : 'ok';
   }
   if (!answerIdsIntact(items, pins.length)) return 'bad';
-  if (pins.every((p) => p === undefined)) return 'ok';
-  return items.some((item) => pins[Number(item.idRaw)] !== undefined && lacksBlock(item)) ? 'lacks-version' : 'ok';
+  for (const item of items) {
+    // Intact: every item's id is one of 0..n-1 (the lone id:null error has none, and no pin).
+    const pin = pins[upstreamIndex(item.idRaw, pins.length)];
+    if (pin !== undefined && lacksBlock(item)) return 'lacks-version';
+  }
+  return 'ok';
 }
 
 /**
@@ -255,17 +279,19 @@ export function rpcJudge(answer: CallAnswer, pins: ReadonlyArray<bigint | undefi
 export function answerIdsIntact(items: readonly ScannedRpcResponse[], n: number): boolean {
   if (items.length === 1 && items[0]?.idRaw === 'null' && items[0].error !== undefined) return true;
   if (items.length !== n) return false;
-  const seen = new Set<string>();
+  const seen = new Uint8Array(n);
   for (const item of items) {
-    if (!/^(0|[1-9]\d*)$/.test(item.idRaw) || Number(item.idRaw) >= n || seen.has(item.idRaw)) return false;
-    seen.add(item.idRaw);
+    const index = upstreamIndex(item.idRaw, n);
+    if (index < 0 || seen[index] === 1) return false;
+    seen[index] = 1;
   }
   return true;
 }
 
 function lacksBlock(item: ScannedRpcResponse): boolean {
   if (item.error !== undefined) return MISSING_STATE.test(item.error.toString('utf8'));
-  return item.result !== undefined && item.result.length === 4 && item.result.toString('latin1') === 'null';
+  const r = item.result;
+  return r !== undefined && r.length === 4 && r[0] === 0x6e && r[1] === 0x75 && r[2] === 0x6c && r[3] === 0x6c;
 }
 
 /**

@@ -84,51 +84,60 @@ class ByteScanner {
     return false;
   }
 
+  /**
+   * One answer object. Members are found by their byte ranges (no map, no slice per member): only
+   * the `result` or `error` value the answer is made of becomes a Buffer (a view of the body).
+   * A repeated member counts once, the last one, as JSON.parse would read it.
+   */
   responseObject(): ScannedRpcResponse {
     this.expect(LBRACE);
-    const members = new Map<string, Buffer>();
+    let id = -1, idEnd = -1, result = -1, resultEnd = -1, error = -1, errorEnd = -1;
     this.ws();
     if (this.peek() === RBRACE) this.pos++;
     else
       do {
-        const key = this.memberName();
+        const member = this.memberName();
         this.ws();
         const start = this.pos;
         this.skipValue();
-        members.set(key, this.b.subarray(start, this.pos));
+        if (member === ID) (id = start), (idEnd = this.pos);
+        else if (member === RESULT) (result = start), (resultEnd = this.pos);
+        else if (member === ERROR) (error = start), (errorEnd = this.pos);
       } while (this.listContinues(RBRACE));
-    return this.toResponse(members);
-  }
-
-  private toResponse(m: Map<string, Buffer>): ScannedRpcResponse {
-    const idRaw = m.get('id')?.toString('utf8') ?? 'null';
-    const error = m.get('error');
-    const result = m.get('result');
+    const idRaw = id < 0 ? 'null' : idText(this.b, id, idEnd);
     // Some nodes send `"error": null` next to a result (JSON-RPC 1.0 habit): that is a result.
-    if (error !== undefined && !isNullText(error)) return { idRaw, error };
-    if (result !== undefined) return { idRaw, result };
+    if (error >= 0 && !isNullAt(this.b, error, errorEnd)) return { idRaw, error: this.b.subarray(error, errorEnd) };
+    if (result >= 0) return { idRaw, result: this.b.subarray(result, resultEnd) };
     return this.fail('answer has neither result nor error');
   }
 
-  /** A member name and its colon; names with escapes are decoded (rare, but legal). */
-  private memberName(): string {
-    const raw = this.skipMemberName();
-    return raw.includes(BS) ? (JSON.parse(raw.toString('utf8')) as string) : raw.toString('latin1', 1, raw.length - 1);
-  }
-
-  /** Skips a member name and its colon; returns the quoted name's bytes. */
-  private skipMemberName(): Buffer {
+  /** A member name and its colon: which of the members that matter it is (OTHER for the rest). */
+  private memberName(): number {
     this.ws();
     const start = this.pos;
     if (this.peek() !== Q) this.fail('expected a member name');
-    this.skipString();
+    const escaped = this.skipString();
     const end = this.pos;
     this.expect(COLON);
-    return this.b.subarray(start, end);
+    // Names with escapes are decoded (rare, but legal).
+    return escaped ? memberOf(JSON.parse(this.b.toString('utf8', start, end)) as string) : memberAt(this.b, start + 1, end - 1);
+  }
+
+  /** Skips a member name and its colon. */
+  private skipMemberName(): void {
+    this.ws();
+    if (this.peek() !== Q) this.fail('expected a member name');
+    this.skipString();
+    this.expect(COLON);
   }
 
   /** Skips one value, validating its grammar; containers are tracked on an explicit stack. */
   skipValue(): void {
+    const first = this.peek();
+    if (first !== LBRACE && first !== LBRACK) {
+      this.skipScalar(first);
+      return;
+    }
     const closers: number[] = [];
     for (;;) {
       this.ws();
@@ -170,20 +179,23 @@ class ByteScanner {
   }
 
   private skipWord(word: string): void {
-    if (this.b.toString('latin1', this.pos, this.pos + word.length) !== word) this.fail('invalid literal');
+    for (let i = 0; i < word.length; i++) if (this.b[this.pos + i] !== word.charCodeAt(i)) this.fail('invalid literal');
     this.pos += word.length;
   }
 
-  private skipString(): void {
+  /** Skips a string; true when it holds an escape. */
+  private skipString(): boolean {
     const b = this.b;
+    let escaped = false;
     for (let p = this.pos + 1; p < b.length; p++) {
       const c = b[p] as number;
       if (c === Q) {
         this.pos = p + 1;
-        return;
+        return escaped;
       }
       if (c < 0x20) this.fail('control character in string');
       if (c === BS) {
+        escaped = true;
         const e = b[++p];
         if (e === 0x75) {
           if (!/^[0-9a-fA-F]{4}$/.test(b.toString('latin1', p + 1, p + 5))) this.fail('invalid escape');
@@ -213,6 +225,62 @@ class ByteScanner {
   }
 }
 
-function isNullText(b: Buffer): boolean {
-  return b.length === 4 && b.toString('latin1') === 'null';
+const OTHER = 0, ID = 1, RESULT = 2, ERROR = 3;
+
+function memberOf(name: string): number {
+  return name === 'id' ? ID : name === 'result' ? RESULT : name === 'error' ? ERROR : OTHER;
+}
+
+/** memberOf for the unescaped name at b[start, end). */
+function memberAt(b: Buffer, start: number, end: number): number {
+  const length = end - start;
+  if (length === 2) return b[start] === 0x69 && b[start + 1] === 0x64 ? ID : OTHER;
+  if (length === 6) return equalsAt(b, start, 'result') ? RESULT : OTHER;
+  if (length === 5) return equalsAt(b, start, 'error') ? ERROR : OTHER;
+  return OTHER;
+}
+
+function equalsAt(b: Buffer, start: number, ascii: string): boolean {
+  for (let i = 0; i < ascii.length; i++) if (b[start + i] !== ascii.charCodeAt(i)) return false;
+  return true;
+}
+
+function isNullAt(b: Buffer, start: number, end: number): boolean {
+  return end - start === 4 && equalsAt(b, start, 'null');
+}
+
+/**
+ * The id's raw text. The ids the proxy sends are small integers: their text is made from the
+ * digits without decoding the bytes (a number of at most 15 digits without a leading zero reads
+ * back as the same text; the scanner has validated its grammar, so a leading zero is a lone "0").
+ */
+function idText(b: Buffer, start: number, end: number): string {
+  if (end - start <= 15) {
+    let n = 0;
+    let p = start;
+    for (; p < end; p++) {
+      const c = b[p] as number;
+      if (c < 0x30 || c > 0x39) break;
+      n = n * 10 + (c - 0x30);
+    }
+    if (p === end) return String(n);
+  }
+  return b.toString('utf8', start, end);
+}
+
+/**
+ * The call an answer's id names in an upstream request whose calls were sent with ids 0..n-1:
+ * its index when the id is exactly the text of one of them (`0`, `17`; not `"0"`, `1.0`, `01`),
+ * otherwise -1.
+ */
+export function upstreamIndex(idRaw: string, n: number): number {
+  const length = idRaw.length;
+  if (length === 0 || length > 15 || (length > 1 && idRaw.charCodeAt(0) === 0x30)) return -1;
+  let value = 0;
+  for (let i = 0; i < length; i++) {
+    const c = idRaw.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return -1;
+    value = value * 10 + (c - 0x30);
+  }
+  return value < n ? value : -1;
 }

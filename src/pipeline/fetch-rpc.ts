@@ -4,8 +4,8 @@
 // odd client ids can never be confused; the answers are matched back by those ids and handed out
 // as byte slices of what the node sent.
 import { baseCacheable, identityEntry } from '../cache/policy.js';
-import { scanRpcResponse, type ScannedRpcResponse } from '../dialects/rpc-answer-scan.js';
-import type { UpstreamPayload } from '../dialects/types.js';
+import { scanRpcResponse, upstreamIndex, type ScannedRpcResponse } from '../dialects/rpc-answer-scan.js';
+import type { Call, CallAnswer, UpstreamPayload } from '../dialects/types.js';
 import {
   asProxyError,
   ProxyError,
@@ -24,6 +24,8 @@ import type { FetchContext } from './fetch-rest.js';
 
 export function rpcFetcher(fc: FetchContext, path: string): FetchMisses {
   return async (plans) => {
+    // The usual request: reads only, none continuing a session — one exchange, nothing regrouped.
+    if (plans.every((p) => !p.write && p.call.affinity === undefined)) return exchange(plans, false, fc, path);
     const out: Outcome[] = new Array(plans.length);
     const indexed = plans.map((p, i) => [p, i] as const);
     const reads = indexed.filter(([p]) => !p.write && p.call.affinity === undefined);
@@ -65,18 +67,12 @@ async function sendGroup(
 }
 
 async function exchange(plans: CallPlan[], write: boolean, fc: FetchContext, path: string): Promise<Outcome[]> {
-  const texts = plans.map((p, n) => rpcText(p, n));
-  // A lone call goes as a plain object: some nodes and gateways refuse batches.
-  const body = Buffer.from(texts.length === 1 ? (texts[0] as string) : `[${texts.join(',')}]`);
-  const payload: UpstreamPayload = { method: 'POST', pathAndQuery: path, headers: { 'content-type': 'application/json', accept: 'application/json' }, body };
-  const pin = plans.reduce<bigint | undefined>((max, p) => (p.pin !== undefined && (max === undefined || p.pin > max) ? p.pin : max), undefined);
+  const payload: UpstreamPayload = { method: 'POST', pathAndQuery: path, headers: { 'content-type': 'application/json', accept: 'application/json' }, body: requestBody(plans) };
   try {
-    const strong = fc.strong || plans.some((p) => p.strong === true);
+    const { pin, pins, minHead, strong, timeoutClasses } = requirements(plans, fc.strong);
     const affinity = plans[0]?.call.affinity;
     const node = affinity === undefined ? undefined : fc.group.set.nodeForSession(affinity);
-    const pins = plans.map((p) => p.pin);
-    const timeoutClass = slowestClass(plans.map((p) => p.call.timeoutClass));
-    const minHead = plans.reduce<bigint | undefined>((m, p) => (p.minHead !== undefined && (m === undefined || p.minHead > m) ? p.minHead : m), undefined);
+    const timeoutClass = slowestClass(timeoutClasses);
     const res = await callGroup(fc.group.set, { payload, write, strong, pin, pins, node, timeoutClass, minHead }, fc.fwd, fc.deadline);
     fc.onNode(res.node.name);
     const answers = matchAnswers(plans, res.status, res.headers, res.body, res.node.name, fc);
@@ -118,6 +114,32 @@ function rememberSessions(plans: CallPlan[], answers: Outcome[], node: UpstreamN
   });
 }
 
+/** The upstream body: the calls re-id'd 0..n-1, in one text encoded once. */
+function requestBody(plans: CallPlan[]): Buffer {
+  // A lone call goes as a plain object: some nodes and gateways refuse batches.
+  if (plans.length === 1) return Buffer.from(rpcText(plans[0] as CallPlan, 0));
+  let text = '[';
+  for (let n = 0; n < plans.length; n++) text += (n > 0 ? ',' : '') + rpcText(plans[n] as CallPlan, n);
+  return Buffer.from(text + ']');
+}
+
+/** What the node must offer for these calls: the highest pin and head, each call's pin, strong, timeouts. */
+function requirements(plans: CallPlan[], strong: boolean) {
+  let pin: bigint | undefined;
+  let minHead: bigint | undefined;
+  const pins: Array<bigint | undefined> = new Array(plans.length);
+  const timeoutClasses: Array<Call['timeoutClass']> = new Array(plans.length);
+  for (let n = 0; n < plans.length; n++) {
+    const p = plans[n] as CallPlan;
+    pins[n] = p.pin;
+    timeoutClasses[n] = p.call.timeoutClass;
+    if (p.pin !== undefined && (pin === undefined || p.pin > pin)) pin = p.pin;
+    if (p.minHead !== undefined && (minHead === undefined || p.minHead > minHead)) minHead = p.minHead;
+    if (p.strong === true) strong = true;
+  }
+  return { pin, pins, minHead, strong, timeoutClasses };
+}
+
 function rpcText(plan: CallPlan, n: number): string {
   const rpc = plan.call.rpc;
   if (!rpc) throw new Error('JSON-RPC plan without rpc forward');
@@ -142,37 +164,56 @@ function matchAnswers(
   // Strictly by id (see answerIdsIntact; the judge has already asked another node when it was
   // broken). Only a lone id:null *error* is the node rejecting the whole request.
   const whole = scanned.length === 1 && scanned[0]?.idRaw === 'null' && scanned[0].error !== undefined ? scanned[0] : undefined;
-  const byId = new Map<string, ScannedRpcResponse | 'duplicate'>();
-  for (const s of scanned) byId.set(s.idRaw, byId.has(s.idRaw) ? 'duplicate' : s);
-  return plans.map((plan, n) => {
-    const item = whole ?? byId.get(String(n));
-    if (item === undefined) return failed(new UpstreamBadResponseError(`upstream answer has no element for call ${n}`));
-    if (item === 'duplicate') return failed(new UpstreamBadResponseError(`upstream answer has more than one element for call ${n}`));
-    return answered(toAnswer(plan, item, status, headers, node, fc));
-  });
+  const byIndex = whole === undefined ? itemsByIndex(scanned, plans.length) : undefined;
+  const ctx: AnswerContext = { status, headers, node, fc, now: Date.now(), setsCookie: headers['set-cookie'] !== undefined, view: { status, headers, body: EMPTY, rpcError: false } };
+  const out: Outcome[] = new Array(plans.length);
+  for (let n = 0; n < plans.length; n++) {
+    const item = whole ?? byIndex?.[n];
+    if (item === undefined) out[n] = failed(new UpstreamBadResponseError(`upstream answer has no element for call ${n}`));
+    else if (item === DUPLICATE) out[n] = failed(new UpstreamBadResponseError(`upstream answer has more than one element for call ${n}`));
+    else out[n] = answered(toAnswer(plans[n] as CallPlan, item, ctx));
+  }
+  return out;
 }
 
-function toAnswer(
-  plan: CallPlan,
-  item: ScannedRpcResponse,
-  status: number,
-  headers: Record<string, string | string[] | undefined>,
-  node: string,
-  fc: FetchContext,
-): Answer {
-  const now = Date.now();
+const DUPLICATE = 'duplicate';
+const EMPTY = Buffer.alloc(0);
+
+/** The answers by the call index their id names (see upstreamIndex); other ids match no call. */
+function itemsByIndex(scanned: readonly ScannedRpcResponse[], n: number): Array<ScannedRpcResponse | typeof DUPLICATE | undefined> {
+  const byIndex: Array<ScannedRpcResponse | typeof DUPLICATE | undefined> = new Array(n);
+  for (const item of scanned) {
+    const index = upstreamIndex(item.idRaw, n);
+    if (index >= 0) byIndex[index] = byIndex[index] === undefined ? item : DUPLICATE;
+  }
+  return byIndex;
+}
+
+/** What every call of one upstream answer shares. */
+interface AnswerContext {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  node: string;
+  fc: FetchContext;
+  now: number;
+  /** An answer that set a cookie was meant for its caller alone: followers make their own call. */
+  setsCookie: boolean;
+  /** The call's result as the dialect's isCacheable reads it (pure and synchronous: one view serves all). */
+  view: CallAnswer;
+}
+
+function toAnswer(plan: CallPlan, item: ScannedRpcResponse, ctx: AnswerContext): Answer {
+  const { status, node, fc, now } = ctx;
   // The node's HTTP status is kept (a single call answers with it: a 500 carrying an error stays a 500).
-  if (item.error) return withCookieRule({ entry: identityEntry(status, [], item.error, now), rpcError: true, cacheable: false, node }, headers);
+  if (item.error) return withCookieRule({ entry: identityEntry(status, [], item.error, now), rpcError: true, cacheable: false, node }, ctx);
   const result = item.result ?? Buffer.from('null');
-  const cacheable =
-    baseCacheable(status, headers, result.length, fc.maxEntryBytes) &&
-    fc.group.dialect.isCacheable(plan.call, { status, headers, body: result, rpcError: false });
-  return withCookieRule({ entry: identityEntry(status, [], result, now), cacheable, node, ttlMs: reorgTtl(plan, result, fc) }, headers);
+  ctx.view.body = result;
+  const cacheable = baseCacheable(status, ctx.headers, result.length, fc.maxEntryBytes) && fc.group.dialect.isCacheable(plan.call, ctx.view);
+  return withCookieRule({ entry: identityEntry(status, [], result, now), cacheable, node, ttlMs: reorgTtl(plan, result, fc) }, ctx);
 }
 
-/** An answer that set a cookie was meant for its caller alone: followers make their own call. */
-function withCookieRule(answer: Answer, headers: Record<string, string | string[] | undefined>): Answer {
-  if (headers['set-cookie'] !== undefined && answer.cacheable !== true) answer.exclusive = true;
+function withCookieRule(answer: Answer, ctx: AnswerContext): Answer {
+  if (ctx.setsCookie && answer.cacheable !== true) answer.exclusive = true;
   return answer;
 }
 

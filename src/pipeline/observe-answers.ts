@@ -8,7 +8,10 @@
 //
 // Cost on a hit: the version an entry shows is computed once per entry object and remembered on it
 // under a private symbol (entries are immutable; a WeakMap entry per stored answer cost the GC an
-// ephemeron each), so a repeated hit costs one property read.
+// ephemeron each), so a repeated hit costs one property read. A fresh answer that shows nothing
+// (most of them: an eth_call, a balance) is not marked: most entries are never hit, and the mark
+// cost every one of them a property added; its first hit computes and keeps it. The dialect reads
+// each answer through one reused view (AnswerView), not an object per call.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { CacheEntry } from '../cache/types.js';
 import { movesHead } from '../dialects/seen-versions.js';
@@ -43,7 +46,8 @@ export function observeAnswers(group: GroupRuntime, calls: readonly Call[], resu
     if (call !== undefined && movesHead(call)) wrote = true;
     if (!result || !call || result.cache === 'error') continue;
     const { entry, node } = result.answer;
-    const version = versionShown(group, call, entry, result.cache === 'bypass', result.answer.rpcError === true);
+    const fetched = result.cache === 'miss' || result.cache === 'bypass';
+    const version = versionShown(group, call, entry, result.cache === 'bypass', result.answer.rpcError === true, fetched);
     if (node !== undefined && (version !== undefined || fresh(group, entry))) group.floor.confirm(now);
     const wait = asking.get(entry) ?? (version === undefined && node !== undefined ? headOfAnsweringNode(group, call, entry, node, result.answer.rpcError === true, now) : undefined);
     if (wait) (waits ??= []).push(wait);
@@ -63,7 +67,7 @@ export function observeAnswers(group: GroupRuntime, calls: readonly Call[], resu
  * answer; a coalesced follower or a hit arriving meanwhile waits for the same poll.
  */
 function headOfAnsweringNode(group: GroupRuntime, call: Call, entry: CacheEntry, nodeName: string, rpcError: boolean, seenAt: number): Promise<void> | undefined {
-  if (group.dialect.minedWithoutHeight?.(call, asCallAnswer(entry, rpcError)) !== true) return undefined;
+  if (group.dialect.minedWithoutHeight?.(call, view.of(entry, rpcError)) !== true) return undefined;
   const node = group.set.all.find((n) => n.name === nodeName);
   if (node === undefined) return undefined;
   const wait = group.heads.pollAfter(node, seenAt).then(() => {
@@ -86,14 +90,22 @@ export function observePassThrough(group: GroupRuntime, write: boolean, headers:
   if (write) group.heads.afterWrite();
 }
 
-function versionShown(group: GroupRuntime, call: Call, entry: CacheEntry, passedUnchanged: boolean, rpcError: boolean): bigint | undefined {
-  const known = shown.get(entry);
-  if (known !== undefined) return known ?? undefined;
-  const answer = asCallAnswer(entry, rpcError);
+/**
+ * fetched: the entry was just made from a node's answer (miss, bypass): no mark to look for (a
+ * missing property read costs more than the dialect's look at an eth_call), and none is added
+ * when it shows nothing (see the file comment). Otherwise the mark is read, or made.
+ */
+function versionShown(group: GroupRuntime, call: Call, entry: CacheEntry, passedUnchanged: boolean, rpcError: boolean, fetched: boolean): bigint | undefined {
+  if (!fetched) {
+    const known = shown.get(entry);
+    if (known !== undefined) return known ?? undefined;
+  }
+  const answer = view.of(entry, rpcError);
   let version = group.dialect.observe(call, answer);
   // A header the node meant as its head, passed on as it came (not a snapshot the proxy chose).
   if (passedUnchanged) version = max(version, group.dialect.nodeFacts(answer.headers).head);
-  shown.set(entry, version ?? null);
+  if (version !== undefined) shown.set(entry, version);
+  else if (!fetched) shown.set(entry, null);
   return version;
 }
 
@@ -102,18 +114,43 @@ function fresh(group: GroupRuntime, entry: CacheEntry): boolean {
   return entry.headers.length > 0 && group.dialect.nodeFacts(headerRecord(entry)).head !== undefined;
 }
 
-function asCallAnswer(entry: CacheEntry, rpcError: boolean): CallAnswer {
-  let body: Buffer | undefined;
-  return {
-    status: entry.status,
-    headers: headerRecord(entry),
-    rpcError,
-    // Decompressed only for the few calls whose body the dialect reads.
-    get body(): Buffer {
-      return (body ??= entry.compressed ? inflateSegment(entry.body) : entry.body);
-    },
-  };
+/**
+ * An entry as the dialect's CallAnswer, headers and body made only when read (decompressed only
+ * for the few calls whose body the dialect reads). One view serves every answer in turn: the
+ * dialect's observe functions are pure and synchronous, they never keep the answer.
+ */
+class AnswerView implements CallAnswer {
+  status = 0;
+  rpcError = false;
+  private entry: CacheEntry | undefined;
+  private headerMemo: Record<string, string> | undefined;
+  private bodyMemo: Buffer | undefined;
+
+  of(entry: CacheEntry, rpcError: boolean): this {
+    this.entry = entry;
+    this.status = entry.status;
+    this.rpcError = rpcError;
+    this.headerMemo = undefined;
+    this.bodyMemo = undefined;
+    return this;
+  }
+
+  get headers(): Record<string, string> {
+    return (this.headerMemo ??= headerRecord(this.current()));
+  }
+
+  get body(): Buffer {
+    const entry = this.current();
+    return (this.bodyMemo ??= entry.compressed ? inflateSegment(entry.body) : entry.body);
+  }
+
+  private current(): CacheEntry {
+    if (this.entry === undefined) throw new Error('answer view read before of()');
+    return this.entry;
+  }
 }
+
+const view = new AnswerView();
 
 function headerRecord(entry: CacheEntry): Record<string, string> {
   const out: Record<string, string> = {};

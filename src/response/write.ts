@@ -2,7 +2,7 @@
 // stored deflate segment wrapped into a gzip member (no compression work), others the identity
 // bytes. JSON-RPC answers are spliced around the stored results with each client's own id.
 import type { ServerResponse } from 'node:http';
-import { envelopePrefix, ENVELOPE_SUFFIX, rpcErrorText } from '../dialects/jsonrpc.js';
+import { ENVELOPE_OPEN, envelopeMember, envelopePrefix, ENVELOPE_SUFFIX, rpcErrorText } from '../dialects/jsonrpc.js';
 import type { Call } from '../dialects/types.js';
 import type { CallResult } from '../runtime/types.js';
 import type { CacheEntry } from '../cache/types.js';
@@ -71,44 +71,126 @@ export interface RpcWriteInput {
 
 /** Returns the HTTP status written. */
 export function writeRpc(res: ServerResponse, input: RpcWriteInput, opts: WriteOptions): number {
-  const parts: Array<Buffer | Segment> = [];
-  let anyCompressed = false;
   let answered = 0;
-  input.calls.forEach((call, i) => {
-    const result = input.results[i];
-    if (!result || call.rpc?.notification) return;
-    if (answered++ > 0) parts.push(COMMA);
-    anyCompressed = pushAnswer(parts, call, result) || anyCompressed;
-  });
+  let anyCompressed = false;
+  const { calls, results } = input;
+  for (let i = 0; i < calls.length; i++) {
+    const result = results[i];
+    if (!result || calls[i]?.rpc?.notification) continue;
+    answered++;
+    if (result.cache !== 'error' && result.answer.entry.compressed) anyCompressed = true;
+  }
   // Only notifications: JSON-RPC 2.0 §6 says nothing comes back, not even an empty array.
-  if (answered === 0 && input.calls.length > 0 && input.calls.every((c) => c.rpc?.notification)) {
-    send(res, 204, [], Buffer.alloc(0), opts);
+  if (answered === 0 && calls.length > 0 && calls.every((c) => c.rpc?.notification)) {
+    send(res, 204, [], EMPTY, opts);
     return 204;
   }
-  if (input.batch) parts.unshift(LBRACKET), parts.push(RBRACKET);
-  const headers: Array<[string, string]> = [['content-type', 'application/json']];
-  const body = encodeBody(parts, opts.gzip, headers, anyCompressed);
+  const headers = ['content-type', 'application/json'];
+  let body: Buffer;
+  if (!anyCompressed) body = identityAnswer(input);
+  else {
+    headers.push('vary', 'accept-encoding');
+    if (opts.gzip) headers.push('content-encoding', 'gzip');
+    body = opts.gzip ? gzipSplice(answerParts(input)) : identityOf(answerParts(input));
+  }
   const status = rpcStatus(input);
   send(res, status, headers, body, opts);
   return status;
 }
 
+const EMPTY = Buffer.alloc(0);
 const COMMA = Buffer.from(',');
 const LBRACKET = Buffer.from('[');
 const RBRACKET = Buffer.from(']');
 const SUFFIX = Buffer.from(ENVELOPE_SUFFIX);
+const OPEN = Buffer.from(ENVELOPE_OPEN);
+const RESULT = Buffer.from(envelopeMember('result'));
+const ERROR = Buffer.from(envelopeMember('error'));
 
-function pushAnswer(parts: Array<Buffer | Segment>, call: Call, result: CallResult): boolean {
-  const idRaw = call.rpc?.idRaw ?? 'null';
-  if (result.cache === 'error') {
-    // Whatever was thrown, the reply is a JSON-RPC error with a numeric code (never `undefined`).
-    const err = asProxyError(result.error);
-    parts.push(Buffer.from(rpcErrorText(idRaw, err.rpcCode, err.message)));
-    return false;
+/**
+ * The whole answer in one buffer, sized first: per call the envelope's bytes, the client's id as
+ * the raw text it sent, the stored result copied in (no intermediate buffer per call).
+ */
+function identityAnswer(input: RpcWriteInput): Buffer {
+  const { calls, results, batch } = input;
+  let errors: Array<string | undefined> | undefined;
+  let size = batch ? 2 : 0;
+  let answered = 0;
+  for (let i = 0; i < calls.length; i++) {
+    const call = calls[i] as Call;
+    const result = results[i];
+    if (!result || call.rpc?.notification) continue;
+    if (answered++ > 0) size++;
+    if (result.cache === 'error') {
+      const text = errorAnswer(call, result.error);
+      (errors ??= [])[i] = text;
+      size += Buffer.byteLength(text);
+    } else {
+      const member = result.answer.rpcError ? ERROR : RESULT;
+      size += OPEN.length + textBytes(call.rpc?.idRaw ?? 'null') + member.length + result.answer.entry.body.length + SUFFIX.length;
+    }
   }
-  const { entry, rpcError } = result.answer;
-  parts.push(Buffer.from(envelopePrefix(idRaw, rpcError ? 'error' : 'result')), entry, SUFFIX);
-  return entry.compressed;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  if (batch) out[at++] = LBRACKET[0] as number;
+  answered = 0;
+  for (let i = 0; i < calls.length; i++) {
+    const call = calls[i] as Call;
+    const result = results[i];
+    if (!result || call.rpc?.notification) continue;
+    if (answered++ > 0) out[at++] = COMMA[0] as number;
+    if (result.cache === 'error') {
+      at += out.write(errors?.[i] as string, at);
+      continue;
+    }
+    const { entry, rpcError } = result.answer;
+    out.set(OPEN, at);
+    at += OPEN.length;
+    at += out.write(call.rpc?.idRaw ?? 'null', at);
+    const member = rpcError ? ERROR : RESULT;
+    out.set(member, at);
+    at += member.length;
+    out.set(entry.body, at);
+    at += entry.body.length;
+    out[at++] = SUFFIX[0] as number;
+  }
+  if (batch) out[at++] = RBRACKET[0] as number;
+  return out;
+}
+
+/** UTF-8 length of a short text (ids are ASCII but for string ids with other characters). */
+function textBytes(s: string): number {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s);
+  return s.length;
+}
+
+/** Whatever was thrown, the reply is a JSON-RPC error with a numeric code (never `undefined`). */
+function errorAnswer(call: Call, error: unknown): string {
+  const err = asProxyError(error);
+  return rpcErrorText(call.rpc?.idRaw ?? 'null', err.rpcCode, err.message);
+}
+
+/** The answer as parts around the stored segments, for splicing compressed results into one gzip. */
+function answerParts(input: RpcWriteInput): Array<Buffer | Segment> {
+  const parts: Array<Buffer | Segment> = [];
+  let answered = 0;
+  input.calls.forEach((call, i) => {
+    const result = input.results[i];
+    if (!result || call.rpc?.notification) return;
+    if (answered++ > 0) parts.push(COMMA);
+    if (result.cache === 'error') parts.push(Buffer.from(errorAnswer(call, result.error)));
+    else {
+      const { entry, rpcError } = result.answer;
+      parts.push(Buffer.from(envelopePrefix(call.rpc?.idRaw ?? 'null', rpcError ? 'error' : 'result')), entry, SUFFIX);
+    }
+  });
+  if (input.batch) parts.unshift(LBRACKET), parts.push(RBRACKET);
+  return parts;
+}
+
+function identityOf(parts: Array<Buffer | Segment>): Buffer {
+  const identity = parts.map((p) => (Buffer.isBuffer(p) ? p : p.compressed ? inflateSegment(p.body) : p.body));
+  return identity.length === 1 ? (identity[0] as Buffer) : Buffer.concat(identity);
 }
 
 /**
@@ -124,23 +206,12 @@ function rpcStatus(input: RpcWriteInput): number {
   return err.source === 'upstream' || err.source === 'internal' ? err.status : 200;
 }
 
-function encodeBody(parts: Array<Buffer | Segment>, gzip: boolean, headers: Array<[string, string]>, anyCompressed: boolean): Buffer {
-  if (anyCompressed) headers.push(['vary', 'accept-encoding']);
-  if (gzip && anyCompressed) {
-    headers.push(['content-encoding', 'gzip']);
-    return gzipSplice(parts);
-  }
-  const identity = parts.map((p) => (Buffer.isBuffer(p) ? p : p.compressed ? inflateSegment(p.body) : p.body));
-  return identity.length === 1 ? (identity[0] as Buffer) : Buffer.concat(identity);
-}
-
-function send(res: ServerResponse, status: number, headers: Array<[string, string]>, body: Buffer, opts: WriteOptions): void {
+/** headers: flat (name, value, ...). */
+function send(res: ServerResponse, status: number, headers: string[], body: Buffer, opts: WriteOptions): void {
   if (res.headersSent || res.destroyed) return;
-  const flat: string[] = [];
-  for (const [n, v] of headers) flat.push(n, v);
-  flat.push('x-cache', opts.xCache, 'x-request-id', opts.requestId);
-  if (status !== 204) flat.push('content-length', String(body.length)); // RFC 9110 §8.6: never on 204
-  if (opts.extraHeaders) flat.push(...opts.extraHeaders);
-  res.writeHead(status, flat);
+  headers.push('x-cache', opts.xCache, 'x-request-id', opts.requestId);
+  if (status !== 204) headers.push('content-length', String(body.length)); // RFC 9110 §8.6: never on 204
+  if (opts.extraHeaders) headers.push(...opts.extraHeaders);
+  res.writeHead(status, headers);
   res.end(opts.headOnly ? undefined : body);
 }

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { createHash } from 'node:crypto';
 import { cacheKey, cachePrefix, isSharedKey } from '../../src/cache/key.js';
 
 const base = { group: 'mainnet', callName: 'eth_call', keyMaterial: '{"to":"0x1","data":"0x"}', version: 19_000_000n, chain: 'evm-1' };
@@ -48,4 +49,9 @@ t.test('a version is the same key whatever its JS type', async (t) => {
   const n = cacheKey({ ...base, version: 5 });
   t.equal(cacheKey({ ...base, version: 5n }), n);
   t.equal(cacheKey({ ...base, version: '5' }), n);
+});
+
+t.test('the hashed text carries a format version (keys of another format never meet)', async (t) => {
+  // Pinned so that a change of the hashed text is a deliberate format bump, not an accident.
+  t.equal(cacheKey(base), 'mainnet:eth_call:' + createHash('sha256').update('k2|7:mainnet8:eth_call24:{"to":"0x1","data":"0x"}9:v190000006:cevm-1').digest('base64url').slice(0, 22));
 });

@@ -27,8 +27,11 @@ export const staleWhileRevalidate: CallStep = (open, run) => {
 };
 
 function previousHeadAnswer(plan: CallPlan, cache: TieredStore, now: number): CacheEntry | undefined {
-  const { fallbackKey, staleWhileRevalidateMs } = plan;
-  if (staleWhileRevalidateMs <= 0 || fallbackKey === undefined || fallbackKey === plan.key) return undefined;
+  const { staleWhileRevalidateMs } = plan;
+  if (staleWhileRevalidateMs <= 0) return undefined;
+  // Read only now: the fallback key is derived on first read (the plan in plan-call.ts).
+  const fallbackKey = plan.fallbackKey;
+  if (fallbackKey === undefined || fallbackKey === plan.key) return undefined;
   const entry = cache.memory.getSync(fallbackKey) ?? cache.memory.getStaleSync(fallbackKey);
   return entry && now - entry.storedAt <= staleWhileRevalidateMs ? entry : undefined;
 }
