@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import type { Answer, CallPlan } from '../runtime/types.js';
 import { ownedCopy } from '../buffers.js';
 import { compressSegment } from '../response/gzip-splice.js';
+import { storedEntry } from './stored-entry.js';
 import type { TieredStore } from './tiered-store.js';
 import type { CacheEntry } from './types.js';
 
@@ -35,7 +36,8 @@ export function makeStoreAnswer(cache: TieredStore, config: Config['cache']): (p
     const expiresAt = now + Math.min(plan.ttlMs, answer.ttlMs ?? Infinity);
     // Kept past its life only when the route may serve it stale.
     const staleUntil = expiresAt + Math.max(plan.staleIfErrorMs, plan.staleWhileRevalidateMs);
-    const entry: CacheEntry = { ...answer.entry, ...segment, storedAt: now, expiresAt, staleUntil };
+    // One literal for every stored entry (see stored-entry.ts): a spread gave each its own hidden class.
+    const entry = storedEntry(answer.entry, segment, now, expiresAt, staleUntil);
     void cache.set(plan.key, entry);
     return { ...answer, entry };
   };
