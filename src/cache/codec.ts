@@ -12,6 +12,7 @@
 //  40  u32   length H of the headers JSON, then H bytes of JSON [[name, value], ...], then the body.
 import { constants, crc32, inflateRawSync } from 'node:zlib';
 import { ownedCopy } from '../buffers.js';
+import { sharedHeaders } from './stored-entry.js';
 import type { CacheEntry } from './types.js';
 
 const MAGIC_0 = 0x4c; // 'L'
@@ -67,8 +68,10 @@ function parseEntry(b: Buffer): CacheEntry | undefined {
   if ((flags & ~FLAG_COMPRESSED) !== 0) return undefined;
   const headerLen = b.readUInt32BE(40);
   if (FIXED + headerLen > b.length) return undefined;
-  const headers = parseHeaders(b.subarray(FIXED, FIXED + headerLen));
-  if (!headers) return undefined;
+  const parsed = parseHeaders(b.subarray(FIXED, FIXED + headerLen));
+  if (!parsed) return undefined;
+  // An L2 hit is copied into L1: it shares the header set of its block like a local fill.
+  const headers = sharedHeaders(parsed);
   const entry: CacheEntry = {
     status: b.readUInt16BE(4),
     headers,

@@ -21,6 +21,11 @@ export interface MemoryStoreOptions {
 // undercount here lets RSS drift past maxBytes.
 export const ENTRY_OVERHEAD = 1024;
 
+/** Until when the store keeps an entry: its staleUntil when it may be served stale, else expiresAt. */
+function keptUntil(e: CacheEntry): number {
+  return e.staleUntil === undefined || e.staleUntil < e.expiresAt ? e.expiresAt : e.staleUntil;
+}
+
 /** Bytes an entry is charged against maxBytes. */
 export function entrySize(key: string, e: CacheEntry): number {
   let size = ENTRY_OVERHEAD + key.length + e.body.length;
@@ -34,19 +39,27 @@ export class MemoryStore implements CacheStore {
   readonly maxBytes: number;
   readonly maxEntryBytes: number;
   private readonly lru: LRUCache<string, CacheEntry>;
+  // Counter cells bound once: an increment is a property add, not a label join and map lookup.
+  private readonly hits = cacheLookupsCells.cell([this.tier, 'hit']);
+  private readonly misses = cacheLookupsCells.cell([this.tier, 'miss']);
+  private readonly stores = cacheStoresCells.cell([this.tier]);
+  private readonly evictions = cacheEvictionsCells.cell([this.tier]);
 
   constructor(opts: MemoryStoreOptions) {
     this.maxBytes = Math.floor(opts.maxBytes);
     this.maxEntryBytes = Math.floor(Math.min(opts.maxEntryBytes ?? this.maxBytes / 8, this.maxBytes));
     if (this.maxBytes < 1 || this.maxEntryBytes < 1) throw new RangeError('memory cache needs maxBytes ≥ 1');
+    const evictions = this.evictions;
+    // No ttl and no sizeCalculation here. Every entry carries its own expiresAt/staleUntil, which
+    // the lookups check anyway; lru-cache's own TTL clock cost a performance.now() and two more
+    // random array reads per set and per get. The size is computed once in setSync and passed.
+    // No ttlAutopurge either: one timer per entry costs more than letting an entry past its life
+    // be dropped when it is looked up or pushed out by the LRU order.
     this.lru = new LRUCache<string, CacheEntry>({
       maxSize: this.maxBytes,
       maxEntrySize: this.maxEntryBytes,
-      sizeCalculation: (value, key) => entrySize(key, value),
-      // No ttlAutopurge: one timer per entry costs more than letting expired entries be dropped
-      // when looked up or pushed out by the LRU order.
       dispose: (_value, _key, reason) => {
-        if (reason === 'evict') cacheEvictionsCells.inc([this.tier]);
+        if (reason === 'evict') evictions.n++;
       },
     });
     setMemoryGaugesReader(() => this.updateGauges());
@@ -62,15 +75,17 @@ export class MemoryStore implements CacheStore {
    * miss is followed by the real lookup (the hit shortcut), so one request counts one miss.
    */
   getSync(key: string, countMiss = true): CacheEntry | undefined {
-    let entry = this.lru.get(key);
-    // lru-cache's clock is coarse (ttlResolution); expiresAt is the contract.
-    if (entry && entry.expiresAt <= Date.now()) {
+    const entry = this.lru.get(key);
+    if (entry !== undefined) {
+      if (entry.expiresAt > Date.now()) {
+        this.hits.n++;
+        return entry;
+      }
       // Past its life: kept only while it may still serve as a stale answer.
-      if ((entry.staleUntil ?? 0) <= Date.now()) this.lru.delete(key);
-      entry = undefined;
+      this.dropIfGone(key, entry);
     }
-    if (entry || countMiss) cacheLookupsCells.inc([this.tier, entry ? 'hit' : 'miss']);
-    return entry;
+    if (countMiss) this.misses.n++;
+    return undefined;
   }
 
   async set(key: string, entry: CacheEntry): Promise<void> {
@@ -80,16 +95,23 @@ export class MemoryStore implements CacheStore {
   /** An expired entry still kept for stale serving (undefined when fresh, absent or gone). */
   getStaleSync(key: string): CacheEntry | undefined {
     const entry = this.lru.get(key);
-    const now = Date.now();
-    return entry && entry.expiresAt <= now && (entry.staleUntil ?? 0) > now ? entry : undefined;
+    if (entry === undefined || entry.expiresAt > Date.now()) return undefined;
+    return this.dropIfGone(key, entry) ? undefined : entry;
   }
 
   /** Stores for the remaining lifetime of the entry; returns false when it was not kept. */
   setSync(key: string, entry: CacheEntry): boolean {
-    const ttl = Math.ceil(Math.max(entry.expiresAt, entry.staleUntil ?? 0) - Date.now());
-    if (ttl <= 0 || entrySize(key, entry) > this.maxEntryBytes) return false;
-    this.lru.set(key, entry, { ttl });
-    cacheStoresCells.inc([this.tier]);
+    const size = entrySize(key, entry);
+    if (keptUntil(entry) <= Date.now() || size > this.maxEntryBytes) return false;
+    this.lru.set(key, entry, { size });
+    this.stores.n++;
+    return true;
+  }
+
+  /** Deletes an entry past its staleUntil (as lru-cache's own TTL did on a lookup); true if it went. */
+  private dropIfGone(key: string, entry: CacheEntry): boolean {
+    if (keptUntil(entry) > Date.now()) return false;
+    this.lru.delete(key);
     return true;
   }
 
@@ -99,8 +121,11 @@ export class MemoryStore implements CacheStore {
       count = this.lru.size;
       this.lru.clear();
     } else {
-      // Collect first: deleting while iterating the LRU's linked list would skip entries.
-      const doomed = [...this.lru.keys()].filter((k) => k.startsWith(prefix));
+      // Collect first: deleting while iterating the LRU's linked list would skip entries. An entry
+      // past its staleUntil is not counted (it is already gone for every lookup).
+      const now = Date.now();
+      const doomed: string[] = [];
+      for (const [k, e] of this.lru.entries()) if (k.startsWith(prefix) && keptUntil(e) > now) doomed.push(k);
       for (const k of doomed) if (this.lru.delete(k)) count++;
     }
     this.updateGauges();

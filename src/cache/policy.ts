@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import type { Answer, CallPlan } from '../runtime/types.js';
 import { ownedCopy } from '../buffers.js';
 import { compressSegment, type Segment } from '../response/gzip-splice.js';
+import { storedEntry } from './stored-entry.js';
 import type { TieredStore } from './tiered-store.js';
 import type { CacheEntry } from './types.js';
 
@@ -37,19 +38,14 @@ export function makeStoreAnswer(cache: TieredStore, config: Config['cache']): (p
     const segment = raw.length < compression.minBytes ? undefined : compressSegment(raw, compression);
     const compressed = segment?.compressed === true;
     const expiresAt = now + Math.min(plan.ttlMs, answer.ttlMs ?? Infinity);
-    const entry: CacheEntry = {
-      status: fetched.status,
-      headers: fetched.headers,
-      // Stored bodies own their memory (an identity body may be a slice of a whole batch answer).
-      body: compressed ? (segment as Segment).body : ownedCopy(raw),
-      compressed,
-      crc32: segment === undefined ? fetched.crc32 : segment.crc32,
-      rawLength: raw.length,
-      storedAt: now,
-      expiresAt,
-      // Kept past its life only when the route may serve it stale.
-      staleUntil: expiresAt + Math.max(plan.staleIfErrorMs, plan.staleWhileRevalidateMs),
-    };
+    // Kept past its life only when the route may serve it stale.
+    const staleUntil = expiresAt + Math.max(plan.staleIfErrorMs, plan.staleWhileRevalidateMs);
+    // Stored bodies own their memory (an identity body may be a slice of a whole batch answer).
+    const stored: Segment = compressed
+      ? (segment as Segment)
+      : { body: ownedCopy(raw), compressed: false, crc32: segment === undefined ? fetched.crc32 : segment.crc32, rawLength: raw.length };
+    // One literal for every stored entry (see stored-entry.ts): a spread gave each its own hidden class.
+    const entry = storedEntry(fetched, stored, now, expiresAt, staleUntil);
     void cache.set(plan.key, entry);
     answer.entry = entry;
     return answer;

@@ -6,8 +6,9 @@ import type { MemoryStore } from './memory-store.js';
 import { PurgeGenerations } from './purge-generation.js';
 import type { CacheEntry, CacheStore, CacheTier } from './types.js';
 
-const RAW = ['raw'] as const;
-const STORED = ['stored'] as const;
+// Bound once: an increment per fill is a property add, not a label join and map lookup.
+const rawBytes = cacheStoredBytesCells.cell(['raw']);
+const storedBytes = cacheStoredBytesCells.cell(['stored']);
 
 export interface TieredStoreOptions {
   memory: MemoryStore;
@@ -72,8 +73,8 @@ export class TieredStore implements CacheStore {
   /** Resolves once L1 holds the entry; the L2 write continues in the background. */
   async set(key: string, entry: CacheEntry): Promise<void> {
     // Counted here, once per fill, not per tier: the ratio stored/raw is the compression gain.
-    cacheStoredBytesCells.inc(RAW, entry.rawLength);
-    cacheStoredBytesCells.inc(STORED, entry.body.length);
+    rawBytes.n += entry.rawLength;
+    storedBytes.n += entry.body.length;
     this.memory.setSync(key, entry);
     if (this.remote) this.track(this.remote.set(key, entry));
   }

@@ -298,6 +298,11 @@ export class CounterCells<L extends string> {
 
   /** Adds n to the series with these label values, in the order of the counter's labelNames. */
   inc(values: readonly string[], n = 1): void {
+    this.cell(values).n += n;
+  }
+
+  /** The cell of these label values, for a hot path that adds to it directly (no key join per call). */
+  cell(values: readonly string[]): { n: number } {
     const key = values.join('\u0001');
     let cell = this.cells.get(key);
     if (cell === undefined) {
@@ -306,7 +311,7 @@ export class CounterCells<L extends string> {
       cell = { labels, n: 0 };
       this.cells.set(key, cell);
     }
-    cell.n += n;
+    return cell;
   }
 
   flush(): void {

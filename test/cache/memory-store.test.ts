@@ -108,3 +108,24 @@ t.test('an expired entry with staleUntil is kept for stale serving only, then dr
   await sleep(250);
   t.equal(store.getStaleSync('k'), undefined, 'gone after staleUntil');
 });
+
+t.test('an entry past its life is dropped by a stale lookup and not counted by a purge', async (t) => {
+  const store = new MemoryStore({ maxBytes: 1_000_000 });
+  store.setSync('g:m:gone', { ...entry(10, 30), staleUntil: Date.now() + 60 });
+  store.setSync('g:m:old', entry(10, 30));
+  store.setSync('g:m:live', entry(10, 60_000));
+  await sleep(100);
+  t.equal(store.size, 3, 'kept until looked up or pushed out');
+  t.equal(store.getStaleSync('g:m:gone'), undefined, 'past staleUntil: not served stale');
+  t.equal(store.size, 2, 'and dropped');
+  t.equal(await store.purge('g:m:'), 1, 'only the entry still alive counts');
+  t.equal(store.getStaleSync('g:m:old'), undefined);
+});
+
+t.test('a store replacing a key keeps the byte count exact', async (t) => {
+  const store = new MemoryStore({ maxBytes: 1_000_000 });
+  store.setSync('k', entry(100));
+  store.setSync('k', entry(300));
+  t.equal(store.size, 1);
+  t.equal(store.bytes, entrySize('k', entry(300)));
+});
