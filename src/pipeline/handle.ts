@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Call, InboundRequest, ParsedRequest } from '../dialects/types.js';
 import { asProxyError, InvalidParamsError, NoRouteError, type ProxyError } from '../errors.js';
-import { callsCells, inflightRequests } from '../metrics/metrics.js';
+import { callsCells, inflightCell } from '../metrics/metrics.js';
 import { writeError } from '../response/error-reply.js';
 import { acceptsGzip } from '../response/headers.js';
 import { writeEntry, writeRpc, type WriteOptions } from '../response/write.js';
@@ -45,7 +45,7 @@ interface StreamInstead {
 export async function handleRequest(state: ProxyState, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const release = releaseWhenDone(state.acquire(), res);
   const ctx = createContext(release.runtime, req, res);
-  inflightRequests.inc();
+  inflightCell.value++;
   try {
     await runStages(state, ctx);
   } catch (err) {
