@@ -2,6 +2,7 @@
 // bounded: routes and groups come from the config, nodes are named by role (`primary`,
 // `replica-0`, ...), call names are the dialect's bounded labels, results and tiers are enums.
 import client from 'prom-client';
+import { CounterCells, GaugeCell, HistogramCells } from './cells.js';
 
 export const registry = new client.Registry();
 client.collectDefaultMetrics({ register: registry, prefix: 'ledgerproxy_' });
@@ -276,52 +277,7 @@ export const readFloorRaisesTotal = new client.Counter({
   registers: [registry],
 });
 
-// ---- hot-path counters ------------------------------------------------------------------------
-
-/**
- * A counter's hot series as plain number cells, folded into the prom-client counter whenever it
- * is read (its collect hook runs on every scrape and every get()). prom-client validates and
- * hashes the label object on each inc, about 5 µs; a cell is found by its joined label values
- * once per call and incremented as a number. The label values are the same bounded ones.
- */
-export class CounterCells<L extends string> {
-  private readonly cells = new Map<string, { labels: Partial<Record<L, string>>; n: number }>();
-
-  constructor(private readonly counter: client.Counter<L>, private readonly names: readonly L[]) {
-    const own = counter as unknown as { collect?: () => unknown };
-    const previous = own.collect;
-    own.collect = () => {
-      this.flush();
-      return previous?.call(counter);
-    };
-  }
-
-  /** Adds n to the series with these label values, in the order of the counter's labelNames. */
-  inc(values: readonly string[], n = 1): void {
-    this.cell(values).n += n;
-  }
-
-  /** The cell of these label values, for a hot path that adds to it directly (no key join per call). */
-  cell(values: readonly string[]): { n: number } {
-    const key = values.join('\u0001');
-    let cell = this.cells.get(key);
-    if (cell === undefined) {
-      const labels: Partial<Record<L, string>> = {};
-      this.names.forEach((name, i) => { labels[name] = values[i]; });
-      cell = { labels, n: 0 };
-      this.cells.set(key, cell);
-    }
-    return cell;
-  }
-
-  flush(): void {
-    for (const cell of this.cells.values()) {
-      if (cell.n === 0) continue;
-      this.counter.inc(cell.labels, cell.n);
-      cell.n = 0;
-    }
-  }
-}
+// ---- hot-path cells (cells.ts): the events of every hit and miss, folded in when read -----------
 
 export const requestsCells = new CounterCells(requestsTotal, ['route', 'dialect', 'cache', 'status']);
 export const callsCells = new CounterCells(callsTotal, ['group', 'call', 'cache']);
@@ -331,3 +287,7 @@ export const cacheStoresCells = new CounterCells(cacheStoresTotal, ['tier']);
 export const cacheEvictionsCells = new CounterCells(cacheEvictionsTotal, ['tier']);
 export const cacheStoredBytesCells = new CounterCells(cacheStoredBytesTotal, ['encoding']);
 const coalescedCells = new CounterCells(coalescedCallsTotal, ['group']);
+export const requestDurationCells = new HistogramCells(requestDuration, ['route', 'dialect', 'cache']);
+export const upstreamDurationCells = new HistogramCells(upstreamDuration, ['group', 'node']);
+/** Requests being served now: incremented and decremented as a number, set on the gauge when read. */
+export const inflightCell = new GaugeCell(inflightRequests);

@@ -1,6 +1,6 @@
 // The end stage: the only place a request becomes a metric sample and a log line.
 import type { Logger } from '../log.js';
-import { inflightRequests, requestDuration, requestsCells } from '../metrics/metrics.js';
+import { inflightCell, requestDurationCells, requestsCells } from '../metrics/metrics.js';
 import type { RequestContext } from '../server/context.js';
 
 const STATUS_CLASS = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
@@ -8,13 +8,13 @@ const STATUS_CLASS = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export function endRequest(ctx: RequestContext, log: Logger, requestLevel: LogLevel): void {
-  inflightRequests.dec();
+  inflightCell.value--;
   const seconds = (performance.now() - ctx.startedAt) / 1000;
   const route = ctx.route?.label ?? 'none';
   const dialect = ctx.route?.group.config.dialect ?? 'none';
   const status = ctx.status ?? ctx.res.statusCode;
   requestsCells.inc([route, dialect, ctx.cacheResult, STATUS_CLASS[Math.floor(status / 100)] ?? `${Math.floor(status / 100)}xx`]);
-  requestDuration.observe({ route, dialect, cache: ctx.cacheResult }, seconds);
+  requestDurationCells.observe([route, dialect, ctx.cacheResult], seconds);
   // Nothing is built for a line nobody will see (requests at 'silent' or below the logger's level).
   if (!ctx.error && (requestLevel === 'silent' || !log.isLevelEnabled(requestLevel))) return;
   const line = {

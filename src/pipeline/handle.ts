@@ -11,14 +11,13 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Call, InboundRequest, ParsedRequest } from '../dialects/types.js';
 import { asProxyError, InvalidParamsError, NoRouteError, type ProxyError } from '../errors.js';
-import { callsCells, inflightRequests } from '../metrics/metrics.js';
+import { callsCells, inflightCell } from '../metrics/metrics.js';
 import { writeError } from '../response/error-reply.js';
 import { acceptsGzip } from '../response/headers.js';
 import { writeEntry, writeRpc, type WriteOptions } from '../response/write.js';
 import type { Runtime, RuntimeLease } from '../runtime/runtime.js';
 import type { CallPlan, CallResult } from '../runtime/types.js';
-import type { RequestContext } from '../server/context.js';
-import { remainingMs as remaining, splitUrl } from '../server/context.js';
+import { remainingMs as remaining, RequestContext, splitUrl } from '../server/context.js';
 import { methodPolicyFor } from '../server/method-policy.js';
 import { normaliseTarget } from '../server/request-path.js';
 import type { ProxyState } from '../server/state.js';
@@ -44,9 +43,9 @@ interface StreamInstead {
 }
 
 export async function handleRequest(state: ProxyState, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const release = releaseWhenDone(state.acquire(), res);
-  const ctx = createContext(release.runtime, req, res);
-  inflightRequests.inc();
+  const lease = state.acquire();
+  const ctx = createContext(lease.runtime, req, res);
+  inflightCell.value++;
   try {
     await runStages(state, ctx);
   } catch (err) {
@@ -56,22 +55,30 @@ export async function handleRequest(state: ProxyState, req: IncomingMessage, res
     writeError(res, ctx.route?.group.dialect.kind ?? 'rest', ctx.error, ctx.id);
   } finally {
     endRequest(ctx, state.log, ctx.runtime.config.log.requests);
-    release.handlerDone();
+    releaseWhenDone(lease, res);
   }
 }
 
+/** Leases whose handler is done while their response still goes on, by response. */
+const releasing = new Map<ServerResponse, RuntimeLease>();
+
 /**
  * The lease is released when the handler is done *and* the response is over: a streamed answer
- * still flows through the leased runtime's node after the handler has returned.
+ * still flows through the leased runtime's node after the handler has returned. A response the
+ * handler has ended (every buffered answer: its bytes are the socket's now, nothing reads the
+ * runtime for them) or that has closed releases at once; any other releases on its 'close', which
+ * comes after 'finish' on every ServerResponse, and alone when the client went away.
  */
-function releaseWhenDone(lease: RuntimeLease, res: ServerResponse): { runtime: Runtime; handlerDone(): void } {
-  let pending = 2;
-  const done = () => {
-    if (--pending === 0) lease.release();
-  };
-  // 'close' follows 'finish' on every ServerResponse, and comes alone when the client went away.
-  res.once('close', done);
-  return { runtime: lease.runtime, handlerDone: done };
+function releaseWhenDone(lease: RuntimeLease, res: ServerResponse): void {
+  if (res.writableEnded || res.closed) return lease.release();
+  releasing.set(res, lease);
+  res.on('close', releaseOnClose);
+}
+
+function releaseOnClose(this: ServerResponse): void {
+  this.off('close', releaseOnClose);
+  releasing.get(this)?.release();
+  releasing.delete(this);
 }
 
 function createContext(runtime: Runtime, req: IncomingMessage, res: ServerResponse): RequestContext {
@@ -87,14 +94,7 @@ function createContext(runtime: Runtime, req: IncomingMessage, res: ServerRespon
     target = splitUrl(req.url);
     refused = asProxyError(err);
   }
-  const now = performance.now();
-  const ctx: RequestContext = {
-    id, req, res, path: target.path, query: target.query, runtime,
-    method: req.method ?? 'GET',
-    startedAt: now,
-    deadline: now + runtime.config.server.requestTimeoutMs,
-    cacheResult: 'bypass',
-  };
+  const ctx = new RequestContext(id, req, res, req.method ?? 'GET', target.path, target.query, runtime, performance.now());
   if (refused) ctx.error = refused;
   return ctx;
 }

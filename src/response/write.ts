@@ -21,8 +21,11 @@ export interface WriteOptions {
 /** What every hit of one entry shares, prepared on its first hit (the entry never changes). */
 interface PreparedEntry {
   headers: string[];
-  /** Gzip member as chunks (header, stored segment, tail), for compressed entries. */
+  /** Content-Length of the stored bytes, when they are the identity body (not compressed). */
+  identityLength?: string;
+  /** Gzip member as chunks (header, stored segment, tail), for compressed entries, and its length. */
   gzip?: [Buffer, Buffer, Buffer];
+  gzipLength?: string;
 }
 
 const prepared = new WeakMap<CacheEntry, PreparedEntry>();
@@ -37,8 +40,13 @@ function prepare(entry: CacheEntry, remember: boolean): PreparedEntry {
   if (p) return p;
   const headers: string[] = [];
   for (const [n, v] of entry.headers) headers.push(n, v);
-  if (entry.compressed) headers.push('vary', 'accept-encoding');
-  p = entry.compressed ? { headers, gzip: gzipWrap(entry) } : { headers };
+  if (entry.compressed) {
+    headers.push('vary', 'accept-encoding');
+    const gzip = gzipWrap(entry);
+    p = { headers, gzip, gzipLength: String(gzip[0].length + gzip[1].length + gzip[2].length) };
+  } else {
+    p = { headers, identityLength: String(entry.body.length) };
+  }
   if (remember) prepared.set(entry, p);
   return p;
 }
@@ -46,20 +54,29 @@ function prepare(entry: CacheEntry, remember: boolean): PreparedEntry {
 export function writeEntry(res: ServerResponse, entry: CacheEntry, opts: WriteOptions): void {
   if (res.headersSent || res.destroyed) return;
   const p = prepare(entry, opts.xCache !== 'MISS');
-  const chunks = opts.gzip && p.gzip ? p.gzip : [entry.compressed ? inflateSegment(entry.body) : entry.body];
-  const length = chunks.reduce((n, c) => n + c.length, 0);
-  const headers = [...p.headers, 'x-cache', opts.xCache, 'x-request-id', opts.requestId, 'content-length', String(length)];
+  if (opts.gzip && p.gzip) return writeGzipMember(res, entry.status, p, p.gzip, opts);
+  const body = entry.compressed ? inflateSegment(entry.body) : entry.body;
+  const headers = p.headers.concat('x-cache', opts.xCache, 'x-request-id', opts.requestId, 'content-length', p.identityLength ?? String(body.length));
   if (opts.extraHeaders) headers.push(...opts.extraHeaders);
-  if (chunks === p.gzip) headers.push('content-encoding', 'gzip');
   res.writeHead(entry.status, headers);
+  // end() corks the socket itself: headers and body leave in one writev.
+  res.end(opts.headOnly ? undefined : body);
+}
+
+function writeGzipMember(res: ServerResponse, status: number, p: PreparedEntry, chunks: [Buffer, Buffer, Buffer], opts: WriteOptions): void {
+  const headers = p.headers.concat('x-cache', opts.xCache, 'x-request-id', opts.requestId, 'content-length', p.gzipLength as string);
+  if (opts.extraHeaders) headers.push(...opts.extraHeaders);
+  headers.push('content-encoding', 'gzip');
+  res.writeHead(status, headers);
   if (opts.headOnly) {
     res.end();
     return;
   }
   // Corked: headers and every chunk leave in one writev.
   res.cork();
-  for (let i = 0; i < chunks.length - 1; i++) res.write(chunks[i]);
-  res.end(chunks[chunks.length - 1]);
+  res.write(chunks[0]);
+  res.write(chunks[1]);
+  res.end(chunks[2]);
   res.uncork();
 }
 

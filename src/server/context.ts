@@ -6,27 +6,37 @@ import type { RouteRuntime, Runtime } from '../runtime/runtime.js';
 
 export type CacheLabel = 'HIT' | 'MISS' | 'COALESCED' | 'BYPASS' | 'STALE' | 'ERROR';
 
-export interface RequestContext {
-  readonly id: string;
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
-  readonly startedAt: number;
+/**
+ * A class, with every field set from the start: each request's context has one shape from its
+ * creation to its end, so the stages that read it see one hidden class (fields added as a request
+ * went along gave a shape per path taken).
+ */
+export class RequestContext {
+  route: RouteRuntime | undefined = undefined;
+  /** Value of the X-Cache header sent (HIT, MISS, PARTIAL 3/5, ...). */
+  xCache: string | undefined = undefined;
+  /** Aggregate cache result for metrics. */
+  cacheResult: 'hit' | 'miss' | 'coalesced' | 'bypass' | 'stale' | 'partial' | 'error' = 'bypass';
+  node: string | undefined = undefined;
+  status: number | undefined = undefined;
+  error: ProxyError | undefined = undefined;
+  calls: number | undefined = undefined;
   /** Absolute time (performance.now() based) by which the client must have an answer. */
   readonly deadline: number;
-  readonly method: string;
-  readonly path: string;
-  readonly query: string;
-  /** The runtime this request leased at its start: the only one it reads, to its end. */
-  readonly runtime: Runtime;
-  route?: RouteRuntime;
-  /** Value of the X-Cache header sent (HIT, MISS, PARTIAL 3/5, ...). */
-  xCache?: string;
-  /** Aggregate cache result for metrics. */
-  cacheResult: 'hit' | 'miss' | 'coalesced' | 'bypass' | 'stale' | 'partial' | 'error';
-  node?: string;
-  status?: number;
-  error?: ProxyError;
-  calls?: number;
+
+  constructor(
+    readonly id: string,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly method: string,
+    readonly path: string,
+    readonly query: string,
+    /** The runtime this request leased at its start: the only one it reads, to its end. */
+    readonly runtime: Runtime,
+    readonly startedAt: number,
+  ) {
+    this.deadline = startedAt + runtime.config.server.requestTimeoutMs;
+  }
 }
 
 export function remainingMs(ctx: RequestContext): number {

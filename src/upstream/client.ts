@@ -11,7 +11,7 @@ import {
   UpstreamResponseTooLargeError,
   UpstreamTimeoutError,
 } from '../errors.js';
-import { countUpstreamRequest, upstreamDuration, upstreamErrorsTotal } from '../metrics/metrics.js';
+import { countUpstreamRequest, upstreamDurationCells, upstreamErrorsTotal } from '../metrics/metrics.js';
 import { isNodeFailureStatus, recordFailure, recordSuccess } from './health.js';
 import type { CallTimeouts } from './call-timeouts.js';
 import type { UpstreamNode } from './node.js';
@@ -107,7 +107,7 @@ export function countFailure(node: UpstreamNode, err: unknown, aborted = false, 
 export function noteDuration(node: UpstreamNode, startedAt: number): void {
   const ms = performance.now() - startedAt;
   node.noteLatency(ms);
-  upstreamDuration.observe({ group: node.group, node: node.name }, ms / 1000);
+  upstreamDurationCells.observe([node.group, node.name], ms / 1000);
 }
 
 /**
