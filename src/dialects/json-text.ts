@@ -208,6 +208,16 @@ class TextParser {
     return c === '[' ? this.array(1, true) : this.value(0);
   }
 
+  /** A member's name and its ':' (the position is then at the value). */
+  private memberName(): string {
+    this.ws();
+    if (this.s[this.pos] !== '"') this.fail('expected a member name');
+    const key = this.string();
+    this.ws();
+    if (this.s[this.pos++] !== ':') this.fail('expected ":"');
+    return key;
+  }
+
   /** A request object: object() with the envelope's members kept in an RpcElement. */
   private envelope(depth: number): RpcElement {
     if (depth > this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth}`);
@@ -217,11 +227,7 @@ class TextParser {
     if (this.s[this.pos] === '}') this.pos++;
     else
       do {
-        this.ws();
-        if (this.s[this.pos] !== '"') this.fail('expected a member name');
-        const key = this.string();
-        this.ws();
-        if (this.s[this.pos++] !== ':') this.fail('expected ":"');
+        const key = this.memberName();
         const v = this.value(depth);
         if (key === 'jsonrpc') out.jsonrpc = v;
         else if (key === 'id') out.id = v;
@@ -313,11 +319,7 @@ class TextParser {
     else {
       let previous: string | undefined;
       do {
-        this.ws();
-        if (this.s[this.pos] !== '"') this.fail('expected a member name');
-        const key = this.string();
-        this.ws();
-        if (this.s[this.pos++] !== ':') this.fail('expected ":"');
+        const key = this.memberName();
         // Sorted like Array.prototype.sort (UTF-16 code units); a repeated member is dropped by
         // stringifyJson (the last one wins), and integer-like names are listed first by
         // Object.keys (so written first): in both cases the source text is not the object's.
