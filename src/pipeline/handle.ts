@@ -9,6 +9,7 @@
 // calls back into an earlier one.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { Call, InboundRequest, ParsedRequest } from '../dialects/types.js';
 import { asProxyError, InvalidParamsError, NoRouteError, type ProxyError } from '../errors.js';
 import { callsCells, inflightCell } from '../metrics/metrics.js';

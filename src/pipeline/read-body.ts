@@ -6,6 +6,7 @@
 // the listeners are the module's own functions and find their read by the request, and all reads
 // share one deadline timer (body-deadlines below) instead of setting and clearing one each.
 import type { IncomingMessage } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { BodyTooLargeError, InvalidRequestError, RequestTimeoutError } from '../errors.js';
 
 interface BodyRead {

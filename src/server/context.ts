@@ -1,6 +1,8 @@
 // The per-request context every pipeline stage reads and fills in. Only the end stage turns it into
 // a metric sample and a log line, so a request is counted once whatever path it took.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+// The global `performance` is an accessor (a getter call on every read); the module binding is not.
+import { performance } from 'node:perf_hooks';
 import type { ProxyError } from '../errors.js';
 import type { RouteRuntime, Runtime } from '../runtime/runtime.js';
 
