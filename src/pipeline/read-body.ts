@@ -47,9 +47,13 @@ export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: numb
   });
 }
 
+/** 10^n for n < 16: `**` calls the C library's pow(). */
+const POWERS_OF_TEN = Array.from({ length: 16 }, (_, n) => 10 ** n);
+
 /** node:http has checked Content-Length is digits: a value of n digits is below 10^n, no need to read it. */
 function declaredOver(declared: string, maxBytes: number): boolean {
-  return 10 ** declared.length > maxBytes && Number(declared) > maxBytes;
+  const below = POWERS_OF_TEN[declared.length];
+  return (below === undefined || below > maxBytes) && Number(declared) > maxBytes;
 }
 
 function onData(this: ReadingRequest, chunk: Buffer): void {
