@@ -15,7 +15,25 @@ class CellTree<C> {
 
   constructor(private readonly depth: number, private readonly make: (values: readonly string[]) => C) {}
 
+  /** The label values and cell of the last find: steady traffic asks for one series again and again. */
+  private readonly lastValues: string[] = [];
+  private lastCell: C | undefined;
+
   find(values: readonly string[]): C {
+    const last = this.lastCell;
+    if (last !== undefined && this.isLast(values)) return last;
+    const cell = this.lookup(values);
+    for (let i = 0; i < this.depth; i++) this.lastValues[i] = values[i] as string;
+    this.lastCell = cell;
+    return cell;
+  }
+
+  private isLast(values: readonly string[]): boolean {
+    for (let i = 0; i < this.depth; i++) if (values[i] !== this.lastValues[i]) return false;
+    return true;
+  }
+
+  private lookup(values: readonly string[]): C {
     let level = this.root;
     const last = this.depth - 1;
     for (let i = 0; i < last; i++) {

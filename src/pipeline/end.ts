@@ -1,4 +1,5 @@
 // The end stage: the only place a request becomes a metric sample and a log line.
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
 import { inflightCell, requestDurationCells, requestsCells } from '../metrics/metrics.js';
 import type { RequestContext } from '../server/context.js';

@@ -7,8 +7,8 @@
 // rather than served from buffers is decided in one place (serveBuffered's answer), and it is
 // streamed by one call to passThrough. Each stage either continues or produces the reply; none
 // calls back into an earlier one.
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { Call, InboundRequest, ParsedRequest } from '../dialects/types.js';
 import { asProxyError, InvalidParamsError, NoRouteError, type ProxyError } from '../errors.js';
 import { callsCells, inflightCell } from '../metrics/metrics.js';
@@ -17,7 +17,7 @@ import { acceptsGzip } from '../response/headers.js';
 import { writeEntry, writeRpc, type WriteOptions } from '../response/write.js';
 import type { Runtime, RuntimeLease } from '../runtime/runtime.js';
 import type { CallPlan, CallResult } from '../runtime/types.js';
-import { remainingMs as remaining, RequestContext, splitUrl } from '../server/context.js';
+import { remainingMs as remaining, RequestContext, requestIdOf, splitUrl } from '../server/context.js';
 import { methodPolicyFor } from '../server/method-policy.js';
 import { normaliseTarget } from '../server/request-path.js';
 import type { ProxyState } from '../server/state.js';
@@ -82,8 +82,7 @@ function releaseOnClose(this: ServerResponse): void {
 }
 
 function createContext(runtime: Runtime, req: IncomingMessage, res: ServerResponse): RequestContext {
-  const incomingId = req.headers['x-request-id'];
-  const id = typeof incomingId === 'string' && /^[\w.:-]{1,128}$/.test(incomingId) ? incomingId : randomUUID();
+  const id = requestIdOf(req.headers);
   // One normalised path for routing, planning and forwarding (request-path.ts); a path that has
   // no single meaning is refused before anything else.
   let target: { path: string; query: string };

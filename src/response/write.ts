@@ -56,7 +56,9 @@ export function writeEntry(res: ServerResponse, entry: CacheEntry, opts: WriteOp
   const p = prepare(entry, opts.xCache !== 'MISS');
   if (opts.gzip && p.gzip) return writeGzipMember(res, entry.status, p, p.gzip, opts);
   const body = entry.compressed ? inflateSegment(entry.body) : entry.body;
-  const headers = p.headers.concat('x-cache', opts.xCache, 'x-request-id', opts.requestId, 'content-length', p.identityLength ?? String(body.length));
+  // slice + push: Array.prototype.concat is a slow C++ builtin, a copy of a packed array is not.
+  const headers = p.headers.slice();
+  headers.push('x-cache', opts.xCache, 'x-request-id', opts.requestId, 'content-length', p.identityLength ?? String(body.length));
   if (opts.extraHeaders) headers.push(...opts.extraHeaders);
   res.writeHead(entry.status, headers);
   // end() corks the socket itself: headers and body leave in one writev.
@@ -64,7 +66,8 @@ export function writeEntry(res: ServerResponse, entry: CacheEntry, opts: WriteOp
 }
 
 function writeGzipMember(res: ServerResponse, status: number, p: PreparedEntry, chunks: [Buffer, Buffer, Buffer], opts: WriteOptions): void {
-  const headers = p.headers.concat('x-cache', opts.xCache, 'x-request-id', opts.requestId, 'content-length', p.gzipLength as string);
+  const headers = p.headers.slice();
+  headers.push('x-cache', opts.xCache, 'x-request-id', opts.requestId, 'content-length', p.gzipLength as string);
   if (opts.extraHeaders) headers.push(...opts.extraHeaders);
   headers.push('content-encoding', 'gzip');
   res.writeHead(status, headers);

@@ -1,6 +1,10 @@
 // The per-request context every pipeline stage reads and fills in. Only the end stage turns it into
 // a metric sample and a log line, so a request is counted once whatever path it took.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Buffer } from 'node:buffer';
+import { randomFillSync } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+// The global `performance` is an accessor (a getter call on every read); the module binding is not.
+import { performance } from 'node:perf_hooks';
 import type { ProxyError } from '../errors.js';
 import type { RouteRuntime, Runtime } from '../runtime/runtime.js';
 
@@ -47,4 +51,44 @@ export function splitUrl(url: string | undefined): { path: string; query: string
   const raw = url ?? '/';
   const q = raw.indexOf('?');
   return q < 0 ? { path: raw, query: '' } : { path: raw.slice(0, q), query: raw.slice(q + 1) };
+}
+
+// ---- request ids ------------------------------------------------------------------------------
+
+/** A client's own X-Request-Id is kept when it is a plain token; otherwise the proxy makes one. */
+const CLIENT_ID = /^[\w.:-]{1,128}$/;
+
+export function requestIdOf(headers: IncomingHttpHeaders): string {
+  const given = headers['x-request-id'];
+  return typeof given === 'string' && CLIENT_ID.test(given) ? given : newRequestId();
+}
+
+/**
+ * A random (version 4) UUID, like crypto.randomUUID(), written as one flat string: randomUUID()
+ * builds its text from 20 concatenated pieces, which the header check of every answer then has to
+ * flatten again (and that costs more than the UUID). Random bytes come 256 ids at a time.
+ */
+const POOL_IDS = 256;
+const pool = Buffer.allocUnsafe(POOL_IDS * 16);
+let pooled = POOL_IDS;
+const text = Buffer.from('00000000-0000-4000-8000-000000000000', 'latin1');
+/** Where each of the 16 bytes' two hex digits go in the text. */
+const DIGITS_AT = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+
+export function newRequestId(): string {
+  if (pooled === POOL_IDS) {
+    randomFillSync(pool);
+    pooled = 0;
+  }
+  const from = pooled++ * 16;
+  for (let i = 0; i < 16; i++) {
+    let byte = pool[from + i] as number;
+    if (i === 6) byte = (byte & 0x0f) | 0x40; // version 4
+    else if (i === 8) byte = (byte & 0x3f) | 0x80; // RFC 4122 variant
+    const at = DIGITS_AT[i] as number;
+    text[at] = HEX[byte >> 4] as number;
+    text[at + 1] = HEX[byte & 0x0f] as number;
+  }
+  return text.toString('latin1');
 }

@@ -1,6 +1,5 @@
 // The client-facing node:http server. It only wires sockets to the pipeline: request → handle,
 // upgrade → WebSocket pass-through to the matched group's primary, malformed HTTP → 400 and close.
-import { randomUUID } from 'node:crypto';
 import { createServer, ServerResponse, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { asProxyError, ExpectationFailedError, RateLimitedError } from '../errors.js';
@@ -10,7 +9,7 @@ import { forwardInfo } from '../upstream/forwarding.js';
 import { passThroughUpgrade, tunnelsOf, UpgradeGate, type OpenTunnels } from '../upstream/upgrade-relay.js';
 import { normaliseTarget } from './request-path.js';
 import type { ProxyState } from './state.js';
-import { splitUrl } from './context.js';
+import { newRequestId, requestIdOf, splitUrl } from './context.js';
 
 export function createTrafficServer(state: ProxyState): Server {
   const { server: cfg } = state.runtime.config;
@@ -28,7 +27,7 @@ export function createTrafficServer(state: ProxyState): Server {
     let path = '/';
     try { path = normaliseTarget(req.url).path; } catch { /* answered as REST */ }
     const kind = state.runtime.match(req.method ?? 'GET', path, req.headers.host)?.group.dialect.kind ?? 'rest';
-    writeError(res, kind, new ExpectationFailedError(`unsupported Expect: ${String(req.headers.expect)}`), randomUUID());
+    writeError(res, kind, new ExpectationFailedError(`unsupported Expect: ${String(req.headers.expect)}`), newRequestId());
   });
   const gate = new UpgradeGate();
   const tunnels = tunnelsOf(server);
@@ -110,8 +109,7 @@ function upgradeWebSocket(state: ProxyState, books: UpgradeBooks, req: IncomingM
   if (!release) return rawError(socket, '429 Too Many Requests', 'too many open WebSocket connections', 'too_many_upgrades');
   delete req.headers['content-length'];
   delete req.headers['transfer-encoding'];
-  const incomingId = req.headers['x-request-id'];
-  const id = typeof incomingId === 'string' && /^[\w.:-]{1,128}$/.test(incomingId) ? incomingId : randomUUID();
+  const id = requestIdOf(req.headers);
   const prefix = route.config.match.pathPrefix.replace(/\/$/, '');
   const forwardPath = route.config.stripPrefix ? path.slice(prefix.length) || '/' : path;
   const query = splitUrl(req.url).query;
