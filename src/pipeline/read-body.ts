@@ -4,34 +4,42 @@
 //
 // Every request with a body comes through here, hits included, so a read allocates one object and
 // its promise: the listeners are the module's own functions and find their read on the request,
-// and all reads share one deadline timer (see the end of the file) instead of setting and clearing
-// one each. (A Map from request to read cost more than the closures it saved: V8 grows and shrinks
-// its table as reads come and go.)
+// and the read is itself the DeadlineCancellation that upstream/deadlines.ts's one shared timer
+// cancels when the body is late (no timer, closure or second record per read). (A Map from
+// request to read cost more than the closures it saved: V8 grows and shrinks its table as reads
+// come and go.)
 import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { BodyTooLargeError, InvalidRequestError, RequestTimeoutError } from '../errors.js';
+import { clearDeadline, DeadlineCancellation, watchDeadline } from '../upstream/deadlines.js';
 
 const READ = Symbol('ledgerproxy.bodyRead');
 
 type ReadingRequest = IncomingMessage & { [READ]?: BodyRead | undefined };
 
-class BodyRead {
+/** A body being read; cancelled (as a DeadlineCancellation) when the whole body is not in by `at`. */
+class BodyRead extends DeadlineCancellation {
   first: Buffer | undefined = undefined;
   /** Chunks after the first (most bodies come in one). */
   more: Buffer[] | undefined = undefined;
   size = 0;
-  /** Neighbours in the list of reads in progress. */
-  prev: BodyRead | undefined = undefined;
-  next: BodyRead | undefined = undefined;
 
   constructor(
     readonly req: ReadingRequest,
     readonly maxBytes: number,
     /** performance.now() by which the whole body must have come. */
-    readonly deadline: number,
+    deadline: number,
     readonly resolve: (body: Buffer) => void,
     readonly reject: (err: Error) => void,
-  ) {}
+  ) {
+    super(deadline);
+    this.listen(this);
+  }
+
+  /** The deadline passed (the shared timer, or already past when the read began). */
+  cancelled(): void {
+    finish(this, new RequestTimeoutError('request body not received in time'));
+  }
 }
 
 export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: number): Promise<Buffer> {
@@ -42,8 +50,8 @@ export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: numb
   return new Promise((resolve, reject) => {
     const read = new BodyRead(req, maxBytes, performance.now() + timeoutMs, resolve, reject);
     (req as ReadingRequest)[READ] = read;
-    startWatching(read);
     req.on('data', onData).on('end', onEnd).on('error', onError).on('aborted', onAborted);
+    watchDeadline(read);
   });
 }
 
@@ -84,7 +92,7 @@ function finish(read: BodyRead, err?: Error): void {
   const req = read.req;
   // Set, not deleted: a delete would turn the request object into a slow dictionary.
   req[READ] = undefined;
-  stopWatching(read);
+  clearDeadline(read);
   req.off('data', onData).off('end', onEnd).off('error', onError).off('aborted', onAborted);
   if (err) {
     req.pause();
@@ -93,53 +101,4 @@ function finish(read: BodyRead, err?: Error): void {
   }
   if (read.more === undefined) read.resolve(read.first ?? Buffer.alloc(0));
   else read.resolve(Buffer.concat([read.first as Buffer, ...read.more], read.size));
-}
-
-// ---- body deadlines ---------------------------------------------------------------------------
-// Reads in progress form a list; one timer is armed for the earliest deadline. A read that ends
-// only leaves the list; the timer, when it fires, fails the reads that are due and re-arms for the
-// next. It is unref'd: a read in progress always has its client's socket, which keeps the process
-// up and whose closing fails the read ('aborted').
-
-let first: BodyRead | undefined;
-let last: BodyRead | undefined;
-let sweep: NodeJS.Timeout | undefined;
-let sweepAt = Infinity;
-
-function startWatching(read: BodyRead): void {
-  read.prev = last;
-  if (last) last.next = read;
-  else first = read;
-  last = read;
-  if (read.deadline < sweepAt) armSweep(read.deadline);
-}
-
-function stopWatching(read: BodyRead): void {
-  if (read.prev) read.prev.next = read.next;
-  else first = read.next;
-  if (read.next) read.next.prev = read.prev;
-  else last = read.prev;
-  read.prev = read.next = undefined;
-}
-
-function armSweep(at: number): void {
-  if (sweep !== undefined) clearTimeout(sweep);
-  sweepAt = at;
-  sweep = setTimeout(expireDue, Math.max(1, Math.ceil(at - performance.now())));
-  sweep.unref();
-}
-
-function expireDue(): void {
-  sweep = undefined;
-  sweepAt = Infinity;
-  // A timer fires by the event loop's clock, which can be up to a millisecond behind this one.
-  const now = performance.now() + 1;
-  let next = Infinity;
-  for (let read = first; read !== undefined;) {
-    const after = read.next;
-    if (read.deadline <= now) finish(read, new RequestTimeoutError('request body not received in time'));
-    else if (read.deadline < next) next = read.deadline;
-    read = after;
-  }
-  if (next !== Infinity) armSweep(next);
 }

@@ -1,6 +1,7 @@
-// The request deadline of upstream calls without a timer per request. Every call in flight that
-// has a deadline is one entry of a min-heap ordered by its time (performance.now() based, as
-// RequestContext.deadline is), and one process-wide timer is armed for the earliest. When it fires,
+// The request deadline of upstream calls, and of client body reads (pipeline/read-body.ts), without
+// a timer per request. Every call in flight that has a deadline, and every body being read, is
+// one entry of a min-heap ordered by its time (performance.now() based, as RequestContext.deadline
+// is), and one process-wide timer is armed for the earliest. When it fires,
 // every entry whose time has come is cancelled with the reason the per-request
 // AbortController + setTimeout used ("request deadline"), so what an attempt cut by the deadline
 // reports — the error, the `aborted` outcome, passive health left alone, no retry — is unchanged.
@@ -34,15 +35,25 @@ let arms = 0;
 /** A cancellation that fires at `at`; already cancelled when `at` has passed. Pair with clearDeadline. */
 export function cancelAtDeadline(at: number): DeadlineCancellation {
   const c = new DeadlineCancellation(at);
-  if (at <= performance.now()) {
+  watchDeadline(c);
+  return c;
+}
+
+/**
+ * Puts a cancellation made elsewhere (a subclass that is also the record of its work, as a body
+ * read is: one object per request instead of two) under the shared timer; cancelled at once when
+ * its time has passed. Pair with clearDeadline.
+ */
+export function watchDeadline(c: DeadlineCancellation): void {
+  if (c.index >= 0 || c.aborted) return;
+  if (c.at <= performance.now()) {
     c.abort(deadlineReason());
-    return c;
+    return;
   }
   c.index = heap.length;
   heap.push(c);
   siftUp(c.index);
-  if (at < armedAt) arm(at);
-  return c;
+  if (c.at < armedAt) arm(c.at);
 }
 
 /** The call is over: its deadline no longer matters. */
@@ -72,7 +83,7 @@ function arm(at: number): void {
   armedAt = at;
   arms++;
   timer = setTimeout(fire, Math.max(1, Math.ceil(at - performance.now())));
-  // Only calls in flight are in the heap, and their sockets keep the process up.
+  // Only calls in flight and body reads are in the heap, and their sockets keep the process up.
   timer.unref();
 }
 

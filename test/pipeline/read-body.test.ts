@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
 import { BodyTooLargeError, InvalidRequestError, RequestTimeoutError } from '../../src/errors.js';
 import { readBody } from '../../src/pipeline/read-body.js';
+import { deadlineStats } from '../../src/upstream/deadlines.js';
 
 interface Exchange {
   req: IncomingMessage;
@@ -157,4 +158,49 @@ t.test('a successful read leaves no timer behind', async (t) => {
   await readBody(req, 10, 60_000);
   t.equal(activeTimers(), before, 'the 60 s timer was cleared');
   res.end();
+});
+
+t.test('a read in progress is one entry of the shared deadline heap (upstream/deadlines.ts), none once it ends', async (t) => {
+  const { next, open } = await server(t);
+  const client = open({ 'content-length': 8 });
+  client.write('half');
+  const { req, res } = await next();
+  const before = deadlineStats().pending;
+  const reading = readBody(req, 100, 60_000);
+  t.equal(deadlineStats().pending, before + 1, 'the read waits on the shared timer');
+  client.end('half');
+  t.equal((await reading).toString(), 'halfhalf');
+  t.equal(deadlineStats().pending, before, 'and leaves it when the body is in');
+  res.end();
+});
+
+t.test('a read whose time has already run out fails at once with RequestTimeoutError', async (t) => {
+  const { next, open } = await server(t);
+  const client = open({ 'content-length': 100 });
+  t.teardown(() => client.destroy());
+  client.write('some');
+  const { req, res } = await next();
+  const before = deadlineStats().pending;
+  const err = await rejectionOf(readBody(req, 1_000, -1));
+  t.ok(err instanceof RequestTimeoutError, `RequestTimeoutError (got ${String(err)})`);
+  t.equal(listenersLeft(req), 0);
+  t.equal(deadlineStats().pending, before, 'nothing left in the heap');
+  res.end();
+});
+
+t.test('many late bodies share one timer and each fails with RequestTimeoutError', async (t) => {
+  const { next, open } = await server(t);
+  const clients = Array.from({ length: 20 }, () => open({ 'content-length': 100 }));
+  t.teardown(() => clients.forEach((c) => c.destroy()));
+  for (const c of clients) c.write('part');
+  const exchanges: Exchange[] = [];
+  for (let i = 0; i < clients.length; i++) exchanges.push(await next());
+  const armed = deadlineStats().timersArmed;
+  // Later deadlines than the earliest: only the first can re-arm the shared timer.
+  const reads = exchanges.map((x, i) => rejectionOf(readBody(x.req, 1_000, 30 + i)));
+  t.ok(deadlineStats().timersArmed - armed <= 1, '20 reads armed at most one timer');
+  const errs = await Promise.all(reads);
+  t.ok(errs.every((e) => e instanceof RequestTimeoutError), 'every read timed out');
+  t.ok(exchanges.every((x) => listenersLeft(x.req) === 0));
+  for (const x of exchanges) x.res.end();
 });
