@@ -53,6 +53,8 @@ export interface RuntimeLease {
 export class Runtime {
   readonly groups: ReadonlyMap<string, GroupRuntime>;
   readonly routes: readonly RouteRuntime[];
+  /** What each route matches on, by route index. */
+  private readonly rules: readonly RouteRule[];
   readonly admission: Admission;
   /** Raw request → cache key for immutable REST reads (see hit-shortcut.ts); per runtime. */
   readonly shortcut = new HitShortcut();
@@ -77,6 +79,7 @@ export class Runtime {
       const staleness = maxStalenessOf(route, group.config);
       return { index, label: route.name ?? route.upstream, config: route, group, snapshot: new HeadSnapshot(staleness), headFreshForMs: headFreshForMs(staleness, group.config) };
     });
+    this.rules = config.routes.map((route) => routeRule(route.match));
   }
 
   /** Keeps the chain identities a previous runtime learned for unchanged groups (see ChainIdentity.adopt). */
@@ -95,16 +98,20 @@ export class Runtime {
     this.sharedFloor?.start();
   }
 
-  /** First matching rule wins. */
+  /**
+   * First matching rule wins. Every request comes through here: the rules are prepared once
+   * (routeRule), and the Host header is normalised only when a rule names a host.
+   */
   match(method: string, path: string, host: string | undefined): RouteRuntime | undefined {
-    const hostName = host?.replace(/:\d+$/, '').toLowerCase();
-    return this.routes.find((r) => {
-      const m = r.config.match;
-      if (!pathHasPrefix(path, m.pathPrefix)) return false;
-      // A route that takes GET takes HEAD too: a HEAD is the GET's read (RFC 9110 §9.3.2).
-      if (m.methods && !m.methods.includes(method) && !(method === 'HEAD' && m.methods.includes('GET'))) return false;
-      return m.host === undefined || m.host.toLowerCase() === hostName;
-    });
+    let hostName: string | undefined | null = null;
+    for (let i = 0; i < this.rules.length; i++) {
+      const rule = this.rules[i] as RouteRule;
+      if (!pathHasPrefix(path, rule.prefix, rule.prefixDir)) continue;
+      if (rule.methods !== undefined && !rule.methods.has(method)) continue;
+      if (rule.host !== undefined && rule.host !== (hostName === null ? (hostName = hostNameOf(host)) : hostName)) continue;
+      return this.routes[i];
+    }
+    return undefined;
   }
 
   /** Leases held by requests still running on this runtime. */
@@ -165,9 +172,38 @@ function buildGroup(name: string, cfg: UpstreamConfig, sessions: SessionRegistry
   return { name, config: cfg, dialect, set, heads, finalityDepth: finalityDepthOf(cfg), chain: new ChainIdentity(set), floor };
 }
 
+/** A route's match rule, prepared once per config. */
+interface RouteRule {
+  prefix: string;
+  /** The prefix ending in `/`: what a longer path must start with. */
+  prefixDir: string;
+  /** Methods taken; a route that takes GET takes HEAD too: a HEAD is the GET's read (RFC 9110 §9.3.2). */
+  methods: ReadonlySet<string> | undefined;
+  /** Lower-cased. */
+  host: string | undefined;
+}
+
+function routeRule(m: RouteConfig['match']): RouteRule {
+  const methods = m.methods === undefined ? undefined : new Set(m.methods);
+  if (methods?.has('GET')) methods.add('HEAD');
+  const prefixDir = m.pathPrefix.endsWith('/') ? m.pathPrefix : `${m.pathPrefix}/`;
+  return { prefix: m.pathPrefix, prefixDir, methods, host: m.host?.toLowerCase() };
+}
+
 /** `/v1` matches `/v1` and `/v1/...` but not `/v10`. */
-function pathHasPrefix(path: string, prefix: string): boolean {
-  if (prefix === '/' || path === prefix) return true;
-  const p = prefix.endsWith('/') ? prefix : `${prefix}/`;
-  return path.startsWith(p);
+function pathHasPrefix(path: string, prefix: string, prefixDir: string): boolean {
+  return prefix === '/' || path === prefix || path.startsWith(prefixDir);
+}
+
+/** The Host header without its port, lower-cased (as `host.replace(/:\d+$/, '').toLowerCase()`). */
+export function hostNameOf(host: string | undefined): string | undefined {
+  if (host === undefined) return undefined;
+  let i = host.length;
+  while (i > 0 && isDigit(host.charCodeAt(i - 1))) i--;
+  const name = i < host.length && i > 0 && host.charCodeAt(i - 1) === 58 /* : */ ? host.slice(0, i - 1) : host;
+  return name.toLowerCase();
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
 }

@@ -2,7 +2,7 @@
 // the grace deadline, never while a request holds it.
 import t from 'tap';
 import { parseConfigText } from '../../src/config/load.js';
-import { Runtime } from '../../src/runtime/runtime.js';
+import { hostNameOf, Runtime } from '../../src/runtime/runtime.js';
 
 // Nodes are never contacted: the runtime is not started.
 const config = parseConfigText(`
@@ -70,4 +70,32 @@ routes:
   t.equal(rt.match('HEAD', '/v1', undefined)?.index, 0);
   t.equal(rt.match('PUT', '/v1', undefined), undefined);
   t.equal(rt.match('HEAD', '/rpc', undefined), undefined, 'no GET, no HEAD');
+});
+
+t.test('hostNameOf is the old pattern form, host.replace(/:\\d+$/, "").toLowerCase()', async (t) => {
+  const hosts = ['', 'a', 'A.Example.COM', 'example.com:8080', 'example.com:', ':80', '80', 'a:12:34', 'x:1a', '[::1]', '[::1]:9090', '::1', 'h:007', 'H:', '1.2.3.4:5'];
+  for (const h of hosts) t.equal(hostNameOf(h), h.replace(/:\d+$/, '').toLowerCase(), JSON.stringify(h));
+  t.equal(hostNameOf(undefined), undefined);
+});
+
+t.test('match: host rules are exact, case-insensitive, port ignored; the first match wins in order', async (t) => {
+  const rt = new Runtime(parseConfigText(`
+server: { listen: 127.0.0.1:0, admin: 127.0.0.1:0 }
+upstreams:
+  a: { dialect: aptos-rest, primary: http://127.0.0.1:9/ }
+routes:
+  - match: { pathPrefix: /v1, host: Aptos.Example }
+    upstream: a
+  - match: { pathPrefix: /v1/, methods: [POST] }
+    upstream: a
+  - match: { pathPrefix: / }
+    upstream: a
+`, 'test'));
+  t.teardown(() => rt.close());
+  t.equal(rt.match('GET', '/v1/x', 'aptos.example:8080')?.index, 0);
+  t.equal(rt.match('GET', '/v1', 'APTOS.EXAMPLE')?.index, 0);
+  t.equal(rt.match('POST', '/v1/x', 'other.example')?.index, 1, 'another host falls through to the next rule');
+  t.equal(rt.match('POST', '/v1/x', undefined)?.index, 1, 'no Host header: host rules never match');
+  t.equal(rt.match('GET', '/v1/x', undefined)?.index, 2);
+  t.equal(rt.match('POST', '/v1', undefined)?.index, 2, 'a prefix written /v1/ does not take /v1 itself');
 });
