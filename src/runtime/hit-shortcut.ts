@@ -10,19 +10,21 @@
 // key under the new runtime's route 0. Bounded; a remembered key whose entry is gone is a miss
 // that takes the full path.
 import type { IncomingHttpHeaders } from 'node:http';
-import { LRUCache } from 'lru-cache';
 import type { CallPlan } from './types.js';
 
 /** Bodies up to this size take part (view calls are far smaller); larger ones always parse. */
 const MAX_BODY = 4096;
 
+/** Fingerprints remembered at most (each holds its request's bytes as text and a key). */
+const MAX_REMEMBERED = 20_000;
+
 export interface RememberedKey {
-  key: string;
-  callName: string;
+  readonly key: string;
+  readonly callName: string;
 }
 
 export class HitShortcut {
-  private readonly keys = new LRUCache<string, RememberedKey>({ max: 20_000 });
+  private readonly keys = new RememberedKeys(MAX_REMEMBERED);
 
   /** The request's exact bytes as a map key, or undefined when it cannot take the shortcut. */
   fingerprint(routeIndex: number, method: string, path: string, query: string, headers: IncomingHttpHeaders, body: Buffer): string | undefined {
@@ -47,6 +49,58 @@ export class HitShortcut {
   remember(fingerprint: string, plan: CallPlan): void {
     const immutable = plan.call.cls === 'immutable' && plan.ttlClass === 'immutable' && plan.forwardPin === undefined;
     if (!immutable || !plan.store || plan.key === undefined || plan.call.rest === undefined) return;
-    this.keys.set(fingerprint, { key: plan.key, callName: plan.call.name });
+    this.keys.set(fingerprint, plan.key, plan.call.name);
+  }
+}
+
+class Remembered implements RememberedKey {
+  /** Looked up since it last came to the front of the eviction order. */
+  used = false;
+
+  constructor(
+    readonly key: string,
+    readonly callName: string,
+  ) {}
+}
+
+/**
+ * A bounded map with second-chance eviction (CLOCK): when full, the oldest fingerprint goes unless
+ * it was looked up since it was last at the front, in which case it moves to the back with its
+ * flag cleared. Hot fingerprints stay, as in an LRU, but a lookup — which every shortcut hit makes —
+ * only sets a flag: lru-cache's get cost an options object, a status check and a list move per hit.
+ * Eviction is amortised O(1): each step past a used entry clears a flag a lookup had to set.
+ */
+export class RememberedKeys {
+  private readonly map = new Map<string, Remembered>();
+
+  constructor(private readonly max: number) {}
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get(fingerprint: string): RememberedKey | undefined {
+    const r = this.map.get(fingerprint);
+    if (r !== undefined) r.used = true;
+    return r;
+  }
+
+  set(fingerprint: string, key: string, callName: string): void {
+    const r = new Remembered(key, callName);
+    if (this.map.delete(fingerprint)) {
+      this.map.set(fingerprint, r);
+      return;
+    }
+    if (this.map.size >= this.max) this.evictOne();
+    this.map.set(fingerprint, r);
+  }
+
+  private evictOne(): void {
+    for (const [fingerprint, r] of this.map) {
+      this.map.delete(fingerprint);
+      if (!r.used) return;
+      r.used = false;
+      this.map.set(fingerprint, r);
+    }
   }
 }
