@@ -4,9 +4,10 @@
 //   ─▶ end (metrics + log), release the lease.
 // The request reads only the runtime it leased at its start (ctx.runtime), never the state's
 // current one: a reload mid-request changes nothing under it. Whether the request is streamed
-// rather than served from buffers is decided in one place (serveBuffered's answer), and it is
-// streamed by one call to passThrough. Each stage either continues or produces the reply; none
-// calls back into an earlier one.
+// rather than served from buffers is decided by the buffered path alone (the dialect's plan before
+// the body, serveBuffered's answer after it), and it is streamed by one call to passThrough
+// (streamIfAsked). Each stage either continues or produces the reply; none calls back into an
+// earlier one.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Call, InboundRequest, ParsedRequest } from '../dialects/types.js';
@@ -42,21 +43,45 @@ interface StreamInstead {
   body?: Buffer | undefined;
 }
 
-export async function handleRequest(state: ProxyState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/**
+ * Promise-chained rather than async: a hit waits on one thing, its body, and every async level
+ * above it cost a promise and a resumption per request (three levels: three microtask hops). Now a
+ * hit takes two: the body's arrival, and this request's end.
+ */
+export function handleRequest(state: ProxyState, req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
   const lease = state.acquire();
   const ctx = createContext(lease.runtime, req, res);
   inflightCell.value++;
+  let staged: Promise<void> | undefined;
   try {
-    await runStages(state, ctx);
+    staged = runStages(state, ctx);
   } catch (err) {
-    ctx.error = asProxyError(err);
-    ctx.cacheResult = 'error';
-    ctx.status = ctx.error.status;
-    writeError(res, ctx.route?.group.dialect.kind ?? 'rest', ctx.error, ctx.id);
-  } finally {
-    endRequest(ctx, state.log, ctx.runtime.config.log.requests);
-    releaseWhenDone(lease, res);
+    answerError(ctx, err);
   }
+  if (staged === undefined) return finishRequest(state, ctx, lease);
+  return staged.then(
+    () => finishRequest(state, ctx, lease),
+    (err: unknown) => {
+      answerError(ctx, err);
+      finishRequest(state, ctx, lease);
+    },
+  );
+}
+
+function answerError(ctx: RequestContext, err: unknown): void {
+  ctx.error = asProxyError(err);
+  ctx.cacheResult = 'error';
+  ctx.status = ctx.error.status;
+  writeError(ctx.res, ctx.route?.group.dialect.kind ?? 'rest', ctx.error, ctx.id);
+}
+
+function finishRequest(state: ProxyState, ctx: RequestContext, lease: RuntimeLease): undefined {
+  try {
+    endRequest(ctx, state.log, ctx.runtime.config.log.requests);
+  } finally {
+    releaseWhenDone(lease, ctx.res);
+  }
+  return undefined;
 }
 
 /** Leases whose handler is done while their response still goes on, by response. */
@@ -98,38 +123,42 @@ function createContext(runtime: Runtime, req: IncomingMessage, res: ServerRespon
   return ctx;
 }
 
-async function runStages(state: ProxyState, ctx: RequestContext): Promise<void> {
+/** Synchronous up to the body (throws the client errors found before it); the promise is the rest. */
+function runStages(state: ProxyState, ctx: RequestContext): Promise<void> | undefined {
   if (ctx.error) throw ctx.error;
   const route = ctx.runtime.match(ctx.method, ctx.path, ctx.req.headers.host);
   if (!route) throw new NoRouteError(`no route for ${ctx.method} ${ctx.path}`);
   ctx.route = route;
   const path = route.config.stripPrefix ? stripPrefix(ctx.path, route.config.match.pathPrefix) : ctx.path;
   // Admission first: strongRead needs the API key admit() took off the request.
-  const client = ctx.runtime.admission.admit(ctx.req);
+  ctx.runtime.admission.admit(ctx.req);
   const strong = ctx.runtime.admission.strongRead(ctx.req);
-  const streamInstead = await serveBuffered(state, ctx, path, strong, client);
-  if (streamInstead) await streamThrough(ctx, path, strong, streamInstead);
+  const dialect = route.group.dialect;
+  const plan = dialect.plan(ctx.method, path);
+  if (plan.mode === 'passthrough') return streamIfAsked(ctx, path, strong, { write: plan.write });
+  return readBody(ctx.req, ctx.runtime.config.server.maxBodyBytes, remaining(ctx)).then((body) => {
+    const answer = serveBuffered(state, ctx, path, strong, body);
+    return answer instanceof Promise ? answer.then((how) => streamIfAsked(ctx, path, strong, how)) : streamIfAsked(ctx, path, strong, answer);
+  });
 }
 
 /**
- * The buffered path: body, parse, plan, call steps, write. Answers how to stream the request
- * instead, when the dialect says it must be (before the body: unknown paths, event streams; after
- * parsing: a request it hands back) or the one answer was too large to buffer.
+ * The buffered path once the body is in: parse, plan, call steps, write. Answers how to stream
+ * the request instead, when the dialect says it must be (after parsing: a request it hands back)
+ * or the one answer was too large to buffer; a hit found from the request bytes is answered here
+ * and then, synchronously.
  */
-async function serveBuffered(state: ProxyState, ctx: RequestContext, path: string, strong: boolean, client: string): Promise<StreamInstead | undefined> {
+function serveBuffered(state: ProxyState, ctx: RequestContext, path: string, strong: boolean, body: Buffer): StreamInstead | undefined | Promise<StreamInstead | undefined> {
   const route = ctx.route!;
   const { runtime, req } = ctx;
   const dialect = route.group.dialect;
-  const plan = dialect.plan(ctx.method, path);
-  if (plan.mode === 'passthrough') return { write: plan.write };
-  const body = await readBody(req, runtime.config.server.maxBodyBytes, remaining(ctx));
   const fingerprint = dialect.keyFromRequestBytes ? runtime.shortcut.fingerprint(route.index, ctx.method, path, ctx.query, req.headers, body) : undefined;
   if (fingerprint !== undefined && serveRemembered(state, ctx, fingerprint)) return undefined;
   const inbound: InboundRequest = { method: ctx.method, path, query: ctx.query, headers: req.headers, body };
   const parsed = dialect.parse(inbound, runtime.config.limits);
   if (parsed.kind === 'passthrough') return { write: parsed.write, body };
   if (parsed.kind === 'jsonrpc') {
-    runtime.admission.charge(client, parsed.calls.length - 1);
+    runtime.admission.charge(req, parsed.calls.length - 1);
     methodPolicyFor(route.group.config).apply(parsed.calls);
   }
   return serveParsed(state, ctx, parsed, inbound, { strong, minVersion: minVersion(ctx), fingerprint });
@@ -223,7 +252,11 @@ function fetchContext(ctx: RequestContext, strong: boolean): FetchContext {
   };
 }
 
-/** The one place a request is streamed to a node, whatever decided it (serveBuffered). */
+/** The one place a request is streamed to a node, whatever decided it (the plan, or serveBuffered's answer). */
+function streamIfAsked(ctx: RequestContext, path: string, strong: boolean, how: StreamInstead | undefined): Promise<void> | undefined {
+  return how === undefined ? undefined : streamThrough(ctx, path, strong, how);
+}
+
 async function streamThrough(ctx: RequestContext, path: string, strong: boolean, how: StreamInstead): Promise<void> {
   const route = ctx.route!;
   // Proxy-only headers end here (parsed requests never forward client headers, so only this path strips them).

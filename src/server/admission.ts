@@ -28,15 +28,15 @@ export class Admission {
   }
 
   /**
-   * Checks the API key (removing its header) and takes one token; throws the client error. Every
-   * way in goes through here: plain requests, pass-through and WebSocket upgrades alike.
+   * Checks the API key (removing its header) and, under a rate limit, takes one token; throws the
+   * client error. Every way in goes through here: plain requests, pass-through and WebSocket
+   * upgrades alike. Who the client is (clientKey) is worked out only for a bucket: every request,
+   * hits included, comes through here, and most configs set no rate limit.
    */
-  admit(req: IncomingMessage): string {
+  admit(req: IncomingMessage): void {
     const apiKey = this.checkKey(req);
     if (apiKey !== undefined) this.keys.set(req, apiKey);
-    const client = this.clientKey(req, apiKey);
-    this.take(client, 1);
-    return client;
+    if (this.buckets !== undefined) this.take(this.clientKey(req), 1);
   }
 
   /** The header that carries API keys (never forwarded), when keys are configured. */
@@ -58,9 +58,16 @@ export class Admission {
     return key !== undefined && policy.keys.some((k) => sameSecret(k, key));
   }
 
-  /** Takes `n` more tokens for the extra calls of a JSON-RPC batch. */
-  charge(client: string, n: number): void {
-    if (n > 0) this.take(client, n);
+  /** Takes `n` more tokens for the extra calls of a JSON-RPC batch of this (admitted) request. */
+  charge(req: IncomingMessage, n: number): void {
+    if (n > 0 && this.buckets !== undefined) this.take(this.clientKey(req), n);
+  }
+
+  /** Whose bucket (and whose upgrade allowance) an admitted request counts against. */
+  clientKey(req: IncomingMessage): string {
+    const apiKey = this.keys.get(req);
+    if (this.config.rateLimit?.keyBy === 'apiKey' && apiKey) return `key:${apiKey}`;
+    return `ip:${this.forwarded.client(req).ip}`;
   }
 
   private checkKey(req: IncomingMessage): string | undefined {
@@ -72,11 +79,6 @@ export class Admission {
       throw new UnauthorizedError(`a valid ${cfg.header} header is required`);
     }
     return given;
-  }
-
-  private clientKey(req: IncomingMessage, apiKey: string | undefined): string {
-    if (this.config.rateLimit?.keyBy === 'apiKey' && apiKey) return `key:${apiKey}`;
-    return `ip:${this.forwarded.client(req).ip}`;
   }
 
   private take(client: string, n: number): void {

@@ -98,7 +98,8 @@ function upgradeWebSocket(state: ProxyState, books: UpgradeBooks, req: IncomingM
   if (!route || req.method !== 'GET') return rawError(socket, '404 Not Found', 'no route for this WebSocket', 'no_route');
   let client: string;
   try {
-    client = runtime.admission.admit(req);
+    runtime.admission.admit(req);
+    client = runtime.admission.clientKey(req);
   } catch (err) {
     const e = asProxyError(err);
     const retryAfter = e instanceof RateLimitedError ? e.retryAfterS : undefined;
