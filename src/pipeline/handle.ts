@@ -152,8 +152,10 @@ function serveBuffered(state: ProxyState, ctx: RequestContext, path: string, str
   const route = ctx.route!;
   const { runtime, req } = ctx;
   const dialect = route.group.dialect;
-  const fingerprint = dialect.keyFromRequestBytes ? runtime.shortcut.fingerprint(route.index, ctx.method, path, ctx.query, req.headers, body) : undefined;
-  if (fingerprint !== undefined && serveRemembered(state, ctx, fingerprint)) return undefined;
+  const keyed = dialect.keyFromRequestBytes === true;
+  if (keyed && serveRemembered(state, ctx, path, body)) return undefined;
+  // Not remembered: the full path remembers the key under these bytes (serveParsed).
+  const fingerprint = keyed ? runtime.shortcut.fingerprint(route.index, ctx.method, path, ctx.query, req.headers, body) : undefined;
   const inbound: InboundRequest = { method: ctx.method, path, query: ctx.query, headers: req.headers, body };
   const parsed = dialect.parse(inbound, runtime.config.limits);
   if (parsed.kind === 'passthrough') return { write: parsed.write, body };
@@ -165,8 +167,8 @@ function serveBuffered(state: ProxyState, ctx: RequestContext, path: string, str
 }
 
 /** An L1 hit found from the request bytes alone (runtime/hit-shortcut.ts); false: take the full path. */
-function serveRemembered(state: ProxyState, ctx: RequestContext, fingerprint: string): boolean {
-  const remembered = ctx.runtime.shortcut.lookup(fingerprint);
+function serveRemembered(state: ProxyState, ctx: RequestContext, path: string, body: Buffer): boolean {
+  const remembered = ctx.runtime.shortcut.lookup(ctx.route!.index, ctx.method, path, ctx.query, ctx.req.headers, body);
   const entry = remembered === undefined ? undefined : state.cache.memory.getSync(remembered.key, false);
   if (!remembered || !entry) return false;
   const group = ctx.route!.group.name;
