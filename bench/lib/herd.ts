@@ -65,13 +65,22 @@ export function median(values: readonly number[]): number {
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
-/** CPU time (ms) all threads of a process have run so far, from /proc/<pid>/task/<tid>/schedstat (ns); NaN where unreadable. */
-export function processCpuMs(pid: number): number {
+/**
+ * CPU time (ms) a process has run so far: its main thread (where a node process runs all its
+ * JavaScript: the serial part of a herd) and all its threads (GC helpers, libuv pool), from
+ * /proc/<pid>/task/<tid>/schedstat (ns). NaN where unreadable.
+ */
+export function processCpuMs(pid: number): { main: number; all: number } {
   try {
-    let ns = 0;
-    for (const tid of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    return ns / 1e6;
+    let all = 0;
+    let main = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      all += ns;
+      if (Number(tid) === pid) main = ns;
+    }
+    return { main: main / 1e6, all: all / 1e6 };
   } catch {
-    return NaN;
+    return { main: NaN, all: NaN };
   }
 }

@@ -25,8 +25,8 @@ interface Round {
   bad: number;
   /** Connections the client had to open for this herd (0: all 500 went over the warmed ones). */
   newConnections: number;
-  /** CPU the target's process (all threads) used from the first send to the last answer, ms; NaN when not known. */
-  cpuMs: number;
+  /** CPU the target's process used from the first send to the last answer, ms (main thread, all threads); NaN when not known. */
+  cpuMs: { main: number; all: number };
 }
 
 interface Target {
@@ -41,9 +41,10 @@ async function herdRound(mock: Mock, client: HerdClient, path: string, pid: numb
   const body = viewBody(`0x${freshTag()}`);
   await mock.reset();
   const connectsBefore = client.connects;
-  const cpuBefore = pid === undefined ? NaN : processCpuMs(pid);
+  const cpuBefore = pid === undefined ? undefined : processCpuMs(pid);
   const answers = await client.fire({ method: 'POST', path, headers: JSON_HEADERS, body });
-  const cpuMs = pid === undefined ? NaN : processCpuMs(pid) - cpuBefore;
+  const cpuAfter = pid === undefined ? undefined : processCpuMs(pid);
+  const cpuMs = cpuBefore && cpuAfter ? { main: cpuAfter.main - cpuBefore.main, all: cpuAfter.all - cpuBefore.all } : { main: NaN, all: NaN };
   await sleep(200);
   const upstream = (await mock.calls()).view;
   const misses = answers.filter((a) => a.xCache === 'MISS').sort((x, y) => x.sentAt - y.sentAt);
@@ -64,6 +65,10 @@ async function herdRound(mock: Mock, client: HerdClient, path: string, pid: numb
     newConnections: client.connects - connectsBefore,
     cpuMs,
   };
+}
+
+function fmtCpu(c: { main: number; all: number }): string {
+  return Number.isNaN(c.main) ? '—' : `${fmtMs(c.main)} / ${fmtMs(c.all)}`;
 }
 
 export async function scenarioHerd(ctx: Ctx): Promise<Section> {
@@ -118,7 +123,7 @@ export async function scenarioHerd(ctx: Ctx): Promise<Section> {
     for (let r = 0; r < rounds; r++) {
       for (const t of targets) {
         const round = await herdRound(mock, clientOf.get(t.name) as HerdClient, path, t.pid);
-        ctx.log(`    ${t.name.padEnd(36)} round ${r + 1}: node calls ${round.upstream}, leader ${fmtMs(round.leaderMs)} ms, follower p50 ${fmtMs(round.followerP50)} ms p99 ${fmtMs(round.followerP99)} ms, CPU ${fmtMs(round.cpuMs)} ms, new conns ${round.newConnections} [${round.labels}]`);
+        ctx.log(`    ${t.name.padEnd(36)} round ${r + 1}: node calls ${round.upstream}, leader ${fmtMs(round.leaderMs)} ms, follower p50 ${fmtMs(round.followerP50)} ms p99 ${fmtMs(round.followerP99)} ms, CPU ${fmtCpu(round.cpuMs)} ms, new conns ${round.newConnections} [${round.labels}]`);
         results.get(t.name)?.push(round);
       }
     }
@@ -129,14 +134,15 @@ export async function scenarioHerd(ctx: Ctx): Promise<Section> {
       'Each latency is timed from that request\'s own send; the leader is the answer with X-Cache MISS. "Send spread" is the time',
       `from the first to the last send of a round. ${rounds} round(s) per target, taken in turn (round 1 of every target, then round 2, ...); the table shows each round.`,
       '"New conns": connections the client opened during the herd (0: every request went over a warmed keep-alive connection).',
-      '"CPU ms": CPU time of the target\'s process, all threads, from the first send to the last answer (node targets only).',
+      '"CPU ms": CPU time of the target\'s process from the first send to the last answer, main thread / all threads (node targets only;',
+      'the main thread runs all of a node process\'s JavaScript, the other threads are mostly V8\'s GC helpers).',
       '',
-      '| target | round | node calls | leader ms | follower p50 ms | follower p99 ms | follower max ms | p50 / leader | send spread ms | CPU ms | new conns | X-Cache |',
+      '| target | round | node calls | leader ms | follower p50 ms | follower p99 ms | follower max ms | p50 / leader | send spread ms | CPU ms main / all | new conns | X-Cache |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ];
     for (const [name, list] of results) {
       list.forEach((r, i) => {
-        lines.push(`| ${name} | ${i + 1} | ${r.upstream} | ${fmtMs(r.leaderMs)} | ${fmtMs(r.followerP50)} | ${fmtMs(r.followerP99)} | ${fmtMs(r.followerMax)} | ${fmtRatio(r.followerP50 / r.leaderMs)} | ${fmtMs(r.sendSpreadMs)} | ${Number.isNaN(r.cpuMs) ? '—' : fmtMs(r.cpuMs)} | ${r.newConnections} | ${r.labels}${r.bad ? `, ${r.bad} non-200` : ''} |`);
+        lines.push(`| ${name} | ${i + 1} | ${r.upstream} | ${fmtMs(r.leaderMs)} | ${fmtMs(r.followerP50)} | ${fmtMs(r.followerP99)} | ${fmtMs(r.followerMax)} | ${fmtRatio(r.followerP50 / r.leaderMs)} | ${fmtMs(r.sendSpreadMs)} | ${fmtCpu(r.cpuMs)} | ${r.newConnections} | ${r.labels}${r.bad ? `, ${r.bad} non-200` : ''} |`);
       });
     }
     lines.push('');
