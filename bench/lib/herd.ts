@@ -1,5 +1,6 @@
 // A cold herd: N identical requests sent at once over N already-open keep-alive connections, each
 // timed from its own send to its last body byte. The leader is the answer marked X-Cache MISS.
+import { readdirSync, readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 
 export interface HerdAnswer {
@@ -14,9 +15,12 @@ export interface HerdAnswer {
 
 export class HerdClient {
   private readonly pool: Pool;
+  /** Connections opened so far: a herd that opens any was not sent over the warmed connections. */
+  connects = 0;
 
   constructor(readonly origin: string, readonly size: number) {
     this.pool = new Pool(origin, { connections: size, pipelining: 1, keepAliveTimeout: 120_000, keepAliveMaxTimeout: 120_000 });
+    this.pool.on('connect', () => this.connects++);
   }
 
   /** Opens `size` connections (warmPath must be answered by the server itself, without upstream). */
@@ -59,4 +63,24 @@ export function median(values: readonly number[]): number {
   if (s.length === 0) return NaN;
   const mid = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/**
+ * CPU time (ms) a process has run so far: its main thread (where a node process runs all its
+ * JavaScript: the serial part of a herd) and all its threads (GC helpers, libuv pool), from
+ * /proc/<pid>/task/<tid>/schedstat (ns). NaN where unreadable.
+ */
+export function processCpuMs(pid: number): { main: number; all: number } {
+  try {
+    let all = 0;
+    let main = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      all += ns;
+      if (Number(tid) === pid) main = ns;
+    }
+    return { main: main / 1e6, all: all / 1e6 };
+  } catch {
+    return { main: NaN, all: NaN };
+  }
 }

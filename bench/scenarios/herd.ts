@@ -3,7 +3,8 @@
 // than the leader. nginx with proxy_cache_lock as a reference.
 import { fmtMs, fmtRatio, freshTag, goal, type Ctx, type Goal, type Section } from '../lib/bench.js';
 import { runLoad } from '../lib/driver.js';
-import { HerdClient, median, percentile, type HerdAnswer } from '../lib/herd.js';
+import { startBaselines } from '../lib/baseline.js';
+import { HerdClient, median, percentile, processCpuMs, type HerdAnswer } from '../lib/herd.js';
 import { sleep, type Child } from '../lib/proc.js';
 import { startMock, startNginx, startProxy, type Mock } from '../lib/stack.js';
 import { startVarnish } from '../lib/varnish.js';
@@ -22,12 +23,28 @@ interface Round {
   sendSpreadMs: number;
   labels: string;
   bad: number;
+  /** Connections the client had to open for this herd (0: all 500 went over the warmed ones). */
+  newConnections: number;
+  /** CPU the target's process used from the first send to the last answer, ms (main thread, all threads); NaN when not known. */
+  cpuMs: { main: number; all: number };
 }
 
-async function herdRound(mock: Mock, client: HerdClient, path: string): Promise<Round> {
+interface Target {
+  name: string;
+  origin: string;
+  warm: string;
+  /** The target's process, for its CPU per herd (node targets: one process does all the work). */
+  pid?: number;
+}
+
+async function herdRound(mock: Mock, client: HerdClient, path: string, pid: number | undefined): Promise<Round> {
   const body = viewBody(`0x${freshTag()}`);
   await mock.reset();
+  const connectsBefore = client.connects;
+  const cpuBefore = pid === undefined ? undefined : processCpuMs(pid);
   const answers = await client.fire({ method: 'POST', path, headers: JSON_HEADERS, body });
+  const cpuAfter = pid === undefined ? undefined : processCpuMs(pid);
+  const cpuMs = cpuBefore && cpuAfter ? { main: cpuAfter.main - cpuBefore.main, all: cpuAfter.all - cpuBefore.all } : { main: NaN, all: NaN };
   await sleep(200);
   const upstream = (await mock.calls()).view;
   const misses = answers.filter((a) => a.xCache === 'MISS').sort((x, y) => x.sentAt - y.sentAt);
@@ -45,7 +62,13 @@ async function herdRound(mock: Mock, client: HerdClient, path: string): Promise<
     sendSpreadMs: Math.max(...answers.map((a) => a.sentAt)),
     labels: [...counts].map(([k, v]) => `${k} ${v}`).join(', ') + (bodies.size === 1 ? '' : ` (${bodies.size} distinct bodies!)`),
     bad: answers.filter((a) => a.status !== 200).length,
+    newConnections: client.connects - connectsBefore,
+    cpuMs,
   };
+}
+
+function fmtCpu(c: { main: number; all: number }): string {
+  return Number.isNaN(c.main) ? '—' : `${fmtMs(c.main)} / ${fmtMs(c.all)}`;
 }
 
 export async function scenarioHerd(ctx: Ctx): Promise<Section> {
@@ -58,7 +81,11 @@ export async function scenarioHerd(ctx: Ctx): Promise<Section> {
     children.push(proxy.child);
     const lv = (await mock.calls()).aptos_version - 1000;
     const path = `/v1/view?ledger_version=${lv}`;
-    const targets: Array<{ name: string; origin: string; warm: string }> = [{ name: 'ledgerproxy', origin: proxy.origin, warm: '/__warm' }];
+    const targets: Target[] = [{ name: 'ledgerproxy', origin: proxy.origin, warm: '/__warm', pid: proxy.child.pid }];
+    for (const base of await startBaselines(ctx, mock.origin)) {
+      children.push(base.child);
+      targets.push({ name: base.name, origin: base.origin, warm: '/__warm', pid: base.child.pid });
+    }
     if (ctx.opts.useNginx) {
       const nginx = await startNginx(ctx.env, mock.origin);
       if (nginx) {
@@ -73,40 +100,49 @@ export async function scenarioHerd(ctx: Ctx): Promise<Section> {
         targets.push({ name: VARNISH_HERD, origin: varnish.origin, warm: '/__warm' });
       }
     }
-    const rounds = ctx.opts.quick ? 1 : 3;
+    // At least 3 herds per target (--rounds asks for more): one herd is one sample of a noisy figure.
+    const rounds = ctx.opts.quick ? 1 : Math.max(3, ctx.opts.rounds);
     const results = new Map<string, Round[]>();
+    // A cold key, not a cold process: each target's code paths are warmed first (node at 0 ms,
+    // distinct keys), then one herd per target that is not counted. The counted rounds take the
+    // targets in turn (round 1 of each, then round 2 of each, ...): a machine that gets busier or
+    // quieter during the run weighs on every target alike, not on whichever ran last.
+    const clientOf = new Map<string, HerdClient>();
+    await mock.setLatency(0);
     for (const t of targets) {
-      // The proxy answers /__warm itself (no route: 404), nginx with a 204: connections open, no node call.
+      // The proxy answers /__warm itself (no route: 404), nginx and Varnish with a 204: connections open, no node call.
       const client = new HerdClient(t.origin, HERD_SIZE);
       clients.push(client);
+      clientOf.set(t.name, client);
       await client.warm(t.warm);
-      // A cold key, not a cold process: warm the target's code paths first (node at 0 ms, distinct
-      // keys, then one herd that is not counted).
-      await mock.setLatency(0);
       await runLoad(ctx.driver, ctx.env, { origin: t.origin, workload: { kind: 'view-distinct', path, tag: freshTag() }, connections: ctx.opts.connections, durationSec: Math.max(1, ctx.opts.warmupSec) });
-      await mock.setLatency(HERD_LATENCY_MS);
-      await herdRound(mock, client, path);
-      const list: Round[] = [];
-      for (let r = 0; r < rounds; r++) {
-        const round = await herdRound(mock, client, path);
-        ctx.log(`    ${t.name.padEnd(36)} round ${r + 1}: node calls ${round.upstream}, leader ${fmtMs(round.leaderMs)} ms, follower p50 ${fmtMs(round.followerP50)} ms p99 ${fmtMs(round.followerP99)} ms [${round.labels}]`);
-        list.push(round);
+      results.set(t.name, []);
+    }
+    await mock.setLatency(HERD_LATENCY_MS);
+    for (const t of targets) await herdRound(mock, clientOf.get(t.name) as HerdClient, path, t.pid);
+    for (let r = 0; r < rounds; r++) {
+      for (const t of targets) {
+        const round = await herdRound(mock, clientOf.get(t.name) as HerdClient, path, t.pid);
+        ctx.log(`    ${t.name.padEnd(36)} round ${r + 1}: node calls ${round.upstream}, leader ${fmtMs(round.leaderMs)} ms, follower p50 ${fmtMs(round.followerP50)} ms p99 ${fmtMs(round.followerP99)} ms, CPU ${fmtCpu(round.cpuMs)} ms, new conns ${round.newConnections} [${round.labels}]`);
+        results.get(t.name)?.push(round);
       }
-      results.set(t.name, list);
     }
     const lines = [
       `Workload: ${HERD_SIZE} identical \`POST ${path}\` (a fresh argument per round, so the key is cold) sent at once over`,
       `${HERD_SIZE} pre-opened keep-alive connections (undici Pool in the orchestrator); the mock answers after ${HERD_LATENCY_MS} ms.`,
       `Before the counted rounds each target is warmed (${Math.max(1, ctx.opts.warmupSec)} s of distinct views with the node at 0 ms, then one uncounted herd).`,
       'Each latency is timed from that request\'s own send; the leader is the answer with X-Cache MISS. "Send spread" is the time',
-      `from the first to the last send of a round. ${rounds} round(s) per target; the table shows each round.`,
+      `from the first to the last send of a round. ${rounds} round(s) per target, taken in turn (round 1 of every target, then round 2, ...); the table shows each round.`,
+      '"New conns": connections the client opened during the herd (0: every request went over a warmed keep-alive connection).',
+      '"CPU ms": CPU time of the target\'s process from the first send to the last answer, main thread / all threads (node targets only;',
+      'the main thread runs all of a node process\'s JavaScript, the other threads are mostly V8\'s GC helpers).',
       '',
-      '| target | round | node calls | leader ms | follower p50 ms | follower p99 ms | follower max ms | p50 / leader | send spread ms | X-Cache |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+      '| target | round | node calls | leader ms | follower p50 ms | follower p99 ms | follower max ms | p50 / leader | send spread ms | CPU ms main / all | new conns | X-Cache |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ];
     for (const [name, list] of results) {
       list.forEach((r, i) => {
-        lines.push(`| ${name} | ${i + 1} | ${r.upstream} | ${fmtMs(r.leaderMs)} | ${fmtMs(r.followerP50)} | ${fmtMs(r.followerP99)} | ${fmtMs(r.followerMax)} | ${fmtRatio(r.followerP50 / r.leaderMs)} | ${fmtMs(r.sendSpreadMs)} | ${r.labels}${r.bad ? `, ${r.bad} non-200` : ''} |`);
+        lines.push(`| ${name} | ${i + 1} | ${r.upstream} | ${fmtMs(r.leaderMs)} | ${fmtMs(r.followerP50)} | ${fmtMs(r.followerP99)} | ${fmtMs(r.followerMax)} | ${fmtRatio(r.followerP50 / r.leaderMs)} | ${fmtMs(r.sendSpreadMs)} | ${fmtCpu(r.cpuMs)} | ${r.newConnections} | ${r.labels}${r.bad ? `, ${r.bad} non-200` : ''} |`);
       });
     }
     lines.push('');

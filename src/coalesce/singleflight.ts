@@ -5,21 +5,48 @@
 // followers as the same error, with no hidden retry storm behind it. A follower's wait is bounded
 // by its own deadline; the shared call itself is bounded by the leader's upstream timeouts, and a
 // client that disconnects cancels neither.
+//
+// A herd is hundreds of followers on one flight, all answered in the same turn once the leader
+// settles. So a follower that joins with its deadline (joinBounded) waits in the flight itself:
+// the flight settles each follower's own promise directly (one hop, not the shared promise and
+// then a deadline wrapper), and the deadlines of all its followers share one timer, armed for the
+// earliest of them. A timer per follower was a native timer created and cleared 500 times a herd.
 
 export interface Leader<T> {
   settle(value: T): void;
   fail(err: unknown): void;
 }
 
+/** A follower waiting in its flight until `at` (performance.now() ms). */
+interface Waiter<T> {
+  at: number;
+  resolve: (v: T) => void;
+  reject: (e: unknown) => void;
+  onTimeout: () => Error;
+}
+
 /**
- * One flight. Its promise is made when the first follower joins: most calls are never joined (a
- * batch of 20 new calls leads 20 flights nobody follows), and a leader alone needs no promise.
+ * Marks the promises joinBounded made: their deadline is the flight's business (see isBounded). A
+ * property on the promise, not a WeakSet: that was an ephemeron for the GC per follower.
+ */
+const BOUNDED = Symbol('boundedByFlight');
+type Marked = Promise<unknown> & { [BOUNDED]?: true };
+
+/**
+ * One flight. Its shared promise is made when the first unbounded follower joins, and its waiter
+ * list when the first bounded one does: most calls are never joined (a batch of 20 new calls leads
+ * 20 flights nobody follows), and a leader alone needs neither.
  */
 class Flight<T> implements Leader<T> {
   followers = 0;
   private promise: Promise<T> | undefined;
   private resolve: ((v: T) => void) | undefined;
   private reject: ((e: unknown) => void) | undefined;
+  private waiters: Waiter<T>[] | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  /** The time the timer is armed for; Infinity when it is not armed. */
+  private armedAt = Infinity;
+  private over = false;
 
   constructor(private readonly flights: Map<string, Flight<T>>, private readonly key: string) {}
 
@@ -37,18 +64,76 @@ class Flight<T> implements Leader<T> {
     return this.promise;
   }
 
+  /** A follower's own promise: the leader's value or error, or onTimeout() once `at` has passed. */
+  joinedUntil(at: number, onTimeout: () => Error): Promise<T> {
+    this.followers++;
+    let waiter!: Waiter<T>;
+    const p = new Promise<T>((resolve, reject) => {
+      waiter = { at, resolve, reject, onTimeout };
+    });
+    // Same reason as in joined(): the follower may be answered otherwise before it waits.
+    p.catch(ignore);
+    (p as Marked)[BOUNDED] = true;
+    if (at <= performance.now()) {
+      waiter.reject(onTimeout());
+      return p;
+    }
+    (this.waiters ??= []).push(waiter);
+    if (at < this.armedAt) this.arm(at);
+    return p;
+  }
+
   settle(value: T): void {
+    if (this.over) return;
     this.done();
     this.resolve?.(value);
+    const waiters = this.waiters;
+    if (waiters !== undefined) for (let i = 0; i < waiters.length; i++) (waiters[i] as Waiter<T>).resolve(value);
   }
 
   fail(err: unknown): void {
+    if (this.over) return;
     this.done();
     this.reject?.(err);
+    const waiters = this.waiters;
+    if (waiters !== undefined) for (let i = 0; i < waiters.length; i++) (waiters[i] as Waiter<T>).reject(err);
   }
 
   private done(): void {
+    this.over = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedAt = Infinity;
     if (this.flights.get(this.key) === this) this.flights.delete(this.key);
+  }
+
+  private arm(at: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.armedAt = at;
+    this.timer = setTimeout(() => this.expire(), Math.max(1, Math.ceil(at - performance.now())));
+  }
+
+  /** The earliest deadline has come: those followers give up (the flight goes on), the timer moves on. */
+  private expire(): void {
+    // A timer may run a little before performance.now() reaches its time (libuv's clock is the
+    // loop's, cached per turn): the time it stood for has come all the same.
+    const due = Math.max(this.armedAt, performance.now());
+    this.timer = undefined;
+    this.armedAt = Infinity;
+    const waiters = this.waiters ?? [];
+    let kept = 0;
+    let next = Infinity;
+    for (let i = 0; i < waiters.length; i++) {
+      const w = waiters[i] as Waiter<T>;
+      if (w.at <= due) {
+        w.reject(w.onTimeout());
+        continue;
+      }
+      waiters[kept++] = w;
+      if (w.at < next) next = w.at;
+    }
+    waiters.length = kept;
+    if (next !== Infinity) this.arm(next);
   }
 }
 
@@ -64,6 +149,14 @@ export class Singleflight<T> {
     return this.flights.get(key)?.joined();
   }
 
+  /**
+   * As join, bounded by the follower's own deadline: the promise rejects with onTimeout() when the
+   * flight has not settled `ms` from now (the flight itself goes on). isBounded() tells it is.
+   */
+  joinBounded(key: string, ms: number, onTimeout: () => Error): Promise<T> | undefined {
+    return this.flights.get(key)?.joinedUntil(performance.now() + ms, onTimeout);
+  }
+
   /** Registers the caller as the leader for key. The caller must settle or fail it. */
   lead(key: string): Leader<T> {
     const flight = new Flight<T>(this.flights, key);
@@ -72,10 +165,14 @@ export class Singleflight<T> {
   }
 }
 
+/** A promise from joinBounded: it carries its own deadline and needs no withDeadline around it. */
+export function isBounded(p: Promise<unknown>): boolean {
+  return (p as Marked)[BOUNDED] === true;
+}
+
 /**
  * Resolves with p, or rejects with onTimeout() after ms; the timer is always cleared. Written as one
- * promise settled by whichever comes first (no race of two promises and a finally): a herd's
- * followers each pass through here once their leader settles, one after the other.
+ * promise settled by whichever comes first (no race of two promises and a finally).
  */
 export function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -92,3 +189,5 @@ export function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Erro
     );
   });
 }
+
+function ignore(): void {}

@@ -22,7 +22,9 @@ import type { GroupRuntime } from '../runtime/runtime.js';
 
 /** Entry → the version it shows (null: none). */
 const SHOWN = Symbol('versionShown');
-type Memo = CacheEntry & { [SHOWN]?: bigint | null };
+/** Entry → whether its headers name the answering node's head (see fresh()). */
+const NAMES_HEAD = Symbol('namesNodeHead');
+type Memo = CacheEntry & { [SHOWN]?: bigint | null; [NAMES_HEAD]?: boolean };
 const shown = {
   get: (entry: CacheEntry): bigint | null | undefined => (entry as Memo)[SHOWN],
   set: (entry: CacheEntry, version: bigint | null): void => {
@@ -48,7 +50,7 @@ export function observeAnswers(group: GroupRuntime, calls: readonly Call[], resu
     const { entry, node } = result.answer;
     const fetched = result.cache === 'miss' || result.cache === 'bypass';
     const version = versionShown(group, call, entry, result.cache === 'bypass', result.answer.rpcError === true, fetched);
-    if (node !== undefined && (version !== undefined || fresh(group, entry))) group.floor.confirm(now);
+    if (node !== undefined && (version !== undefined || fresh(group, entry, fetched))) group.floor.confirm(now);
     const wait = asking.get(entry) ?? (version === undefined && node !== undefined ? headOfAnsweringNode(group, call, entry, node, result.answer.rpcError === true, now) : undefined);
     if (wait) (waits ??= []).push(wait);
     if (version === undefined) continue;
@@ -109,9 +111,20 @@ function versionShown(group: GroupRuntime, call: Call, entry: CacheEntry, passed
   return version;
 }
 
-/** A fresh answer whose headers reveal the node's head (Aptos) confirms the group head too. */
-function fresh(group: GroupRuntime, entry: CacheEntry): boolean {
-  return entry.headers.length > 0 && group.dialect.nodeFacts(headerRecord(entry)).head !== undefined;
+/**
+ * A fresh answer whose headers reveal the node's head (Aptos) confirms the group head too. What the
+ * headers say is worked out once per entry and kept on it (entries never change): a herd's 500
+ * followers share one entry, and each re-made the header record and asked the dialect again. The
+ * confirmation itself still happens for every answer that carries it. A fetched entry (miss,
+ * bypass) is not marked, for the reason versionShown gives: most are never shared or hit.
+ */
+function fresh(group: GroupRuntime, entry: CacheEntry, fetched: boolean): boolean {
+  const memo = entry as Memo;
+  const known = memo[NAMES_HEAD];
+  if (known !== undefined) return known;
+  const names = entry.headers.length > 0 && group.dialect.nodeFacts(headerRecord(entry)).head !== undefined;
+  if (!fetched) memo[NAMES_HEAD] = names;
+  return names;
 }
 
 /**

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { Singleflight, withDeadline } from '../../src/coalesce/singleflight.js';
+import { isBounded, Singleflight, withDeadline } from '../../src/coalesce/singleflight.js';
 
 class DeadlineError extends Error {}
 
@@ -170,4 +170,67 @@ t.test('a follower bounded by withDeadline times out, the leader can still settl
   leader.settle('done');
   t.equal(await late, 'done');
   t.equal(sf.size, 0);
+});
+
+t.test('joinBounded: followers get the value, the same error, and leave no timer behind', async (t) => {
+  const activeTimers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const before = activeTimers();
+  const sf = new Singleflight<{ body: string }>();
+  t.equal(sf.joinBounded('k', 1_000, () => new DeadlineError('late')), undefined, 'nothing to join before a leader');
+  const leader = sf.lead('k');
+  const followers = Array.from({ length: 50 }, () => sf.joinBounded('k', 60_000, () => new DeadlineError('late')) as Promise<{ body: string }>);
+  t.ok(followers.every((f) => isBounded(f)), 'marked as bounded');
+  t.notOk(isBounded(sf.join('k') as Promise<unknown>), 'a plain join is not');
+  t.equal(activeTimers(), before + 1, 'one timer for the whole flight, not one per follower');
+  const value = { body: 'answer' };
+  leader.settle(value);
+  t.equal(sf.size, 0);
+  const got = await Promise.all(followers);
+  t.ok(got.every((v) => v === value), 'every follower gets the very same object');
+  t.equal(activeTimers(), before, 'the flight timer is cleared on settle');
+
+  const failing = sf.lead('f');
+  const waiting = [sf.joinBounded('f', 60_000, () => new DeadlineError('late')), sf.joinBounded('f', 60_000, () => new DeadlineError('late'))];
+  const err = new Error('upstream down');
+  failing.fail(err);
+  failing.settle({ body: 'late' });
+  for (const o of await Promise.allSettled(waiting as Array<Promise<unknown>>)) {
+    t.equal(o.status, 'rejected');
+    if (o.status === 'rejected') t.equal(o.reason, err, 'the same error object, and a later settle changes nothing');
+  }
+  t.equal(activeTimers(), before, 'no timer left after a failure');
+});
+
+t.test('joinBounded: each follower gives up at its own deadline; the flight goes on for the others', async (t) => {
+  const sf = new Singleflight<string>();
+  const leader = sf.lead('k');
+  const started = Date.now();
+  const late = sf.joinBounded('k', 5_000, () => new DeadlineError('never'));
+  const early = sf.joinBounded('k', 30, () => new DeadlineError('early gave up'));
+  // Joined last, but due before the first: the flight's timer must move earlier for it.
+  const earliest = sf.joinBounded('k', 10, () => new DeadlineError('earliest gave up'));
+  const e1 = await rejection(t, earliest as Promise<string>);
+  t.ok(e1 instanceof DeadlineError && e1.message === 'earliest gave up', 'the earliest deadline fires first');
+  const e2 = await rejection(t, early as Promise<string>);
+  t.ok(e2 instanceof DeadlineError && e2.message === 'early gave up');
+  t.ok(Date.now() - started >= 25, 'not before its deadline');
+  t.equal(sf.size, 1, 'followers giving up cancel nothing');
+  leader.settle('done');
+  t.equal(await late, 'done', 'a follower with time left still gets the answer');
+  const gone = sf.joinBounded('k', -1, () => new DeadlineError('x'));
+  t.equal(gone, undefined, 'settled: nothing to join');
+  const again = sf.lead('k');
+  const past = sf.joinBounded('k', -5, () => new DeadlineError('already past'));
+  t.ok((await rejection(t, past as Promise<string>)) instanceof DeadlineError, 'a deadline already past rejects at once');
+  again.settle('x');
+});
+
+t.test('joinBounded: a follower whose leader fails before anyone awaits it causes no unhandled rejection', async (t) => {
+  const seen = await unhandledDuring(async () => {
+    const sf = new Singleflight<string>();
+    const leader = sf.lead('k');
+    sf.joinBounded('k', 1_000, () => new DeadlineError('late'));
+    leader.fail(new Error('nobody listens yet'));
+  });
+  t.same(seen, [], 'no unhandledRejection event');
 });

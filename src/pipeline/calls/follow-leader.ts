@@ -5,8 +5,10 @@
 //
 // A herd has hundreds of followers answered one after the other once the leader settles, so the
 // follower's part is kept short: one promise per follower, and the result every follower of a
-// flight gets ({ coalesced, the leader's answer }) is made once, by the first, and shared.
-import { withDeadline } from '../../coalesce/singleflight.js';
+// flight gets ({ coalesced, the leader's answer }) is made once, by the first, and shared. A flight
+// joined by joinFlight is already bounded by the request's deadline (the flight keeps one timer for
+// all its followers); any other promise gets its own deadline here.
+import { isBounded, withDeadline } from '../../coalesce/singleflight.js';
 import { asProxyError, UpstreamTimeoutError } from '../../errors.js';
 import type { Answer, CallResult } from '../../runtime/types.js';
 import type { CallSlot, CallStep } from './types.js';
@@ -25,7 +27,8 @@ export const followLeader: CallStep = (open, run) => {
 };
 
 function follow(slot: CallSlot, flight: Promise<Answer>, timeoutMs: number): Promise<void> {
-  return withDeadline(flight, timeoutMs, waitedTooLong).then(
+  const waiting = isBounded(flight) ? flight : withDeadline(flight, timeoutMs, waitedTooLong);
+  return waiting.then(
     (answer) => {
       if (answer.exclusive) slot.refetch = true;
       else settle(slot, coalesced(answer));
@@ -34,7 +37,7 @@ function follow(slot: CallSlot, flight: Promise<Answer>, timeoutMs: number): Pro
   );
 }
 
-function waitedTooLong(): Error {
+export function waitedTooLong(): Error {
   return new UpstreamTimeoutError('timed out waiting for a shared upstream call');
 }
 

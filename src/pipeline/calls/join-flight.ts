@@ -4,13 +4,17 @@
 // flight and call the node again. A leader must settle or fail its flight in a later step (redisHit,
 // staleIfError, storeAndSettle); followers are answered by followLeader. Calls without a key
 // (writes, uncached reads) are never coalesced: two writes are two writes.
+//
+// A follower joins with its request's deadline: it waits in the flight, which bounds every
+// follower's wait with one timer (coalesce/singleflight.ts), not a timer each.
+import { waitedTooLong } from './follow-leader.js';
 import type { CallStep } from './types.js';
 
 export const joinFlight: CallStep = (open, run) => {
   for (const slot of open) {
     const key = slot.plan.key;
     if (key === undefined || slot.leader) continue;
-    const flight = run.flights.join(key);
+    const flight = run.flights.joinBounded(key, run.timeoutMs, waitedTooLong);
     if (flight) {
       slot.flight = flight;
     } else slot.leader = run.flights.lead(key);

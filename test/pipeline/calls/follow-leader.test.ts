@@ -1,5 +1,7 @@
 import t from 'tap';
+import { isBounded } from '../../../src/coalesce/singleflight.js';
 import { followLeader } from '../../../src/pipeline/calls/follow-leader.js';
+import { joinFlight } from '../../../src/pipeline/calls/join-flight.js';
 import { answer, makeRun, plan, slotsOf } from '../../support/call-steps.js';
 
 t.test("a follower gets its leader's answer as coalesced, or its error", async (t) => {
@@ -35,4 +37,19 @@ t.test("an answer for the leader alone is left open for refetchExclusive", async
   await followLeader(slots, run);
   t.equal(slots[0]?.result, undefined);
   t.equal(slots[0]?.refetch, true);
+});
+
+t.test('a follower joined by joinFlight is bounded by the flight: its own deadline, the shared call goes on', async (t) => {
+  const run = makeRun({ timeoutMs: 30 });
+  const leader = run.flights.lead('k');
+  const slots = slotsOf(plan({ key: 'k' }));
+  joinFlight(slots, run);
+  t.ok(slots[0]?.flight && isBounded(slots[0].flight), 'joined with its deadline');
+  const started = Date.now();
+  await followLeader(slots, run);
+  t.match(slots[0]?.result, { cache: 'error', error: { code: 'upstream_timeout' } });
+  t.ok(Date.now() - started >= 25, 'not before its deadline');
+  t.equal(run.flights.size, 1, 'the leader still owns the flight');
+  leader.settle(answer('"late"'));
+  t.equal(run.flights.size, 0);
 });
