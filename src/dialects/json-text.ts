@@ -1,5 +1,7 @@
 // A small JSON parser/serialiser that keeps number literals as their exact text (the byte-level
-// scanner for upstream JSON-RPC answers is rpc-answer-scan.ts).
+// scanner for upstream JSON-RPC answers is rpc-answer-scan.ts). The value model is json-value.ts;
+// which containers' source texts are kept, to be copied instead of serialised, is
+// json-source-texts.ts (the parser only reports what it reads there).
 //
 // Why not JSON.parse: it turns 12345678901234567891 into 12345678901234567000, so two different
 // calls would share a cache key and the forwarded request would differ from what the client sent.
