@@ -39,13 +39,61 @@ export function cacheKey(parts: KeyParts): string {
   // fields contain. Code-unit lengths frame the string as unambiguously as byte lengths (the
   // hash reads the whole string as UTF-8) and cost no encoding pass. The version is tagged so
   // "no version" differs from an empty one. One string, one one-shot hash (no Hash object): this
-  // runs for every call, 20 times for a batch of 20.
+  // runs for every call, 20 times for a batch of 20. The framed text of the group and call name,
+  // and of the version and chain, is made once and reused (see framedHead, framedTail): the text
+  // hashed is the same, only fewer strings are built to make it.
   const { group, callName, keyMaterial } = parts;
-  const version = parts.version === undefined ? '-' : `v${String(parts.version)}`;
-  const chain = parts.chain === undefined ? '?' : `c${parts.chain}`;
-  const text = `${FORMAT}|${group.length}:${group}${callName.length}:${callName}${keyMaterial.length}:${keyMaterial}${version.length}:${version}${chain.length}:${chain}`;
+  const head = framedHead(group, callName);
+  const text = `${head.text}${keyMaterial.length}:${keyMaterial}${framedTail(parts.version, parts.chain)}`;
   const digest = hash('sha256', text, 'base64url').slice(0, HASH_CHARS);
-  return `${group}:${callName}:${parts.chain === undefined ? LOCAL_ONLY : ''}${digest}`;
+  return parts.chain === undefined ? `${head.prefix}${LOCAL_ONLY}${digest}` : head.prefix + digest;
+}
+
+interface FramedHead {
+  /** `k2|<len>:<group><len>:<callName>`: the start of the hashed text. */
+  text: string;
+  /** `<group>:<callName>:`: the readable start of the key. */
+  prefix: string;
+}
+
+/**
+ * Per group, per call name. Both are bounded (config groups; a dialect's call labels, 'other' for
+ * any unknown method), the bound below only guards against a dialect that would not be.
+ */
+const heads = new Map<string, Map<string, FramedHead>>();
+const MAX_HEADS = 4096;
+let headCount = 0;
+
+function framedHead(group: string, callName: string): FramedHead {
+  let byCall = heads.get(group);
+  if (byCall === undefined) heads.set(group, (byCall = new Map()));
+  let head = byCall.get(callName);
+  if (head === undefined) {
+    if (++headCount > MAX_HEADS) {
+      heads.clear();
+      heads.set(group, (byCall = new Map()));
+      headCount = 1;
+    }
+    head = { text: `${FORMAT}|${group.length}:${group}${callName.length}:${callName}`, prefix: `${group}:${callName}:` };
+    byCall.set(callName, head);
+  }
+  return head;
+}
+
+/** The calls of one batch share their version and chain: the last framed tail is kept. */
+let lastVersion: KeyParts['version'] | null = null;
+let lastChain: string | undefined | null = null;
+let lastTail = '';
+
+function framedTail(v: KeyParts['version'], c: string | undefined): string {
+  if (v !== lastVersion || c !== lastChain) {
+    const version = v === undefined ? '-' : `v${String(v)}`;
+    const chain = c === undefined ? '?' : `c${c}`;
+    lastTail = `${version.length}:${version}${chain.length}:${chain}`;
+    lastVersion = v;
+    lastChain = c;
+  }
+  return lastTail;
 }
 
 /** May this key be read from and written to the shared tier? (base64url never holds '~'.) */

@@ -1,29 +1,16 @@
 // A small JSON parser/serialiser that keeps number literals as their exact text (the byte-level
-// scanner for upstream JSON-RPC answers is rpc-answer-scan.ts).
+// scanner for upstream JSON-RPC answers is rpc-answer-scan.ts). The value model is json-value.ts;
+// which containers' source texts are kept, to be copied instead of serialised, is
+// json-source-texts.ts (the parser only reports what it reads there).
 //
 // Why not JSON.parse: it turns 12345678901234567891 into 12345678901234567000, so two different
 // calls would share a cache key and the forwarded request would differ from what the client sent.
 import { MalformedJsonError } from '../errors.js';
+import { SourceTexts, TextKeeper, sortedKeys } from './json-source-texts.js';
+import { JsonNumber, type JsonObject, type JsonValue } from './json-value.js';
 
-/** A JSON number kept as its literal text (`1e3`, `-0`, `12345678901234567891`). */
-export class JsonNumber {
-  constructor(readonly raw: string) {}
-
-  /** The exact integer value, or undefined when the literal has a fraction or exponent. */
-  toBigInt(): bigint | undefined {
-    return /^-?\d+$/.test(this.raw) ? BigInt(this.raw) : undefined;
-  }
-}
-
-export type JsonValue = null | boolean | string | JsonNumber | JsonValue[] | JsonObject;
-/** Null-prototype object: a `__proto__` key is an ordinary member, never a prototype change. */
-export interface JsonObject {
-  [key: string]: JsonValue;
-}
-
-export function isJsonObject(v: JsonValue | undefined): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof JsonNumber);
-}
+export { JsonNumber, isJsonObject, type JsonObject, type JsonValue } from './json-value.js';
+export { SourceTexts } from './json-source-texts.js';
 
 // fatal: invalid UTF-8 is an error, not U+FFFD (two different byte strings must not share a key).
 // ignoreBOM: keep a BOM in the text so that it is rejected like any other stray character.
@@ -79,61 +66,6 @@ function decode(input: Buffer): string {
   }
 }
 
-/**
- * The texts of parsed containers, by identity. A container's text is kept when it has no
- * whitespace, no escape and no duplicate member (stringifyJson(v) is then that text, byte for
- * byte); it is canonical too when every object in it has its members in sorted order
- * (stringifyJson(v, { sortKeys }) is that text). Cache safety: a text stands for the container it
- * was parsed as, so parsed values are read-only — a dialect that changes params builds a new
- * array or object (slice, spread), which has no text here and is serialised from its members.
- */
-export class SourceTexts {
-  private readonly compact = new Map<object, string>();
-  /** Containers whose compact text is not canonical → their canonical text once asked for. */
-  private unsorted: Map<object, string | undefined> | undefined;
-
-  /** @internal for the parser */
-  keep(container: object, text: string, sorted: boolean): void {
-    this.compact.set(container, text);
-    if (!sorted) (this.unsorted ??= new Map()).set(container, undefined);
-  }
-
-  /** The text stringifyJson would write for this container, if it was parsed here. */
-  textOf(container: JsonValue[] | JsonObject, sortKeys: boolean): string | undefined {
-    const text = this.compact.get(container);
-    if (text === undefined || !sortKeys || this.unsorted?.has(container) !== true) return text;
-    let canonical = this.unsorted.get(container);
-    if (canonical === undefined) this.unsorted.set(container, (canonical = canonicalOfCompact(container, this)));
-    return canonical;
-  }
-}
-
-/**
- * stringifyJson(v, { sortKeys }) for a container with a kept text, from its members: no string in
- * it has an escape (and, decoded from UTF-8, none has a lone surrogate), so JSON.stringify would
- * write a string as its characters between quotes; every container in it has a kept text too.
- */
-function canonicalOfCompact(v: JsonValue[] | JsonObject, texts: SourceTexts): string {
-  if (Array.isArray(v)) {
-    let out = '[';
-    for (let i = 0; i < v.length; i++) out += (i > 0 ? ',' : '') + canonicalMember(v[i] as JsonValue, texts);
-    return out + ']';
-  }
-  const keys = sortedKeys(v);
-  let out = '{';
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i] as string;
-    out += (i > 0 ? ',"' : '"') + k + '":' + canonicalMember(v[k] as JsonValue, texts);
-  }
-  return out + '}';
-}
-
-function canonicalMember(v: JsonValue, texts: SourceTexts): string {
-  if (typeof v === 'string') return '"' + v + '"';
-  if (v === null || typeof v === 'boolean' || v instanceof JsonNumber) return write(v, true, undefined);
-  return texts.textOf(v, true) ?? write(v, true, texts);
-}
-
 function parseText(text: string, maxDepth: number, texts: SourceTexts | undefined, rpc: boolean): RpcDocument {
   const p = new TextParser(text, maxDepth, texts);
   try {
@@ -150,15 +82,15 @@ function parseText(text: string, maxDepth: number, texts: SourceTexts | undefine
 
 class TextParser {
   pos = 0;
-  /** Counts what makes a text differ from stringifyJson's: whitespace, escapes, duplicate members. */
-  private loose = 0;
-  /** Counts objects whose members are not in sorted order. */
-  private unsorted = 0;
+  /** Which container texts are kept (json-source-texts.ts): told about everything that matters. */
+  private readonly keeper: TextKeeper;
   constructor(
     private readonly s: string,
     private readonly maxDepth: number,
-    private readonly texts: SourceTexts | undefined,
-  ) {}
+    texts: SourceTexts | undefined,
+  ) {
+    this.keeper = new TextKeeper(texts);
+  }
 
   fail(what: string): never {
     throw new MalformedJsonError(`${what} at offset ${this.pos}`);
@@ -172,12 +104,7 @@ class TextParser {
       if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
       this.pos++;
     }
-    if (this.pos !== from) this.loose++;
-  }
-
-  /** Called as a container closes: keeps its text when nothing inside it was loose. */
-  private keepText(container: object, start: number, loose: number, unsorted: number): void {
-    if (this.texts !== undefined && this.loose === loose) this.texts.keep(container, this.s.slice(start, this.pos), this.unsorted === unsorted);
+    if (this.pos !== from) this.keeper.looseText();
   }
 
   value(depth: number): JsonValue {
@@ -263,7 +190,7 @@ class TextParser {
         return out;
       }
       if (c === 0x5c) {
-        this.loose++;
+        this.keeper.looseText();
         out += s.slice(start, this.pos) + this.escape();
         start = this.pos;
       } else if (c < 0x20) this.fail('control character in string');
@@ -290,14 +217,13 @@ class TextParser {
     if (depth > this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth}`);
     const out: JsonValue[] = [];
     const start = this.pos++;
-    const loose = this.loose;
-    const unsorted = this.unsorted;
+    const { loose, unsorted } = this.keeper;
     this.ws();
     if (this.s[this.pos] === ']') this.pos++;
     else
       do out.push(requests ? this.request(depth) : this.value(depth));
       while (!this.endOfMember(']'));
-    if (!requests) this.keepText(out, start, loose, unsorted);
+    if (!requests) this.keeper.close(out, this.s, start, this.pos, loose, unsorted);
     return out;
   }
 
@@ -312,27 +238,19 @@ class TextParser {
     if (depth > this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth}`);
     const out = Object.create(null) as JsonObject;
     const start = this.pos++;
-    const loose = this.loose;
-    const unsorted = this.unsorted;
+    const { loose, unsorted } = this.keeper;
     this.ws();
     if (this.s[this.pos] === '}') this.pos++;
     else {
       let previous: string | undefined;
       do {
         const key = this.memberName();
-        // Sorted like Array.prototype.sort (UTF-16 code units); a repeated member is dropped by
-        // stringifyJson (the last one wins), and integer-like names are listed first by
-        // Object.keys (so written first): in both cases the source text is not the object's.
-        if (isDigit(key.charCodeAt(0))) this.loose++;
-        else if (previous !== undefined && !(previous < key)) {
-          if (out[key] !== undefined) this.loose++;
-          else this.unsorted++;
-        }
+        this.keeper.member(previous, key, out[key] !== undefined);
         previous = key;
         out[key] = this.value(depth);
       } while (!this.endOfMember('}'));
     }
-    this.keepText(out, start, loose, unsorted);
+    this.keeper.close(out, this.s, start, this.pos, loose, unsorted);
     return out;
   }
 
@@ -352,26 +270,6 @@ const PLAIN = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
 /** JSON.stringify for a string, without its general machinery for the usual plain string. */
 function quote(s: string): string {
   return PLAIN.test(s) ? '"' + s + '"' : JSON.stringify(s);
-}
-
-/**
- * Object.keys(o).sort(): the same order (UTF-16 code units; names are unique), by insertion for
- * the few members params objects have (the default sort's generic comparator costs more there).
- */
-function sortedKeys(o: JsonObject): string[] {
-  const keys = Object.keys(o);
-  if (keys.length > 8) return keys.sort();
-  for (let i = 1; i < keys.length; i++) {
-    const k = keys[i] as string;
-    let j = i - 1;
-    for (; j >= 0 && (keys[j] as string) > k; j--) keys[j + 1] = keys[j] as string;
-    keys[j + 1] = k;
-  }
-  return keys;
-}
-
-function isDigit(c: number): boolean {
-  return c >= 0x30 && c <= 0x39;
 }
 
 /**

@@ -3,6 +3,7 @@
 // another to the primary, and only the writes. Calls are re-id'd 0..n-1 upstream, so duplicate or
 // odd client ids can never be confused; the answers are matched back by those ids and handed out
 // as byte slices of what the node sent.
+import { BodySlab, SLAB_BODY_MAX } from '../buffers.js';
 import { baseCacheable, identityEntry } from '../cache/policy.js';
 import { scanRpcResponse, upstreamIndex, type ScannedRpcResponse } from '../dialects/rpc-answer-scan.js';
 import type { Call, CallAnswer, UpstreamPayload } from '../dialects/types.js';
@@ -165,7 +166,16 @@ function matchAnswers(
   // broken). Only a lone id:null *error* is the node rejecting the whole request.
   const whole = scanned.length === 1 && scanned[0]?.idRaw === 'null' && scanned[0].error !== undefined ? scanned[0] : undefined;
   const byIndex = whole === undefined ? itemsByIndex(scanned, plans.length) : undefined;
-  const ctx: AnswerContext = { status, headers, node, fc, now: Date.now(), setsCookie: headers['set-cookie'] !== undefined, view: { status, headers, body: EMPTY, rpcError: false } };
+  const ctx: AnswerContext = {
+    status,
+    headers,
+    node,
+    fc,
+    now: Date.now(),
+    setsCookie: headers['set-cookie'] !== undefined,
+    view: { status, headers, body: EMPTY, rpcError: false },
+    slab: plans.length > 1 ? slabFor(scanned) : undefined,
+  };
   const out: Outcome[] = new Array(plans.length);
   for (let n = 0; n < plans.length; n++) {
     const item = whole ?? byIndex?.[n];
@@ -189,6 +199,16 @@ function itemsByIndex(scanned: readonly ScannedRpcResponse[], n: number): Array<
   return byIndex;
 }
 
+/**
+ * The small results of a batch answer are stored packed (see BodySlab): one allocation for all
+ * of them instead of one per entry. A lone call gains nothing from it (ownedCopy makes its one).
+ */
+function slabFor(scanned: readonly ScannedRpcResponse[]): BodySlab | undefined {
+  let bytes = 0;
+  for (const item of scanned) if (item.result !== undefined && item.result.length <= SLAB_BODY_MAX) bytes += item.result.length;
+  return bytes === 0 ? undefined : new BodySlab(bytes);
+}
+
 /** What every call of one upstream answer shares. */
 interface AnswerContext {
   status: number;
@@ -200,6 +220,8 @@ interface AnswerContext {
   setsCookie: boolean;
   /** The call's result as the dialect's isCacheable reads it (pure and synchronous: one view serves all). */
   view: CallAnswer;
+  /** Where the small results that will be stored are packed (undefined: each is copied on its own). */
+  slab: BodySlab | undefined;
 }
 
 function toAnswer(plan: CallPlan, item: ScannedRpcResponse, ctx: AnswerContext): Answer {
@@ -209,7 +231,9 @@ function toAnswer(plan: CallPlan, item: ScannedRpcResponse, ctx: AnswerContext):
   const result = item.result ?? Buffer.from('null');
   ctx.view.body = result;
   const cacheable = baseCacheable(status, ctx.headers, result.length, fc.maxEntryBytes) && fc.group.dialect.isCacheable(plan.call, ctx.view);
-  return withCookieRule({ entry: identityEntry(status, [], result, now), cacheable, node, ttlMs: reorgTtl(plan, result, fc) }, ctx);
+  // Only what will be stored is packed: the slab must not hold bytes no entry keeps.
+  const body = cacheable && plan.store && ctx.slab !== undefined && result.length <= SLAB_BODY_MAX ? ctx.slab.pack(result) : result;
+  return withCookieRule({ entry: identityEntry(status, [], body, now), cacheable, node, ttlMs: reorgTtl(plan, body, fc) }, ctx);
 }
 
 function withCookieRule(answer: Answer, ctx: AnswerContext): Answer {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { MalformedJsonError, UpstreamBadResponseError } from '../../src/errors.js';
-import { JsonNumber, RpcElement, isJsonObject, parseJson, parseJsonKeepingText, parseRpcDocument, stringifyJson, type JsonValue } from '../../src/dialects/json-text.js';
+import { JsonNumber, RpcElement, isJsonObject, parseJson, parseRpcDocument, stringifyJson, type JsonValue } from '../../src/dialects/json-text.js';
 import { scanRpcResponse } from '../../src/dialects/rpc-answer-scan.js';
 
 const parse = (text: string | Buffer, depth = 64) => parseJson(text, depth);
@@ -126,44 +126,6 @@ t.test('a depth limit beyond the call stack still ends as MalformedJsonError', a
   t.throws(() => parse(deep, 10_000_000), MalformedJsonError);
 });
 
-t.test('kept source texts write exactly what serialising writes (compact and canonical)', async (t) => {
-  const docs = [
-    '[{"to":"0xc0ffee","data":"0x70a0"},"latest"]',
-    '[{"a":1,"b":[true,false,null]},{"d":{"z":1,"y":{"x":[2,1]}},"c":"é☃😀"}]',
-    '{"b":1,"a":2}', '{"a":1,"a":2}', '{"b":1,"a":{"d":1,"c":2},"a":3}', '{"10":1,"9":2}', '{"b":1,"1":2}',
-    '[ 1 ,2]', '{"a" :1}', '["\\u0041","\\n"]', '{"\\u0062":1,"a":2}', '[[],{},[{}],{"":[]}]', '[-0,1e3,1.50,12345678901234567891]',
-    '{"__proto__":{"b":1,"a":2},"x":[{"y":1,"x":2}]}', '["\u007f\u2028"]', '[{"B":1,"a":2,"_":3}]',
-  ];
-  const subtrees = (v: JsonValue, out: JsonValue[] = []): JsonValue[] => {
-    out.push(v);
-    if (Array.isArray(v)) v.forEach((x) => subtrees(x, out));
-    else if (isJsonObject(v)) Object.values(v).forEach((x) => subtrees(x, out));
-    return out;
-  };
-  docs.forEach((doc, d) => {
-    const plain = parseJson(Buffer.from(doc), 64);
-    const { value, texts } = parseJsonKeepingText(Buffer.from(doc), 64);
-    t.same(value, plain, `doc ${d}: the same tree`);
-    const a = subtrees(value);
-    const b = subtrees(plain);
-    a.forEach((v, i) => {
-      for (const sortKeys of [false, true]) {
-        t.equal(stringifyJson(v, { sortKeys, texts }), stringifyJson(b[i] as JsonValue, { sortKeys }), `doc ${d} subtree ${i} sortKeys=${sortKeys}`);
-      }
-    });
-  });
-});
-
-t.test('a changed copy of parsed params has no kept text: it is written from its members', async (t) => {
-  const { value, texts } = parseJsonKeepingText(Buffer.from('[{"to":"0x1"},"latest"]'), 8);
-  const list = value as JsonValue[];
-  const pinned = list.slice();
-  pinned[1] = '0x10';
-  t.equal(stringifyJson(pinned, { texts }), '[{"to":"0x1"},"0x10"]');
-  const spread = { ...(list[0] as Record<string, JsonValue>), data: '0x' } as JsonValue;
-  t.equal(stringifyJson(spread, { texts, sortKeys: true }), '{"data":"0x","to":"0x1"}');
-});
-
 t.test('JSON-RPC documents: request objects parse to their envelope members, errors as parseJson', async (t) => {
   const { value } = parseRpcDocument(Buffer.from('[{"id":1,"x":{"deep":[1]},"method":"m","params":[1],"jsonrpc":"2.0","id":2},3,[]]'), 8);
   const [el, three, arr] = value as unknown[];
@@ -183,17 +145,5 @@ t.test('JSON-RPC documents: request objects parse to their envelope members, err
     }
     t.ok(expected instanceof MalformedJsonError, `${bad}: malformed`);
     t.throws(() => parseRpcDocument(Buffer.from(bad), 4), { message: (expected as Error).message }, `${bad}: the same error`);
-  }
-});
-
-t.test('canonical member order is the default sort order, for few and many members', async (t) => {
-  const names = ['b', 'a', 'B', '_', 'aa', 'é', '😀', 'Z', 'z', 'ab', '$', 'a0'];
-  for (const n of [2, 5, 8, 9, 12]) {
-    const some = names.slice(0, n);
-    const doc = `{${some.map((k, i) => `"${k}":${i}`).join(',')}}`;
-    const expected = `{${[...some].sort().map((k) => `"${k}":${some.indexOf(k)}`).join(',')}}`;
-    t.equal(canon(doc), expected, `${n} members`);
-    const { value, texts } = parseJsonKeepingText(Buffer.from(doc), 4);
-    t.equal(stringifyJson(value, { sortKeys: true, texts }), expected, `${n} members, from kept text`);
   }
 });
