@@ -91,10 +91,15 @@ export class TieredStore implements CacheStore {
    */
   trackFetches<P extends object, R>(fetch: (plans: P[]) => Promise<R>): (plans: P[]) => Promise<R> {
     return (plans) => {
-      const generation = this.generations.generation;
-      for (const plan of plans) (plan as Record<symbol, number>)[this.fetchGeneration] = generation;
+      this.fetchesBegin(plans);
       return fetch(plans);
     };
+  }
+
+  /** What trackFetches does before each fetch, for a fetcher that is not a closure (request-run.ts). */
+  fetchesBegin(plans: readonly object[]): void {
+    const generation = this.generations.generation;
+    for (const plan of plans) (plan as Record<symbol, number>)[this.fetchGeneration] = generation;
   }
 
   /** False when a purge covering key came after this plan's fetch began: its answer is from before. */
