@@ -72,6 +72,11 @@ export class TieredStore implements CacheStore {
 
   /** Resolves once L1 holds the entry; the L2 write continues in the background. */
   async set(key: string, entry: CacheEntry): Promise<void> {
+    this.fill(key, entry);
+  }
+
+  /** set() without its promise, for the fill of every stored miss (cache/policy.ts). */
+  fill(key: string, entry: CacheEntry): void {
     // Counted here, once per fill, not per tier: the ratio stored/raw is the compression gain.
     rawBytes.n += entry.rawLength;
     storedBytes.n += entry.body.length;
