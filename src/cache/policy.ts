@@ -46,7 +46,7 @@ export function makeStoreAnswer(cache: TieredStore, config: Config['cache']): (p
       : { body: ownedCopy(raw), compressed: false, crc32: segment === undefined ? fetched.crc32 : segment.crc32, rawLength: raw.length };
     // One literal for every stored entry (see stored-entry.ts): a spread gave each its own hidden class.
     const entry = storedEntry(fetched, stored, now, expiresAt, staleUntil);
-    void cache.set(plan.key, entry);
+    cache.fill(plan.key, entry);
     answer.entry = entry;
     return answer;
   };

@@ -72,6 +72,11 @@ export class TieredStore implements CacheStore {
 
   /** Resolves once L1 holds the entry; the L2 write continues in the background. */
   async set(key: string, entry: CacheEntry): Promise<void> {
+    this.fill(key, entry);
+  }
+
+  /** set() without its promise, for the fill of every stored miss (cache/policy.ts). */
+  fill(key: string, entry: CacheEntry): void {
     // Counted here, once per fill, not per tier: the ratio stored/raw is the compression gain.
     rawBytes.n += entry.rawLength;
     storedBytes.n += entry.body.length;
@@ -91,10 +96,15 @@ export class TieredStore implements CacheStore {
    */
   trackFetches<P extends object, R>(fetch: (plans: P[]) => Promise<R>): (plans: P[]) => Promise<R> {
     return (plans) => {
-      const generation = this.generations.generation;
-      for (const plan of plans) (plan as Record<symbol, number>)[this.fetchGeneration] = generation;
+      this.fetchesBegin(plans);
       return fetch(plans);
     };
+  }
+
+  /** What trackFetches does before each fetch, for a fetcher that is not a closure (request-run.ts). */
+  fetchesBegin(plans: readonly object[]): void {
+    const generation = this.generations.generation;
+    for (const plan of plans) (plan as Record<symbol, number>)[this.fetchGeneration] = generation;
   }
 
   /** False when a purge covering key came after this plan's fetch began: its answer is from before. */

@@ -23,7 +23,18 @@ export interface FetchContext {
 }
 
 export function restFetcher(fc: FetchContext): FetchMisses {
-  return (plans) => Promise.all(plans.map((plan) => fetchOne(plan, fc)));
+  return (plans) => fetchRest(plans, fc);
+}
+
+/** One upstream request per plan, in parallel; one outcome per plan, in order. */
+export function fetchRest(plans: CallPlan[], fc: FetchContext): Promise<Outcome[]> {
+  // One call (nearly every REST request): no Promise.all, its array and its element callbacks.
+  if (plans.length === 1) return fetchOne(plans[0] as CallPlan, fc).then(inArray);
+  return Promise.all(plans.map((plan) => fetchOne(plan, fc)));
+}
+
+function inArray(outcome: Outcome): Outcome[] {
+  return [outcome];
 }
 
 async function fetchOne(plan: CallPlan, fc: FetchContext): Promise<Outcome> {

@@ -22,15 +22,12 @@ import { remainingMs as remaining, RequestContext, requestIdOf, splitUrl } from 
 import { methodPolicyFor } from '../server/method-policy.js';
 import { normaliseTarget } from '../server/request-path.js';
 import type { ProxyState } from '../server/state.js';
-import type { ForwardInfo } from '../upstream/client.js';
 import { forwardInfo } from '../upstream/forwarding.js';
 import { passThrough } from '../upstream/passthrough.js';
 import { serveCalls } from './calls/serve.js';
-import type { FetchMisses } from './calls/types.js';
 import { endRequest } from './end.js';
-import { restFetcher, type FetchContext } from './fetch-rest.js';
-import { rpcFetcher } from './fetch-rpc.js';
 import { planCall, type PlanOptions } from './plan-call.js';
+import { RequestRun } from './request-run.js';
 import { readBody } from './read-body.js';
 import { observeAnswers, observePassThrough, observeRemembered } from './observe-answers.js';
 import { servedVersion } from './served-version.js';
@@ -194,24 +191,14 @@ async function serveParsed(
   const now = performance.now();
   const plans: CallPlan[] = [];
   for (const call of calls) plans.push(planCall(call, route, now, planOpts));
-  const first = plans[0];
-  if (planOpts.fingerprint !== undefined && plans.length === 1 && first) ctx.runtime.shortcut.remember(planOpts.fingerprint, first);
-  // The fetcher, and the context it needs, is made when a call first goes upstream: a hit or a
-  // follower of another request's flight never needs it.
-  let fetcher: FetchMisses | undefined;
-  const fetch: FetchMisses = (misses) => {
-    if (fetcher === undefined) {
-      const fc = fetchContext(ctx, planOpts.strong === true);
-      // JSON-RPC goes to the node URL's own path: the client's path only chose the route.
-      fetcher = state.cache.trackFetches(parsed.kind === 'rest' ? restFetcher(fc) : rpcFetcher(fc, '/'));
-    }
-    return fetcher(misses);
-  };
-  const served = serveCalls(plans, {
-    cache: state.cache, flights: state.flights, group: route.group.name, timeoutMs: remaining(ctx), fetch, store: state.storeAnswer,
-  });
+  const served = serveCalls(plans, new RequestRun(state, ctx, parsed.kind === 'jsonrpc', planOpts.strong === true));
   // Every call answered from L1 comes back synchronously: no await for it.
   const results = Array.isArray(served) ? served : await served;
+  // Remembered once the full path has found the entry in L1 (the second identical request), not
+  // on the miss that stores it: most misses are never asked again (a new argument every time) and
+  // each remembered one cost a new key in the shortcut's LRU. The third request takes the shortcut.
+  const first = plans[0];
+  if (planOpts.fingerprint !== undefined && plans.length === 1 && first && results[0]?.cache === 'hit') ctx.runtime.shortcut.remember(planOpts.fingerprint, first);
   const asking = observeAnswers(route.group, calls, results, performance.now());
   if (asking !== undefined) await asking;
   ctx.calls = calls.length;
@@ -234,24 +221,6 @@ async function serveParsed(
   ctx.status = only.answer.entry.status;
   writeEntry(ctx.res, only.answer.entry, opts);
   return undefined;
-}
-
-/** Everything a fetcher needs; the parts that cost something are made only when a call goes upstream. */
-function fetchContext(ctx: RequestContext, strong: boolean): FetchContext {
-  const route = ctx.route!;
-  let fwd: ForwardInfo | undefined;
-  return {
-    group: route.group,
-    get fwd() {
-      return (fwd ??= forwardInfo(ctx.runtime.admission.forwarded, ctx.id, ctx.req));
-    },
-    // Each upstream call is cut at it (upstream/deadlines.ts: one shared timer, none per request).
-    deadline: ctx.deadline,
-    strong,
-    maxEntryBytes: ctx.runtime.config.cache.memory.maxEntryBytes,
-    unfinalizedTtlMs: route.config.cache.ttlMs.unfinalized,
-    onNode: (name) => { ctx.node = name; },
-  };
 }
 
 /** The one place a request is streamed to a node, whatever decided it (the plan, or serveBuffered's answer). */

@@ -14,7 +14,7 @@ import { upstreamErrorsTotal, upstreamRetriesTotal } from '../metrics/metrics.js
 import type { CancelListener, Cancellation } from './cancel.js';
 import { timeoutsFor, type CallTimeouts } from './call-timeouts.js';
 import { sendToNode, type ForwardInfo, type UpstreamAnswer } from './client.js';
-import { cancelAtDeadline, clearDeadline } from './deadlines.js';
+import { cancelAtDeadline, clearDeadline, type DeadlineCancellation } from './deadlines.js';
 import { groupHedgeOf, type GroupHedge } from './hedge.js';
 import { hedgedRace, LostRace } from './hedge-race.js';
 import { isNodeFailureStatus, recordFailure, recordNeutral, recordSuccess } from './health.js';
@@ -63,37 +63,47 @@ interface GroupCall {
 }
 
 /** `deadline`: performance.now() time by which the request must be answered (RequestContext.deadline). */
-export async function callGroup(set: ReplicaSet, call: UpstreamCall, fwd: ForwardInfo, deadline?: number): Promise<UpstreamAnswer> {
+export function callGroup(set: ReplicaSet, call: UpstreamCall, fwd: ForwardInfo, deadline?: number): Promise<UpstreamAnswer> {
   const cancel = deadline === undefined ? undefined : cancelAtDeadline(deadline);
-  const gc: GroupCall = { set, call, fwd, cancel, hedge: hedgeFor(set, call), timeouts: timeoutsFor(set.config.timeouts, call.timeoutClass), tried: undefined };
   try {
-    return await tryNodes(gc);
-  } finally {
+    const gc: GroupCall = { set, call, fwd, cancel, hedge: hedgeFor(set, call), timeouts: timeoutsFor(set.config.timeouts, call.timeoutClass), tried: undefined };
+    return tryNodes(gc, cancel);
+  } catch (err) {
+    // As the async function it was: a failure is a rejection, never a throw into the caller.
     if (cancel) clearDeadline(cancel);
+    return Promise.reject(err);
   }
 }
 
-async function tryNodes(gc: GroupCall): Promise<UpstreamAnswer> {
+/**
+ * The tries of one call, in turn; the call's deadline is dropped when they are over. callGroup
+ * itself is not async: one suspended frame per call while the node answers, not two.
+ */
+async function tryNodes(gc: GroupCall, deadline: DeadlineCancellation | undefined): Promise<UpstreamAnswer> {
   const { set, call } = gc;
   const maxTries = triesFor(set, call);
   const racing = gc.hedge !== undefined && hedgeCanGoOut(set, call);
   const select: SelectOptions = { write: call.write, strong: call.strong, pin: call.pin, minHead: call.minHead };
   let last: UpstreamAnswer | ProxyError | undefined;
-  for (let attempt = 0; attempt < maxTries; attempt++) {
-    const node = call.node ?? set.select(select);
-    if (!node) break;
-    if (attempt > 0) {
-      upstreamRetriesTotal.inc({ group: set.name });
-      await sleep(backoffMs(set, attempt), gc.cancel);
+  try {
+    for (let attempt = 0; attempt < maxTries; attempt++) {
+      const node = call.node ?? set.select(select);
+      if (!node) break;
+      if (attempt > 0) {
+        upstreamRetriesTotal.inc({ group: set.name });
+        await sleep(backoffMs(set, attempt), gc.cancel);
+      }
+      if (racing || attempt + 1 < maxTries) {
+        gc.tried ??= new Set();
+        gc.tried.add(node);
+        select.exclude = gc.tried;
+      }
+      const outcome = racing ? await raceOnce(gc, node) : await soleAttempt(gc, node);
+      last = outcome.result;
+      if (!outcome.retry) break;
     }
-    if (racing || attempt + 1 < maxTries) {
-      gc.tried ??= new Set();
-      gc.tried.add(node);
-      select.exclude = gc.tried;
-    }
-    const outcome = racing ? await raceOnce(gc, node) : await soleAttempt(gc, node);
-    last = outcome.result;
-    if (!outcome.retry) break;
+  } finally {
+    if (deadline) clearDeadline(deadline);
   }
   if (last === undefined) throw new UpstreamUnavailableError(`no node of group ${set.name} can take this request`);
   if (last instanceof ProxyError) throw last;

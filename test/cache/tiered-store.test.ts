@@ -47,6 +47,14 @@ t.test('set through one instance, L2 hit through the other, then L1', async (t) 
   t.equal(await b.get('main:eth_call:missing'), undefined);
 });
 
+t.test('fill: L1 holds the entry when it returns (no await), L2 gets it in the background', async (t) => {
+  const e = entry('{"result":"0x2b"}'.repeat(20), 30_000);
+  a.fill('main:eth_call:filled', e);
+  t.equal(a.memory.getSync('main:eth_call:filled'), e, 'in L1 synchronously');
+  await a.flush();
+  t.same(await b.get('main:eth_call:filled'), e, 'and in L2 once the background write is done');
+});
+
 t.test('an L2 hit is kept in L1 only until it expires', async (t) => {
   await a.set('main:eth_call:short', entry('s', 150));
   await a.flush();

@@ -11,17 +11,22 @@ import type { TieredStore } from '../../cache/tiered-store.js';
 import type { Singleflight } from '../../coalesce/singleflight.js';
 import { asProxyError } from '../../errors.js';
 import { countCoalesced } from '../../metrics/metrics.js';
-import type { Answer, CallPlan, CallResult } from '../../runtime/types.js';
+import type { Answer, CallPlan, CallResult, Outcome } from '../../runtime/types.js';
 import { callSteps, refreshSteps } from './table.js';
 import type { CallDeps, CallRun, CallSlot, CallStep, FetchMisses, StoreAnswer } from './types.js';
 
-/** One result per plan, in order: an array when every call settled synchronously, else its promise. */
-export function serveCalls(plans: readonly CallPlan[], deps: CallDeps): CallResult[] | Promise<CallResult[]> {
-  const slots = plans.map(toSlot);
-  const run = new StepRun(deps);
-  const running = runSteps(callSteps, slots.slice(), run);
-  if (running === undefined) return resultsOf(slots, deps.group);
-  return running.then(() => resultsOf(slots, deps.group));
+/**
+ * One result per plan, in order: an array when every call settled synchronously, else its promise.
+ * `deps` that already is a StepRun (a request's own run, pipeline/request-run.ts) is the run itself.
+ */
+export function serveCalls(plans: readonly CallPlan[], deps: CallDeps | StepRun): CallResult[] | Promise<CallResult[]> {
+  const run = deps instanceof StepRun ? deps : new DepsRun(deps);
+  // One call (nearly every REST request): its slot and its open list are made directly.
+  const only = plans.length === 1 ? toSlot(plans[0] as CallPlan, 0) : undefined;
+  const slots = only ? [only] : plans.map(toSlot);
+  const running = runSteps(callSteps, only ? [only] : slots.slice(), run);
+  if (running === undefined) return resultsOf(slots, run.group);
+  return running.then(() => resultsOf(slots, run.group));
 }
 
 /**
@@ -44,27 +49,39 @@ export function runSteps(steps: readonly CallStep[], open: CallSlot[], run: Call
   return undefined;
 }
 
-/** The run every step sees: the request's dependencies, one fixed shape, and the refresh behind SWR. */
-class StepRun implements CallRun {
-  readonly cache: TieredStore;
-  readonly flights: Singleflight<Answer>;
-  readonly group: string;
-  readonly timeoutMs: number;
-  readonly fetch: FetchMisses;
-  readonly store: StoreAnswer;
+/**
+ * The run every step sees: the request's dependencies, one fixed shape, and the refresh behind SWR.
+ * Its fetch is a method, so a request's run (pipeline/request-run.ts) is one object that is both
+ * the run and its fetcher, not a run, a dependencies record and the closures between them.
+ */
+export abstract class StepRun implements CallRun {
+  constructor(
+    readonly cache: TieredStore,
+    readonly flights: Singleflight<Answer>,
+    readonly group: string,
+    readonly timeoutMs: number,
+    readonly store: StoreAnswer,
+  ) {}
 
-  constructor(deps: CallDeps) {
-    this.cache = deps.cache;
-    this.flights = deps.flights;
-    this.group = deps.group;
-    this.timeoutMs = deps.timeoutMs;
-    this.fetch = deps.fetch;
-    this.store = deps.store;
-  }
+  abstract fetch(plans: CallPlan[]): Promise<Outcome[]>;
 
   refresh(refreshing: CallSlot[]): void {
     // The refresh runs on without this client; a failure there has already settled its flight.
     runSteps(refreshSteps, refreshing, this)?.catch(ignore);
+  }
+}
+
+/** A run made from a dependencies record (tests, callers without a run of their own). */
+class DepsRun extends StepRun {
+  private readonly fetchMisses: FetchMisses;
+
+  constructor(deps: CallDeps) {
+    super(deps.cache, deps.flights, deps.group, deps.timeoutMs, deps.store);
+    this.fetchMisses = deps.fetch;
+  }
+
+  fetch(plans: CallPlan[]): Promise<Outcome[]> {
+    return this.fetchMisses(plans);
   }
 }
 

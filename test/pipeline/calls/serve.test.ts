@@ -2,9 +2,9 @@
 import t from 'tap';
 import { Singleflight } from '../../../src/coalesce/singleflight.js';
 import { InvalidParamsError } from '../../../src/errors.js';
-import { serveCalls } from '../../../src/pipeline/calls/serve.js';
+import { serveCalls, StepRun } from '../../../src/pipeline/calls/serve.js';
 import { callSteps } from '../../../src/pipeline/calls/table.js';
-import type { Answer } from '../../../src/runtime/types.js';
+import type { Answer, CallPlan, Outcome } from '../../../src/runtime/types.js';
 import { entry, makeRun, plan } from '../../support/call-steps.js';
 
 t.test('the table reads like the contract', async (t) => {
@@ -37,4 +37,23 @@ t.test('stale-while-revalidate: the client has its answer while the refresh sett
   });
   t.equal(run.flights.size, 0, 'the refresh settled the flight');
   t.same(run.fetches.map((f) => f.map((x) => x.key)), [['h:11']]);
+});
+
+t.test('a StepRun given as the deps is the run itself: its fetch method is called on it, once per fetch', async (t) => {
+  const base = makeRun();
+  const seen: Array<{ self: unknown; keys: Array<string | undefined> }> = [];
+  class OwnRun extends StepRun {
+    fetch(plans: CallPlan[]): Promise<Outcome[]> {
+      seen.push({ self: this, keys: plans.map((p) => p.key) });
+      return Promise.resolve(plans.map((p) => ({ ok: true as const, answer: { entry: entry(`"${p.key}"`), cacheable: false } })));
+    }
+  }
+  const run = new OwnRun(base.cache, base.flights, 'g', 2_000, base.store);
+  const one = await serveCalls([plan({ key: 'solo' })], run);
+  t.same(one.map((r) => r.cache), ['miss']);
+  const two = await serveCalls([plan({ key: 'a' }), plan({ key: 'b' })], run);
+  t.same(two.map((r) => r.cache), ['miss', 'miss'], 'a batch goes through the same run');
+  t.same(seen.map((s) => s.keys), [['solo'], ['a', 'b']]);
+  t.ok(seen.every((s) => s.self === run), 'fetch ran with the run as this');
+  t.equal(base.flights.size, 0, 'no flight left behind');
 });
