@@ -81,7 +81,7 @@ routes:
   const view = () => request(`${proxy.url}/v1/view?ledger_version=5`, { method: 'POST', body: { function: BALANCE_VIEW_FUNCTION, type_arguments: [APTOS_COIN], arguments: [APTOS_ACCOUNTS.bob] } });
   t.equal((await view()).header('x-cache'), 'MISS');
   const filled = Date.now();
-  t.equal((await view()).header('x-cache'), 'HIT', 'answered by the shortcut');
+  t.equal((await view()).header('x-cache'), 'HIT', 'an L1 hit on the full path, which the shortcut remembers (the next request looks up through it)');
   await waitUntil(() => Date.now() > filled + 350, 2000, 'entry expired');
   const misses = await value('ledgerproxy_cache_lookups_total', { tier: 'memory', result: 'miss' });
   t.equal((await view()).header('x-cache'), 'MISS');
