@@ -206,6 +206,9 @@ function serveBuffered(state: ProxyState, ctx: RequestContext, path: string, str
   return serveParsed(state, ctx, parsed, inbound, { strong, minVersion: minVersion(ctx), fingerprint });
 }
 
+/** A remembered hit's calls-counter labels, refilled per hit (the cells keep no reference). */
+const hitLabels = ['', '', 'hit'];
+
 /** An L1 hit found from the request bytes alone (runtime/hit-shortcut.ts); false: take the full path. */
 function serveRemembered(state: ProxyState, ctx: RequestContext, path: string, body: Buffer): boolean {
   const remembered = ctx.runtime.shortcut.lookup(ctx.route!.index, ctx.method, path, ctx.query, ctx.req.headers, body);
@@ -216,7 +219,9 @@ function serveRemembered(state: ProxyState, ctx: RequestContext, path: string, b
   ctx.cacheResult = 'hit';
   ctx.xCache = 'HIT';
   ctx.status = entry.status;
-  callsCells.inc([group, remembered.callName, 'hit']);
+  hitLabels[0] = group;
+  hitLabels[1] = remembered.callName;
+  callsCells.inc(hitLabels);
   observeRemembered(ctx.route!.group, entry);
   writeEntry(ctx.res, entry, { gzip: acceptsGzip(ctx.req.headers['accept-encoding']), headOnly: ctx.method === 'HEAD', requestId: ctx.id, xCache: 'HIT' });
   return true;

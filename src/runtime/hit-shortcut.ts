@@ -45,6 +45,9 @@ interface Print {
   body: Buffer;
 }
 
+const EMPTY = Buffer.alloc(0);
+const scratch: Print = { routeIndex: 0, read: '', path: '', query: '', accept: '', type: '', encoding: '', body: EMPTY };
+
 export class HitShortcut {
   private readonly keys = new RememberedKeys(MAX_REMEMBERED);
   /** Per process: which prints share a hash cannot be chosen from outside. */
@@ -66,12 +69,21 @@ export class HitShortcut {
   /** The key remembered for exactly these request bytes, if any. */
   lookup(routeIndex: number, method: string, path: string, query: string, headers: IncomingHttpHeaders, body: Buffer): RememberedKey | undefined {
     if (body.length > MAX_BODY) return undefined;
-    const print: Print = {
-      routeIndex, read: method === 'HEAD' ? 'GET' : method, path, query,
-      accept: headers['accept'] ?? '', type: headers['content-type'] ?? '', encoding: headers['content-encoding'] ?? '', body,
-    };
+    // The request's print, in the module's one scratch Print (no object per hit): filled, hashed
+    // and compared here, and never kept (remember() keeps a decoded copy of its own).
+    const print = scratch;
+    print.routeIndex = routeIndex;
+    print.read = method === 'HEAD' ? 'GET' : method;
+    print.path = path;
+    print.query = query;
+    print.accept = headers['accept'] ?? '';
+    print.type = headers['content-type'] ?? '';
+    print.encoding = headers['content-encoding'] ?? '';
+    print.body = body;
     const r = this.keys.get(hashOf(print, this.seed));
-    return r !== undefined && samePrint(r.print, print) ? r : undefined;
+    const found = r !== undefined && samePrint(r.print, print) ? r : undefined;
+    print.body = EMPTY; // the request's bytes are not held past the lookup
+    return found;
   }
 
   /** Remembers the key of a single REST call whose plan depends on the request bytes alone. */
