@@ -145,7 +145,7 @@ function runStages(state: ProxyState, ctx: RequestContext, lease: RuntimeLease):
   const dialect = route.group.dialect;
   const plan = dialect.plan(ctx.method, path);
   if (plan.mode === 'passthrough') return streamIfAsked(ctx, path, strong, { write: plan.write });
-  readBodyInto(ctx.req, ctx.runtime.config.server.maxBodyBytes, remaining(ctx), new BufferedRequest(state, ctx, lease, path, strong));
+  readBodyInto(ctx.req, ctx.runtime.config.server.maxBodyBytes, ctx.deadline, new BufferedRequest(state, ctx, lease, path, strong));
   return READING;
 }
 

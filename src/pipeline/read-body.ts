@@ -50,7 +50,7 @@ class BodyRead extends DeadlineCancellation {
 }
 
 export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => readBodyInto(req, maxBytes, timeoutMs, new PromiseSink(resolve, reject)));
+  return new Promise((resolve, reject) => readBodyInto(req, maxBytes, performance.now() + timeoutMs, new PromiseSink(resolve, reject)));
 }
 
 class PromiseSink implements BodySink {
@@ -61,16 +61,18 @@ class PromiseSink implements BodySink {
 }
 
 /**
- * Reads the body and tells `sink` once (from the request's events, or at once when the time has
- * already run out). A declared Content-Length over the bound throws here instead, before anything
- * is registered; the sink is then never told.
+ * Reads the body and tells `sink` once (from the request's events, or at once when `deadline`,
+ * performance.now() based, has already passed: the request's own deadline, given as it is rather
+ * than as milliseconds left that are added back to a second clock reading). A declared
+ * Content-Length over the bound throws here instead, before anything is registered; the sink is
+ * then never told.
  */
-export function readBodyInto(req: IncomingMessage, maxBytes: number, timeoutMs: number, sink: BodySink): void {
+export function readBodyInto(req: IncomingMessage, maxBytes: number, deadline: number, sink: BodySink): void {
   const declared = req.headers['content-length'];
   if (declared !== undefined && declaredOver(declared, maxBytes)) {
     throw new BodyTooLargeError(`request body of ${declared} bytes exceeds the limit of ${maxBytes}`);
   }
-  const read = new BodyRead(req, maxBytes, performance.now() + timeoutMs, sink);
+  const read = new BodyRead(req, maxBytes, deadline, sink);
   (req as ReadingRequest)[READ] = read;
   req.on('data', onData).on('end', onEnd).on('error', onError).on('aborted', onAborted);
   watchDeadline(read);
