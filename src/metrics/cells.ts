@@ -93,7 +93,10 @@ export class CounterCells<L extends string> {
     hookInto(counter, () => this.flush(), () => this.cells.all.forEach((c) => { c.n = 0; }));
   }
 
-  /** Adds n to the series with these label values, in the order of the counter's labelNames. */
+  /**
+   * Adds n to the series with these label values, in the order of the counter's labelNames. The
+   * array is read, never kept (a caller may refill one array per event).
+   */
   inc(values: readonly string[], n = 1): void {
     this.cells.find(values).n += n;
   }
@@ -172,7 +175,7 @@ export class HistogramCells<L extends string> {
     hookInto(histogram, () => this.flush(), () => this.clear());
   }
 
-  /** Observes v for the series with these label values, in the order of the histogram's labelNames. */
+  /** Observes v for the series with these label values, in the order of the histogram's labelNames (read, never kept). */
   observe(values: readonly string[], v: number): void {
     if (!Number.isFinite(v)) throw new TypeError(`Value is not a valid number: ${String(v)}`);
     const cell = this.cells.find(values);

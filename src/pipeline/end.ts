@@ -8,14 +8,26 @@ const STATUS_CLASS = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
+/**
+ * The label values of a request's two series, one array each, refilled per request: the cells
+ * read the values and copy what they keep (metrics/cells.ts), so two arrays per request were
+ * garbage the moment they were read.
+ */
+const requestLabels = ['', '', '', ''];
+const durationLabels = ['', '', ''];
+
 export function endRequest(ctx: RequestContext, log: Logger, requestLevel: LogLevel): void {
   inflightCell.value--;
   const seconds = (performance.now() - ctx.startedAt) / 1000;
   const route = ctx.route?.label ?? 'none';
   const dialect = ctx.route?.group.config.dialect ?? 'none';
   const status = ctx.status ?? ctx.res.statusCode;
-  requestsCells.inc([route, dialect, ctx.cacheResult, STATUS_CLASS[Math.floor(status / 100)] ?? `${Math.floor(status / 100)}xx`]);
-  requestDurationCells.observe([route, dialect, ctx.cacheResult], seconds);
+  requestLabels[0] = durationLabels[0] = route;
+  requestLabels[1] = durationLabels[1] = dialect;
+  requestLabels[2] = durationLabels[2] = ctx.cacheResult;
+  requestLabels[3] = STATUS_CLASS[Math.floor(status / 100)] ?? `${Math.floor(status / 100)}xx`;
+  requestsCells.inc(requestLabels);
+  requestDurationCells.observe(durationLabels, seconds);
   // Nothing is built for a line nobody will see (requests at 'silent' or below the logger's level).
   if (!ctx.error && (requestLevel === 'silent' || !log.isLevelEnabled(requestLevel))) return;
   const line = {

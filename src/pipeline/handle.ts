@@ -28,7 +28,7 @@ import { serveCalls } from './calls/serve.js';
 import { endRequest } from './end.js';
 import { planCall, type PlanOptions } from './plan-call.js';
 import { RequestRun } from './request-run.js';
-import { readBody } from './read-body.js';
+import { readBodyInto, type BodySink } from './read-body.js';
 import { observeAnswers, observePassThrough, observeRemembered } from './observe-answers.js';
 import { servedVersion } from './served-version.js';
 
@@ -41,22 +41,32 @@ interface StreamInstead {
 }
 
 /**
- * Promise-chained rather than async: a hit waits on one thing, its body, and every async level
- * above it cost a promise and a resumption per request (three levels: three microtask hops). Now a
- * hit takes two: the body's arrival, and this request's end.
+ * No promise on the hit path: a hit waits on one thing, its body, and the request's sink
+ * (BufferedRequest) is told of it from the request's 'end' event and answers it there, as a bare
+ * node:http server does. Each async level over the body cost a promise, its closures and a
+ * microtask hop per request. Only what really waits (a node, a stream) makes a promise.
  */
-export function handleRequest(state: ProxyState, req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
+export function handleRequest(state: ProxyState, req: IncomingMessage, res: ServerResponse): void {
   const lease = state.acquire();
   const ctx = createContext(lease.runtime, req, res);
   inflightCell.value++;
-  let staged: Promise<void> | undefined;
+  let staged: Staged = undefined;
   try {
-    staged = runStages(state, ctx);
+    staged = runStages(state, ctx, lease);
   } catch (err) {
     answerError(ctx, err);
   }
-  if (staged === undefined) return finishRequest(state, ctx, lease);
-  return staged.then(
+  if (staged === READING) return;
+  if (staged === undefined) finishRequest(state, ctx, lease);
+  else finishAfter(state, ctx, lease, staged);
+}
+
+/** What runStages leaves: nothing (answered), the rest as a promise, or a body read that ends the request itself. */
+type Staged = Promise<void> | undefined | typeof READING;
+const READING = Symbol('reading the body');
+
+function finishAfter(state: ProxyState, ctx: RequestContext, lease: RuntimeLease, rest: Promise<void>): void {
+  rest.then(
     () => finishRequest(state, ctx, lease),
     (err: unknown) => {
       answerError(ctx, err);
@@ -72,13 +82,12 @@ function answerError(ctx: RequestContext, err: unknown): void {
   writeError(ctx.res, ctx.route?.group.dialect.kind ?? 'rest', ctx.error, ctx.id);
 }
 
-function finishRequest(state: ProxyState, ctx: RequestContext, lease: RuntimeLease): undefined {
+function finishRequest(state: ProxyState, ctx: RequestContext, lease: RuntimeLease): void {
   try {
     endRequest(ctx, state.log, ctx.runtime.config.log.requests);
   } finally {
     releaseWhenDone(lease, ctx.res);
   }
-  return undefined;
 }
 
 /** Leases whose handler is done while their response still goes on, by response. */
@@ -120,8 +129,11 @@ function createContext(runtime: Runtime, req: IncomingMessage, res: ServerRespon
   return ctx;
 }
 
-/** Synchronous up to the body (throws the client errors found before it); the promise is the rest. */
-function runStages(state: ProxyState, ctx: RequestContext): Promise<void> | undefined {
+/**
+ * Synchronous up to the body (throws the client errors found before it); a pass-through is the
+ * promise, a buffered request is handed to its body read (READING), which ends it.
+ */
+function runStages(state: ProxyState, ctx: RequestContext, lease: RuntimeLease): Staged {
   if (ctx.error) throw ctx.error;
   const route = ctx.runtime.match(ctx.method, ctx.path, ctx.req.headers.host);
   if (!route) throw new NoRouteError(`no route for ${ctx.method} ${ctx.path}`);
@@ -133,10 +145,41 @@ function runStages(state: ProxyState, ctx: RequestContext): Promise<void> | unde
   const dialect = route.group.dialect;
   const plan = dialect.plan(ctx.method, path);
   if (plan.mode === 'passthrough') return streamIfAsked(ctx, path, strong, { write: plan.write });
-  return readBody(ctx.req, ctx.runtime.config.server.maxBodyBytes, remaining(ctx)).then((body) => {
-    const answer = serveBuffered(state, ctx, path, strong, body);
-    return answer instanceof Promise ? answer.then((how) => streamIfAsked(ctx, path, strong, how)) : streamIfAsked(ctx, path, strong, answer);
-  });
+  readBodyInto(ctx.req, ctx.runtime.config.server.maxBodyBytes, ctx.deadline, new BufferedRequest(state, ctx, lease, path, strong));
+  return READING;
+}
+
+/**
+ * A buffered request waiting for its body: told once by the read (read-body.ts), from the
+ * request's own events, and from then on the owner of the request's end. Never throws: what
+ * fails is the request's answer.
+ */
+class BufferedRequest implements BodySink {
+  constructor(
+    private readonly state: ProxyState,
+    private readonly ctx: RequestContext,
+    private readonly lease: RuntimeLease,
+    private readonly path: string,
+    private readonly strong: boolean,
+  ) {}
+
+  bodyIn(body: Buffer): void {
+    const { state, ctx, lease } = this;
+    let rest: Promise<void> | undefined;
+    try {
+      const answer = serveBuffered(state, ctx, this.path, this.strong, body);
+      rest = answer instanceof Promise ? answer.then((how) => streamIfAsked(ctx, this.path, this.strong, how)) : streamIfAsked(ctx, this.path, this.strong, answer);
+    } catch (err) {
+      answerError(ctx, err);
+    }
+    if (rest === undefined) finishRequest(state, ctx, lease);
+    else finishAfter(state, ctx, lease, rest);
+  }
+
+  bodyFailed(err: Error): void {
+    answerError(this.ctx, err);
+    finishRequest(this.state, this.ctx, this.lease);
+  }
 }
 
 /**
@@ -163,6 +206,9 @@ function serveBuffered(state: ProxyState, ctx: RequestContext, path: string, str
   return serveParsed(state, ctx, parsed, inbound, { strong, minVersion: minVersion(ctx), fingerprint });
 }
 
+/** A remembered hit's calls-counter labels, refilled per hit (the cells keep no reference). */
+const hitLabels = ['', '', 'hit'];
+
 /** An L1 hit found from the request bytes alone (runtime/hit-shortcut.ts); false: take the full path. */
 function serveRemembered(state: ProxyState, ctx: RequestContext, path: string, body: Buffer): boolean {
   const remembered = ctx.runtime.shortcut.lookup(ctx.route!.index, ctx.method, path, ctx.query, ctx.req.headers, body);
@@ -173,7 +219,9 @@ function serveRemembered(state: ProxyState, ctx: RequestContext, path: string, b
   ctx.cacheResult = 'hit';
   ctx.xCache = 'HIT';
   ctx.status = entry.status;
-  callsCells.inc([group, remembered.callName, 'hit']);
+  hitLabels[0] = group;
+  hitLabels[1] = remembered.callName;
+  callsCells.inc(hitLabels);
   observeRemembered(ctx.route!.group, entry);
   writeEntry(ctx.res, entry, { gzip: acceptsGzip(ctx.req.headers['accept-encoding']), headOnly: ctx.method === 'HEAD', requestId: ctx.id, xCache: 'HIT' });
   return true;

@@ -2,12 +2,14 @@
 // the bound is refused before a byte is read; a body that grows past it while streaming is refused
 // as soon as it does, so an oversized upload costs the proxy at most the bound.
 //
-// Every request with a body comes through here, hits included, so a read allocates one object and
-// its promise: the listeners are the module's own functions and find their read on the request,
-// and the read is itself the DeadlineCancellation that upstream/deadlines.ts's one shared timer
-// cancels when the body is late (no timer, closure or second record per read). (A Map from
-// request to read cost more than the closures it saved: V8 grows and shrinks its table as reads
-// come and go.)
+// Every request with a body comes through here, hits included, so a read allocates one object:
+// the listeners are the module's own functions and find their read on the request, and the read
+// is itself the DeadlineCancellation that upstream/deadlines.ts's one shared timer cancels when the
+// body is late (no timer, closure or second record per read). (A Map from request to read cost
+// more than the closures it saved: V8 grows and shrinks its table as reads come and go.) The
+// buffered pipeline is told of the body by a sink (readBodyInto), from the request's 'end' event
+// itself: no promise, no closures and no microtask hop between the body's arrival and the hit's
+// answer. readBody() is the same read as a promise, for callers that await it.
 import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { BodyTooLargeError, InvalidRequestError, RequestTimeoutError } from '../errors.js';
@@ -16,6 +18,12 @@ import { clearDeadline, DeadlineCancellation, watchDeadline } from '../upstream/
 const READ = Symbol('ledgerproxy.bodyRead');
 
 type ReadingRequest = IncomingMessage & { [READ]?: BodyRead | undefined };
+
+/** Who waits for a body: told exactly once, by one of the two. */
+export interface BodySink {
+  bodyIn(body: Buffer): void;
+  bodyFailed(err: Error): void;
+}
 
 /** A body being read; cancelled (as a DeadlineCancellation) when the whole body is not in by `at`. */
 class BodyRead extends DeadlineCancellation {
@@ -29,8 +37,7 @@ class BodyRead extends DeadlineCancellation {
     readonly maxBytes: number,
     /** performance.now() by which the whole body must have come. */
     deadline: number,
-    readonly resolve: (body: Buffer) => void,
-    readonly reject: (err: Error) => void,
+    readonly sink: BodySink,
   ) {
     super(deadline);
     this.listen(this);
@@ -43,16 +50,32 @@ class BodyRead extends DeadlineCancellation {
 }
 
 export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => readBodyInto(req, maxBytes, performance.now() + timeoutMs, new PromiseSink(resolve, reject)));
+}
+
+class PromiseSink implements BodySink {
+  constructor(
+    readonly bodyIn: (body: Buffer) => void,
+    readonly bodyFailed: (err: Error) => void,
+  ) {}
+}
+
+/**
+ * Reads the body and tells `sink` once (from the request's events, or at once when `deadline`,
+ * performance.now() based, has already passed: the request's own deadline, given as it is rather
+ * than as milliseconds left that are added back to a second clock reading). A declared
+ * Content-Length over the bound throws here instead, before anything is registered; the sink is
+ * then never told.
+ */
+export function readBodyInto(req: IncomingMessage, maxBytes: number, deadline: number, sink: BodySink): void {
   const declared = req.headers['content-length'];
   if (declared !== undefined && declaredOver(declared, maxBytes)) {
-    return Promise.reject(new BodyTooLargeError(`request body of ${declared} bytes exceeds the limit of ${maxBytes}`));
+    throw new BodyTooLargeError(`request body of ${declared} bytes exceeds the limit of ${maxBytes}`);
   }
-  return new Promise((resolve, reject) => {
-    const read = new BodyRead(req, maxBytes, performance.now() + timeoutMs, resolve, reject);
-    (req as ReadingRequest)[READ] = read;
-    req.on('data', onData).on('end', onEnd).on('error', onError).on('aborted', onAborted);
-    watchDeadline(read);
-  });
+  const read = new BodyRead(req, maxBytes, deadline, sink);
+  (req as ReadingRequest)[READ] = read;
+  req.on('data', onData).on('end', onEnd).on('error', onError).on('aborted', onAborted);
+  watchDeadline(read);
 }
 
 /** 10^n for n < 16: `**` calls the C library's pow(). */
@@ -96,9 +119,9 @@ function finish(read: BodyRead, err?: Error): void {
   req.off('data', onData).off('end', onEnd).off('error', onError).off('aborted', onAborted);
   if (err) {
     req.pause();
-    read.reject(err);
+    read.sink.bodyFailed(err);
     return;
   }
-  if (read.more === undefined) read.resolve(read.first ?? Buffer.alloc(0));
-  else read.resolve(Buffer.concat([read.first as Buffer, ...read.more], read.size));
+  if (read.more === undefined) read.sink.bodyIn(read.first ?? Buffer.alloc(0));
+  else read.sink.bodyIn(Buffer.concat([read.first as Buffer, ...read.more], read.size));
 }

@@ -45,6 +45,9 @@ interface Print {
   body: Buffer;
 }
 
+const EMPTY = Buffer.alloc(0);
+const scratch: Print = { routeIndex: 0, read: '', path: '', query: '', accept: '', type: '', encoding: '', body: EMPTY };
+
 export class HitShortcut {
   private readonly keys = new RememberedKeys(MAX_REMEMBERED);
   /** Per process: which prints share a hash cannot be chosen from outside. */
@@ -66,12 +69,21 @@ export class HitShortcut {
   /** The key remembered for exactly these request bytes, if any. */
   lookup(routeIndex: number, method: string, path: string, query: string, headers: IncomingHttpHeaders, body: Buffer): RememberedKey | undefined {
     if (body.length > MAX_BODY) return undefined;
-    const print: Print = {
-      routeIndex, read: method === 'HEAD' ? 'GET' : method, path, query,
-      accept: headers['accept'] ?? '', type: headers['content-type'] ?? '', encoding: headers['content-encoding'] ?? '', body,
-    };
+    // The request's print, in the module's one scratch Print (no object per hit): filled, hashed
+    // and compared here, and never kept (remember() keeps a decoded copy of its own).
+    const print = scratch;
+    print.routeIndex = routeIndex;
+    print.read = method === 'HEAD' ? 'GET' : method;
+    print.path = path;
+    print.query = query;
+    print.accept = headers['accept'] ?? '';
+    print.type = headers['content-type'] ?? '';
+    print.encoding = headers['content-encoding'] ?? '';
+    print.body = body;
     const r = this.keys.get(hashOf(print, this.seed));
-    return r !== undefined && samePrint(r.print, print) ? r : undefined;
+    const found = r !== undefined && samePrint(r.print, print) ? r : undefined;
+    print.body = EMPTY; // the request's bytes are not held past the lookup
+    return found;
   }
 
   /** Remembers the key of a single REST call whose plan depends on the request bytes alone. */
@@ -99,12 +111,22 @@ export function decodePrint(fingerprint: string): Print {
   return { routeIndex, read, path, query, accept, type, encoding, body: Buffer.from(body, 'latin1') };
 }
 
-/** FNV-1a over every field (lengths included), from a per-process seed. */
+/**
+ * FNV-1a style over every field (lengths included), from a per-process seed; the body four bytes
+ * per step (one multiply per word instead of per byte: the body is most of what is hashed). Only
+ * which prints share a bucket depends on it: a lookup still compares the fields themselves.
+ */
 function hashOf(p: Print, seed: number): number {
   let h = Math.imul(0x811c9dc5 ^ seed, 0x01000193) ^ p.routeIndex;
   h = hashText(hashText(hashText(hashText(hashText(hashText(h, p.read), p.path), p.query), p.accept), p.type), p.encoding);
   const b = p.body;
-  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ (b[i] as number), 0x01000193);
+  const words = b.length & ~3;
+  let i = 0;
+  for (; i < words; i += 4) {
+    const word = (b[i] as number) | ((b[i + 1] as number) << 8) | ((b[i + 2] as number) << 16) | ((b[i + 3] as number) << 24);
+    h = Math.imul(h ^ word, 0x01000193);
+  }
+  for (; i < b.length; i++) h = Math.imul(h ^ (b[i] as number), 0x01000193);
   return Math.imul(h ^ b.length, 0x01000193) >>> 0;
 }
 
@@ -117,6 +139,7 @@ function samePrint(a: Print, b: Print): boolean {
   return a.routeIndex === b.routeIndex && a.read === b.read && a.path === b.path && a.query === b.query
     && a.accept === b.accept && a.type === b.type && a.encoding === b.encoding && a.body.equals(b.body);
 }
+
 
 class Remembered implements RememberedKey {
   /** Looked up since it last came to the front of the eviction order. */

@@ -121,16 +121,13 @@ export class Runtime {
 
   acquire(): RuntimeLease {
     this.leases++;
-    let held = true;
-    return {
-      runtime: this,
-      release: () => {
-        if (!held) return;
-        held = false;
-        this.leases--;
-        if (this.retiring && this.leases === 0) void this.close();
-      },
-    };
+    return new Lease(this);
+  }
+
+  /** A lease ended (Lease.release, once per lease). */
+  leaseEnded(): void {
+    this.leases--;
+    if (this.retiring && this.leases === 0) void this.close();
   }
 
   /**
@@ -160,6 +157,19 @@ export class Runtime {
       for (const resolve of this.onClosed.splice(0)) resolve();
     })();
     return this.closed;
+  }
+}
+
+/** One object per request (an object literal with a release closure was three). */
+class Lease implements RuntimeLease {
+  private held = true;
+
+  constructor(readonly runtime: Runtime) {}
+
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.runtime.leaseEnded();
   }
 }
 

@@ -64,31 +64,45 @@ export function requestIdOf(headers: IncomingHttpHeaders): string {
 }
 
 /**
- * A random (version 4) UUID, like crypto.randomUUID(), written as one flat string: randomUUID()
- * builds its text from 20 concatenated pieces, which the header check of every answer then has to
- * flatten again (and that costs more than the UUID). Random bytes come 256 ids at a time.
+ * A random (version 4) UUID, like crypto.randomUUID(), as one flat string: randomUUID() builds its
+ * text from 20 concatenated pieces, which the header check of every answer then has to flatten
+ * again (and that costs more than the UUID). Ids are made 256 at a time: one fill of random bytes,
+ * their hex written into one text of 256 UUIDs, and that text turned into a string once; each id
+ * is then a slice of it (a pointer into the batch, made in JS). Turning each id's bytes into its
+ * own string was a native call per request (~0.15 µs of the id's ~0.3 µs, measured alone).
  */
 const POOL_IDS = 256;
-const pool = Buffer.allocUnsafe(POOL_IDS * 16);
-let pooled = POOL_IDS;
-const text = Buffer.from('00000000-0000-4000-8000-000000000000', 'latin1');
-/** Where each of the 16 bytes' two hex digits go in the text. */
+const ID_LENGTH = 36;
+const random = Buffer.allocUnsafe(POOL_IDS * 16);
+/** 256 UUID texts back to back. */
+const texts = Buffer.alloc(POOL_IDS * ID_LENGTH);
+for (let k = 0; k < POOL_IDS; k++) texts.write('00000000-0000-4000-8000-000000000000', k * ID_LENGTH, 'latin1');
+/** Where each of the 16 bytes' two hex digits go in a UUID's text. */
 const DIGITS_AT = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
+let batch = '';
+let next = POOL_IDS;
 
 export function newRequestId(): string {
-  if (pooled === POOL_IDS) {
-    randomFillSync(pool);
-    pooled = 0;
+  if (next === POOL_IDS) refillIds();
+  const from = next++ * ID_LENGTH;
+  return batch.slice(from, from + ID_LENGTH);
+}
+
+function refillIds(): void {
+  randomFillSync(random);
+  for (let k = 0; k < POOL_IDS; k++) {
+    const from = k * 16;
+    const base = k * ID_LENGTH;
+    for (let i = 0; i < 16; i++) {
+      let byte = random[from + i] as number;
+      if (i === 6) byte = (byte & 0x0f) | 0x40; // version 4
+      else if (i === 8) byte = (byte & 0x3f) | 0x80; // RFC 4122 variant
+      const at = base + (DIGITS_AT[i] as number);
+      texts[at] = HEX[byte >> 4] as number;
+      texts[at + 1] = HEX[byte & 0x0f] as number;
+    }
   }
-  const from = pooled++ * 16;
-  for (let i = 0; i < 16; i++) {
-    let byte = pool[from + i] as number;
-    if (i === 6) byte = (byte & 0x0f) | 0x40; // version 4
-    else if (i === 8) byte = (byte & 0x3f) | 0x80; // RFC 4122 variant
-    const at = DIGITS_AT[i] as number;
-    text[at] = HEX[byte >> 4] as number;
-    text[at + 1] = HEX[byte & 0x0f] as number;
-  }
-  return text.toString('latin1');
+  batch = texts.toString('latin1');
+  next = 0;
 }

@@ -132,3 +132,27 @@ t.test('the proxy’s request duration histogram is fed through its cells', asyn
   const json = await requestDuration.get();
   t.ok(json.values.some((v) => v.labels['route'] === 'cells-test-route' && v.metricName === 'ledgerproxy_request_duration_seconds_sum' && v.value === 0.0003));
 });
+
+t.test('cells keep no reference to the label array: one array refilled per event counts each series apart', async (t) => {
+  const make = () => {
+    const registry = new client.Registry();
+    const counter = new client.Counter({ name: 'x_total', help: 'c', labelNames: ['group', 'cache'] as const, registers: [registry] });
+    const histogram = new client.Histogram({ name: 'x_duration_seconds', help: 'h', labelNames: ['group', 'cache'] as const, buckets, registers: [registry] });
+    return { registry, counter, histogram };
+  };
+  const direct = make();
+  const celled = make();
+  const counts = new CounterCells(celled.counter, ['group', 'cache']);
+  const times = new HistogramCells(celled.histogram, ['group', 'cache']);
+  const labels = ['', ''];
+  const events = [['a', 'hit', 0.001], ['a', 'miss', 0.02], ['b', 'hit', 0.3], ['a', 'hit', 2], ['b', 'miss', 0.004]] as const;
+  for (const [group, cache, v] of events) {
+    direct.counter.inc({ group, cache });
+    direct.histogram.observe({ group, cache }, v);
+    labels[0] = group;
+    labels[1] = cache;
+    counts.inc(labels);
+    times.observe(labels, v);
+  }
+  t.equal(await celled.registry.metrics(), await direct.registry.metrics());
+});
