@@ -1,4 +1,5 @@
 // Header hygiene between client, proxy and node.
+import { recentHeaderSets } from '../cache/stored-entry.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and the ones the proxy recomputes itself. */
 const notForwarded = new Set([
@@ -20,14 +21,26 @@ export function passableResponseHeaders(headers: Record<string, string | string[
   return out;
 }
 
+/** A stored header list: sorted [name, value] pairs, never changed once made. */
+export type KeptHeaders = ReadonlyArray<readonly [string, string]>;
+
 /**
  * The single-valued headers a stored entry keeps, by the dialect's rule of which ones describe the
- * data (Dialect.storableHeaders), sorted by name so equal answers store equal bytes. Sorted as
- * they are picked (a handful: an insertion sort, no comparator calls); names are unique.
+ * data (Dialect.storableHeaders), sorted by name so equal answers store equal bytes.
+ *
+ * Answers a node sends while it stands at one block keep the same headers, and the entries stored
+ * from them share one header set (cache/stored-entry.ts). So the recent shared sets are tried
+ * first: one that holds exactly the pairs this answer keeps is returned as it is, and nothing is
+ * built. Otherwise the list is built, sorted as it is picked (a handful: an insertion sort, no
+ * comparator calls); names are unique.
  */
-export function keptHeaders(headers: Record<string, string | string[] | undefined>, keep: (name: string) => boolean): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
+export function keptHeaders(headers: Record<string, string | string[] | undefined>, keep: (name: string) => boolean): KeptHeaders {
   const ownOnly = forInSeesOwnOnly(headers);
+  if (ownOnly) {
+    const known = recentSetHolding(headers, keep, keptCount(headers, keep));
+    if (known !== undefined) return known;
+  }
+  const out: Array<[string, string]> = [];
   for (const name in headers) {
     const value = headers[name];
     if (typeof value !== 'string' || (!ownOnly && !Object.hasOwn(headers, name)) || !keep(name)) continue;
@@ -37,6 +50,38 @@ export function keptHeaders(headers: Record<string, string | string[] | undefine
     else out.splice(at, 0, [name, value]);
   }
   return out;
+}
+
+/** How many pairs the built list would hold (for-in sees own names only: see forInSeesOwnOnly). */
+function keptCount(headers: Record<string, string | string[] | undefined>, keep: (name: string) => boolean): number {
+  let count = 0;
+  for (const name in headers) if (typeof headers[name] === 'string' && keep(name)) count++;
+  return count;
+}
+
+/**
+ * A recent shared set equal to the list keptHeaders would build. It is when it has as many pairs,
+ * its names are strictly ascending (so unique and in the built list's order), and each of its
+ * pairs is one the list holds: a kept name whose value here is that string. A string value is an
+ * own property: the prototype is null or a clean Object.prototype, which has no string values.
+ */
+function recentSetHolding(headers: Record<string, string | string[] | undefined>, keep: (name: string) => boolean, count: number): KeptHeaders | undefined {
+  const sets = recentHeaderSets();
+  for (let s = 0; s < sets.length; s++) {
+    const set = sets[s] as KeptHeaders;
+    if (set.length === count && holdsAll(headers, keep, set)) return set;
+  }
+  return undefined;
+}
+
+function holdsAll(headers: Record<string, string | string[] | undefined>, keep: (name: string) => boolean, set: KeptHeaders): boolean {
+  let previous: string | undefined;
+  for (let i = 0; i < set.length; i++) {
+    const [name, value] = set[i] as readonly [string, string];
+    if (headers[name] !== value || (previous !== undefined && !(previous < name)) || !keep(name)) return false;
+    previous = name;
+  }
+  return true;
 }
 
 /**
