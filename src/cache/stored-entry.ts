@@ -56,14 +56,6 @@ export function sharedHeaders(headers: HeaderSet): HeaderSet {
   return headers;
 }
 
-/**
- * The remembered sets, most recently used first: a dialect's kept headers are compared against
- * them before a new list is built (response/headers.ts keptHeaders). Read-only to callers.
- */
-export function recentHeaderSets(): readonly HeaderSet[] {
-  return recent;
-}
-
 function sameHeaders(a: HeaderSet, b: HeaderSet): boolean {
   if (a === b) return true;
   if (a.length !== b.length) return false;

@@ -1,5 +1,4 @@
 // Header hygiene between client, proxy and node.
-import { recentHeaderSets } from '../cache/stored-entry.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and the ones the proxy recomputes itself. */
 const notForwarded = new Set([
@@ -28,18 +27,15 @@ export type KeptHeaders = ReadonlyArray<readonly [string, string]>;
  * The single-valued headers a stored entry keeps, by the dialect's rule of which ones describe the
  * data (Dialect.storableHeaders), sorted by name so equal answers store equal bytes.
  *
- * Answers a node sends while it stands at one block keep the same headers, and the entries stored
- * from them share one header set (cache/stored-entry.ts). So the recent shared sets are tried
- * first: one that holds exactly the pairs this answer keeps is returned as it is, and nothing is
- * built. Otherwise the list is built, sorted as it is picked (a handful: an insertion sort, no
- * comparator calls); names are unique.
+ * A node's answers within one block carry the same headers in the same order, so the last list is
+ * kept with what it was made from (keptAgain): an answer that walks the same names, keeps the same
+ * ones and holds the same kept values gets that list again, and nothing is built. Otherwise the
+ * list is built, sorted as it is picked (a handful: an insertion sort, no comparator calls); names
+ * are unique. The list is shared, so it is read-only (as every CacheEntry's headers are).
  */
 export function keptHeaders(headers: Record<string, string | string[] | undefined>, keep: (name: string) => boolean): KeptHeaders {
   const ownOnly = forInSeesOwnOnly(headers);
-  if (ownOnly) {
-    const known = recentSetHolding(headers, keep, keptCount(headers, keep));
-    if (known !== undefined) return known;
-  }
+  if (ownOnly && last.keep === keep && keptAgain(headers, last)) return last.out;
   const out: Array<[string, string]> = [];
   for (const name in headers) {
     const value = headers[name];
@@ -49,39 +45,56 @@ export function keptHeaders(headers: Record<string, string | string[] | undefine
     if (at === out.length) out.push([name, value]);
     else out.splice(at, 0, [name, value]);
   }
+  if (ownOnly) last = lastMadeFrom(headers, keep, out);
   return out;
 }
 
-/** How many pairs the built list would hold (for-in sees own names only: see forInSeesOwnOnly). */
-function keptCount(headers: Record<string, string | string[] | undefined>, keep: (name: string) => boolean): number {
-  let count = 0;
-  for (const name in headers) if (typeof headers[name] === 'string' && keep(name)) count++;
-  return count;
-}
+/** The JSON-RPC dialects' rule: only the content type describes the data. One function, so keptHeaders' last list serves it. */
+export const contentTypeOnly = (name: string): boolean => name === 'content-type';
 
 /**
- * A recent shared set equal to the list keptHeaders would build. It is when it has as many pairs,
- * its names are strictly ascending (so unique and in the built list's order), and each of its
- * pairs is one the list holds: a kept name whose value here is that string. A string value is an
- * own property: the prototype is null or a clean Object.prototype, which has no string values.
+ * The last built list and what it was made from, in for-in order: every name, whether the rule
+ * keeps it, and its value when the rule keeps it and it is single-valued (undefined otherwise).
  */
-function recentSetHolding(headers: Record<string, string | string[] | undefined>, keep: (name: string) => boolean, count: number): KeptHeaders | undefined {
-  const sets = recentHeaderSets();
-  for (let s = 0; s < sets.length; s++) {
-    const set = sets[s] as KeptHeaders;
-    if (set.length === count && holdsAll(headers, keep, set)) return set;
-  }
-  return undefined;
+interface LastKept {
+  keep: ((name: string) => boolean) | undefined;
+  names: string[];
+  ruleKeeps: boolean[];
+  values: Array<string | undefined>;
+  out: KeptHeaders;
 }
 
-function holdsAll(headers: Record<string, string | string[] | undefined>, keep: (name: string) => boolean, set: KeptHeaders): boolean {
-  let previous: string | undefined;
-  for (let i = 0; i < set.length; i++) {
-    const [name, value] = set[i] as readonly [string, string];
-    if (headers[name] !== value || (previous !== undefined && !(previous < name)) || !keep(name)) return false;
-    previous = name;
+let last: LastKept = { keep: undefined, names: [], ruleKeeps: [], values: [], out: [] };
+
+/**
+ * The list is a function of the names the for-in walk sees, in order, and of the single-valued
+ * values of those the rule keeps (the rule is a pure function of the name): the same walk gives the
+ * same list. A name at the same place as last time reuses the rule's verdict on it (nodes' header
+ * names are the same strings there, see upstream/raw-headers.ts: a pointer compare, no lookup).
+ */
+function keptAgain(headers: Record<string, string | string[] | undefined>, was: LastKept): boolean {
+  let at = 0;
+  for (const name in headers) {
+    if (at >= was.names.length || name !== was.names[at]) return false;
+    if (was.ruleKeeps[at] === true) {
+      const value = headers[name];
+      if ((typeof value === 'string' ? value : undefined) !== was.values[at]) return false;
+    }
+    at++;
   }
-  return true;
+  return at === was.names.length;
+}
+
+function lastMadeFrom(headers: Record<string, string | string[] | undefined>, keep: (name: string) => boolean, out: KeptHeaders): LastKept {
+  const made: LastKept = { keep, names: [], ruleKeeps: [], values: [], out };
+  for (const name in headers) {
+    const value = headers[name];
+    const ruleKeeps = keep(name);
+    made.names.push(name);
+    made.ruleKeeps.push(ruleKeeps);
+    made.values.push(ruleKeeps && typeof value === 'string' ? value : undefined);
+  }
+  return made;
 }
 
 /**
