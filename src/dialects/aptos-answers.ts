@@ -71,15 +71,27 @@ export function mediaTypeOf(text: string): string {
 
 const mediaTypes = new TextMemo<string>();
 
-/** Every Aptos answer names the node's ledger version and, when it prunes, the oldest it keeps. */
+/**
+ * Every Aptos answer names the node's ledger version and, when it prunes, the oldest it keeps.
+ * Asked of each answer twice or more (failover learns the head, observe-answers confirms it), and
+ * a node's answers within one block carry the same two texts: the last facts are kept with the
+ * texts they came from and returned again (frozen: the facts are read, never changed).
+ */
 export function nodeFacts(headers: Record<string, string | string[] | undefined>): NodeFacts {
+  const headText = headers['x-aptos-ledger-version'];
+  const oldestText = headers['x-aptos-ledger-oldest-version'];
+  if (headText === lastFacts.headText && oldestText === lastFacts.oldestText && typeof headText === 'string') return lastFacts.facts;
   const facts: NodeFacts = {};
-  const head = u64Header(headers['x-aptos-ledger-version']);
+  const head = u64Header(headText);
   if (head !== undefined) facts.head = head;
-  const oldest = u64Header(headers['x-aptos-ledger-oldest-version']);
+  const oldest = u64Header(oldestText);
   if (oldest !== undefined) facts.oldest = oldest;
+  Object.freeze(facts);
+  if (typeof headText === 'string' && (oldestText === undefined || typeof oldestText === 'string')) lastFacts = { headText, oldestText, facts };
   return facts;
 }
+
+let lastFacts: { headText: string | undefined; oldestText: string | undefined; facts: NodeFacts } = { headText: undefined, oldestText: undefined, facts: Object.freeze({}) };
 
 function u64Header(v: string | string[] | undefined): bigint | undefined {
   const text = Array.isArray(v) ? v[0] : v;

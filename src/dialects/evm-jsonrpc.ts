@@ -9,7 +9,7 @@
 // answers them, nothing is stored, nothing is retried (evm_mine, anvil_*, hardhat_*, ...).
 import { evmChainIdentity } from './chain-identity.js';
 import { InvalidParamsError } from '../errors.js';
-import { keptHeaders } from '../response/headers.js';
+import { contentTypeOnly, keptHeaders } from '../response/headers.js';
 import { isJsonObject, type JsonObject, type JsonValue } from './json-text.js';
 import {
   parseRpcRequest,
@@ -244,7 +244,7 @@ export const evmJsonRpc: Dialect = {
   nodeFacts: () => ({}),
   prunedStatus: () => false,
   // A JSON-RPC entry is the raw `result`; the envelope and its headers are the proxy's own.
-  storableHeaders: (headers) => keptHeaders(headers, (name) => name === 'content-type'),
+  storableHeaders: (headers) => keptHeaders(headers, contentTypeOnly),
   keyFromRequestBytes: false,
   observe: (call, answer) => evmSeenVersion(call, answer),
   headPoll: () => rpcHeadPoll('eth_blockNumber', headFromBlockNumber),

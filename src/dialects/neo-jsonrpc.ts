@@ -7,7 +7,7 @@
 // mistake in that direction only costs hits. invokefunction/invokescript answers that hold an
 // iterator session (node-local state) are never stored. Unknown methods are writes.
 import { InvalidParamsError } from '../errors.js';
-import { keptHeaders } from '../response/headers.js';
+import { contentTypeOnly, keptHeaders } from '../response/headers.js';
 import { neoChainIdentity } from './chain-identity.js';
 import { JsonNumber, type JsonValue } from './json-text.js';
 import {
@@ -238,7 +238,7 @@ export const neoJsonRpc: Dialect = {
   nodeFacts: () => ({}),
   prunedStatus: () => false,
   // A JSON-RPC entry is the raw `result`; the envelope and its headers are the proxy's own.
-  storableHeaders: (headers) => keptHeaders(headers, (name) => name === 'content-type'),
+  storableHeaders: (headers) => keptHeaders(headers, contentTypeOnly),
   keyFromRequestBytes: false,
   observe: (call, answer) => neoSeenVersion(call, answer),
   minedWithoutHeight: neoMinedWithoutHeight,

@@ -180,7 +180,7 @@ export interface Dialect {
    */
   prunedStatus(status: number): boolean;
   /** The headers of an answer worth storing with it: those that describe the data, not the connection. Sorted by name. */
-  storableHeaders(headers: Record<string, string | string[] | undefined>): Array<[string, string]>;
+  storableHeaders(headers: Record<string, string | string[] | undefined>): ReadonlyArray<readonly [string, string]>;
   /**
    * True when an immutable call's key is a pure function of the request's bytes, so the hit
    * shortcut may map bytes → key before parsing (REST). False where every request carries its own

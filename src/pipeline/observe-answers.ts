@@ -165,11 +165,20 @@ class AnswerView implements CallAnswer {
 
 const view = new AnswerView();
 
+/**
+ * The entry's headers as a record. Entries filled at one block share one header set (see
+ * cache/stored-entry.ts), so the last set's record is kept and given again for the same set: the
+ * dialect reads it and never changes it (its observe functions are pure), and sets are immutable.
+ */
 function headerRecord(entry: CacheEntry): Record<string, string> {
+  if (entry.headers === lastRecord.set) return lastRecord.record;
   const out: Record<string, string> = {};
   for (const [name, value] of entry.headers) out[name] = value;
+  lastRecord = { set: entry.headers, record: out };
   return out;
 }
+
+let lastRecord: { set: CacheEntry['headers'] | undefined; record: Record<string, string> } = { set: undefined, record: {} };
 
 function max(a: bigint | undefined, b: bigint | undefined): bigint | undefined {
   if (a === undefined) return b;

@@ -20,14 +20,23 @@ export function passableResponseHeaders(headers: Record<string, string | string[
   return out;
 }
 
+/** A stored header list: sorted [name, value] pairs, never changed once made. */
+export type KeptHeaders = ReadonlyArray<readonly [string, string]>;
+
 /**
  * The single-valued headers a stored entry keeps, by the dialect's rule of which ones describe the
- * data (Dialect.storableHeaders), sorted by name so equal answers store equal bytes. Sorted as
- * they are picked (a handful: an insertion sort, no comparator calls); names are unique.
+ * data (Dialect.storableHeaders), sorted by name so equal answers store equal bytes.
+ *
+ * A node's answers within one block carry the same headers in the same order, so the last list is
+ * kept with what it was made from (keptAgain): an answer that walks the same names, keeps the same
+ * ones and holds the same kept values gets that list again, and nothing is built. Otherwise the
+ * list is built, sorted as it is picked (a handful: an insertion sort, no comparator calls); names
+ * are unique. The list is shared, so it is read-only (as every CacheEntry's headers are).
  */
-export function keptHeaders(headers: Record<string, string | string[] | undefined>, keep: (name: string) => boolean): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
+export function keptHeaders(headers: Record<string, string | string[] | undefined>, keep: (name: string) => boolean): KeptHeaders {
   const ownOnly = forInSeesOwnOnly(headers);
+  if (ownOnly && last.keep === keep && keptAgain(headers, last)) return last.out;
+  const out: Array<[string, string]> = [];
   for (const name in headers) {
     const value = headers[name];
     if (typeof value !== 'string' || (!ownOnly && !Object.hasOwn(headers, name)) || !keep(name)) continue;
@@ -36,7 +45,56 @@ export function keptHeaders(headers: Record<string, string | string[] | undefine
     if (at === out.length) out.push([name, value]);
     else out.splice(at, 0, [name, value]);
   }
+  if (ownOnly) last = lastMadeFrom(headers, keep, out);
   return out;
+}
+
+/** The JSON-RPC dialects' rule: only the content type describes the data. One function, so keptHeaders' last list serves it. */
+export const contentTypeOnly = (name: string): boolean => name === 'content-type';
+
+/**
+ * The last built list and what it was made from, in for-in order: every name, whether the rule
+ * keeps it, and its value when the rule keeps it and it is single-valued (undefined otherwise).
+ */
+interface LastKept {
+  keep: ((name: string) => boolean) | undefined;
+  names: string[];
+  ruleKeeps: boolean[];
+  values: Array<string | undefined>;
+  out: KeptHeaders;
+}
+
+let last: LastKept = { keep: undefined, names: [], ruleKeeps: [], values: [], out: [] };
+
+/**
+ * The list is a function of the names the for-in walk sees, in order, and of the single-valued
+ * values of those the rule keeps (the rule is a pure function of the name): the same walk gives the
+ * same list. A name at the same place as last time reuses the rule's verdict on it (nodes' header
+ * names are the same strings there, see upstream/raw-headers.ts: a pointer compare, no lookup).
+ */
+function keptAgain(headers: Record<string, string | string[] | undefined>, was: LastKept): boolean {
+  let at = 0;
+  for (const name in headers) {
+    if (at >= was.names.length || name !== was.names[at]) return false;
+    if (was.ruleKeeps[at] === true) {
+      const value = headers[name];
+      if ((typeof value === 'string' ? value : undefined) !== was.values[at]) return false;
+    }
+    at++;
+  }
+  return at === was.names.length;
+}
+
+function lastMadeFrom(headers: Record<string, string | string[] | undefined>, keep: (name: string) => boolean, out: KeptHeaders): LastKept {
+  const made: LastKept = { keep, names: [], ruleKeeps: [], values: [], out };
+  for (const name in headers) {
+    const value = headers[name];
+    const ruleKeeps = keep(name);
+    made.names.push(name);
+    made.ruleKeeps.push(ruleKeeps);
+    made.values.push(ruleKeeps && typeof value === 'string' ? value : undefined);
+  }
+  return made;
 }
 
 /**

@@ -5,9 +5,10 @@
 // RequestAbortedError), the same timeouts; and a body over `limit` is refused while it arrives.
 // The handler is one object of a class (its methods on the prototype), which is also the
 // cancellation's listener: no closures per exchange beyond the promise's own.
-import { errors as undiciErrors, util as undiciUtil, type Dispatcher } from 'undici';
+import { errors as undiciErrors, type Dispatcher } from 'undici';
 import { UpstreamResponseTooLargeError } from '../errors.js';
 import type { CancelListener, Cancellation } from './cancel.js';
+import { parseRawHeaders } from './raw-headers.js';
 
 export interface BufferedRequest {
   path: string;
@@ -98,7 +99,8 @@ class Exchange implements CancelListener {
   onHeaders(status: number, rawHeaders: Buffer[]): boolean {
     if (status < 200) return true;
     this.statusCode = status;
-    this.headers = undiciUtil.parseHeaders(rawHeaders) as Record<string, string | string[] | undefined>;
+    // undici's parseHeaders, with the strings of repeated names and values reused (raw-headers.ts).
+    this.headers = parseRawHeaders(rawHeaders);
     this.headersAt = performance.now();
     this.headersIn?.();
     return true;

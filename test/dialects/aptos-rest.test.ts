@@ -231,3 +231,23 @@ t.test('storableHeaders is stable whatever the input order', async (t) => {
   t.same(a, b);
   t.same(aptos.storableHeaders({}), []);
 });
+
+t.test('nodeFacts gives each answer its own texts\' facts, whatever the previous answer was', async (t) => {
+  const facts = (head?: string | string[], oldest?: string | string[]) => {
+    const h: Record<string, string | string[] | undefined> = {};
+    if (head !== undefined) h['x-aptos-ledger-version'] = head;
+    if (oldest !== undefined) h['x-aptos-ledger-oldest-version'] = oldest;
+    return aptos.nodeFacts(h);
+  };
+  t.same(facts('500', '100'), { head: 500n, oldest: 100n });
+  t.same(facts('500', '100'), { head: 500n, oldest: 100n }, 'the same texts again');
+  t.same(facts('500'), { head: 500n }, 'the oldest gone');
+  t.same(facts('500', '101'), { head: 500n, oldest: 101n }, 'another oldest');
+  t.same(facts('501', '101'), { head: 501n, oldest: 101n }, 'another head');
+  t.same(facts(['501', '9'], '101'), { head: 501n, oldest: 101n }, 'repeated head header: the first');
+  t.same(facts(['502'], '101'), { head: 502n, oldest: 101n });
+  t.same(facts(undefined, '101'), { oldest: 101n }, 'no head');
+  t.same(facts('x', '101'), { oldest: 101n }, 'a head that is no u64');
+  t.same(facts('501', '101'), { head: 501n, oldest: 101n });
+  t.ok(Object.isFrozen(facts('501', '101')), 'kept facts cannot be changed by a reader');
+});

@@ -142,3 +142,40 @@ t.test('keptHeaders and passableResponseHeaders equal their Object.entries refer
   }
   t.equal(differences, 0, '5000 header objects');
 });
+
+// keptHeaders gives its last list again to an answer whose walk matches what that list was made
+// from. Answers that nearly match (a value, a name, a pair more or less, another order, a value that
+// turns into an array or back, an inherited name, another rule) must still give their reference
+// list, and an equal answer the very same list.
+t.test('keptHeaders reuses its last list only for an answer that builds the same one', async (t) => {
+  const keep = (n: string) => n === 'content-type' || n.startsWith('x-aptos-');
+  const reference = (h: Record<string, string | string[] | undefined>, rule = keep) =>
+    Object.entries(h).filter((e): e is [string, string] => typeof e[1] === 'string' && rule(e[0])).sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  const answer = (v: string): Record<string, string | string[] | undefined> => ({ 'content-type': 'application/json', 'x-aptos-ledger-version': v, 'x-aptos-chain-id': '1', date: 'd', connection: 'keep-alive' });
+  const variants: Array<Record<string, string | string[] | undefined>> = [
+    answer('9'),
+    answer('9'),
+    answer('10'),
+    { ...answer('10'), date: 'e' },
+    { ...answer('10'), 'x-aptos-epoch': '1' },
+    answer('10'),
+    { 'x-aptos-chain-id': '1', 'content-type': 'application/json', 'x-aptos-ledger-version': '10', date: 'd', connection: 'keep-alive' },
+    { ...answer('10'), 'x-aptos-chain-id': ['1', '1'] },
+    { ...answer('10'), 'x-aptos-chain-id': ['1', '1'] },
+    answer('10'),
+    { ...answer('10'), 'x-aptos-chain-id': undefined },
+    answer('10'),
+    { 'content-type': 'application/json', 'x-aptos-ledger-version': '10', 'x-aptos-chain-id': '1', date: 'd' },
+    { 'content-type': 'application/json', 'x-aptos-ledger-version': '10', 'x-aptos-chain-id': '1', date: 'd', connection: 'keep-alive', via: 'x' },
+    {},
+    answer('10'),
+  ];
+  for (const [i, h] of variants.entries()) t.same(keptHeaders(h, keep), reference(h), `answer ${i}: the reference list`);
+  const inherited = Object.assign(Object.create({ 'x-aptos-chain-id': '1' }) as Record<string, string>, { 'content-type': 'application/json', 'x-aptos-ledger-version': '10' });
+  t.same(keptHeaders(inherited, keep), [['content-type', 'application/json'], ['x-aptos-ledger-version', '10']], 'an inherited name is not kept');
+  const other = (n: string) => n === 'date';
+  t.same(keptHeaders(answer('10'), other), [['date', 'd']], 'another rule: its own list');
+  const first = keptHeaders(answer('11'), keep);
+  t.equal(keptHeaders(answer('11'), keep), first, 'an equal answer: the same list, nothing built');
+  t.not(keptHeaders(answer('12'), keep), first);
+});
