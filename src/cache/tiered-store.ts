@@ -91,17 +91,9 @@ export class TieredStore implements CacheStore {
   }
 
   /**
-   * Wraps a fetcher so each plan remembers the generation its fetch began in (see mayStore). The
-   * plan objects passed to the fetcher must be the ones later given to mayStore.
+   * Called as a fetch begins (pipeline/request-run.ts): each plan remembers the generation its
+   * fetch began in (see mayStore). The plan objects must be the ones later given to mayStore.
    */
-  trackFetches<P extends object, R>(fetch: (plans: P[]) => Promise<R>): (plans: P[]) => Promise<R> {
-    return (plans) => {
-      this.fetchesBegin(plans);
-      return fetch(plans);
-    };
-  }
-
-  /** What trackFetches does before each fetch, for a fetcher that is not a closure (request-run.ts). */
   fetchesBegin(plans: readonly object[]): void {
     const generation = this.generations.generation;
     for (const plan of plans) (plan as Record<symbol, number>)[this.fetchGeneration] = generation;
