@@ -194,8 +194,6 @@ function serveBuffered(state: ProxyState, ctx: RequestContext, path: string, str
   const dialect = route.group.dialect;
   const keyed = dialect.keyFromRequestBytes === true;
   if (keyed && serveRemembered(state, ctx, path, body)) return undefined;
-  // Not remembered: the full path remembers the key under these bytes (serveParsed).
-  const fingerprint = keyed ? runtime.shortcut.fingerprint(route.index, ctx.method, path, ctx.query, req.headers, body) : undefined;
   const inbound: InboundRequest = { method: ctx.method, path, query: ctx.query, headers: req.headers, body };
   const parsed = dialect.parse(inbound, runtime.config.limits);
   if (parsed.kind === 'passthrough') return { write: parsed.write, body };
@@ -203,7 +201,8 @@ function serveBuffered(state: ProxyState, ctx: RequestContext, path: string, str
     runtime.admission.charge(req, parsed.calls.length - 1);
     methodPolicyFor(route.group.config).apply(parsed.calls);
   }
-  return serveParsed(state, ctx, parsed, inbound, { strong, minVersion: minVersion(ctx), fingerprint });
+  // Not remembered: the full path remembers the key under these bytes (serveParsed) once it finds it in L1.
+  return serveParsed(state, ctx, parsed, inbound, { strong, minVersion: minVersion(ctx), keyed });
 }
 
 /** A remembered hit's calls-counter labels, refilled per hit (the cells keep no reference). */
@@ -232,7 +231,7 @@ async function serveParsed(
   ctx: RequestContext,
   parsed: Exclude<ParsedRequest, { kind: 'passthrough' }>,
   inbound: InboundRequest,
-  planOpts: PlanOptions & { fingerprint?: string | undefined },
+  planOpts: PlanOptions & { keyed: boolean },
 ): Promise<StreamInstead | undefined> {
   const route = ctx.route!;
   const calls = parsed.kind === 'rest' ? [parsed.call] : parsed.calls;
@@ -245,8 +244,9 @@ async function serveParsed(
   // Remembered once the full path has found the entry in L1 (the second identical request), not
   // on the miss that stores it: most misses are never asked again (a new argument every time) and
   // each remembered one cost a new key in the shortcut's LRU. The third request takes the shortcut.
+  // The fingerprint (a string holding the whole body) is built only then, not on every miss.
   const first = plans[0];
-  if (planOpts.fingerprint !== undefined && plans.length === 1 && first && results[0]?.cache === 'hit') ctx.runtime.shortcut.remember(planOpts.fingerprint, first);
+  if (planOpts.keyed && plans.length === 1 && first && results[0]?.cache === 'hit') remember(ctx, inbound, first);
   const asking = observeAnswers(route.group, calls, results, performance.now());
   if (asking !== undefined) await asking;
   ctx.calls = calls.length;
@@ -269,6 +269,13 @@ async function serveParsed(
   ctx.status = only.answer.entry.status;
   writeEntry(ctx.res, only.answer.entry, opts);
   return undefined;
+}
+
+/** Remembers a single call's key under the request bytes it was planned from (runtime/hit-shortcut.ts). */
+function remember(ctx: RequestContext, inbound: InboundRequest, plan: CallPlan): void {
+  const shortcut = ctx.runtime.shortcut;
+  const fingerprint = shortcut.fingerprint(ctx.route!.index, inbound.method, inbound.path, inbound.query, inbound.headers, inbound.body);
+  if (fingerprint !== undefined) shortcut.remember(fingerprint, plan);
 }
 
 /** The one place a request is streamed to a node, whatever decided it (the plan, or serveBuffered's answer). */
