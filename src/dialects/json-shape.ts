@@ -145,7 +145,7 @@ function skipString(b: Buffer, i: number): number {
     }
     const e = b[i + 1];
     if (e === 0x75) {
-      // \uXXXX
+      // A \u escape: four hex digits must follow.
       for (let k = 2; k < 6; k++) if (!isHex(b[i + k])) return -1;
       i += 6;
     } else if (e === QUOTE || e === BACKSLASH || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) i += 2;
