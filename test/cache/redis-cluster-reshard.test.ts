@@ -11,7 +11,7 @@ import t from 'tap';
 import { RedisStore } from '../../src/cache/redis-store.js';
 import type { CacheEntry } from '../../src/cache/types.js';
 import { compressSegment } from '../../src/response/gzip-splice.js';
-import { freePort, startRedis, waitUntil, type TestRedis } from '../support/redis-server.js';
+import { startClusterNode, waitUntil, type TestRedis } from '../support/redis-server.js';
 
 const run = promisify(execFile);
 
@@ -52,10 +52,7 @@ t.test('purge after a reshard onto a new master leaves no purged key', async (t)
     await Promise.all(nodes.map((n) => n.stop()));
     rmSync(dir, { recursive: true, force: true });
   });
-  for (let i = 0; i < 4; i++) {
-    const port = await freePort();
-    nodes.push(await startRedis({ port, args: ['--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `n-${port}.conf`), '--dir', dir, '--cluster-node-timeout', '2000'] }));
-  }
+  for (let i = 0; i < 4; i++) nodes.push(await startClusterNode(dir, ['--cluster-node-timeout', '2000']));
   const addr = nodes.map((n) => `127.0.0.1:${n.port}`);
   await redisCli(['--cluster', 'create', ...addr.slice(0, 3), '--cluster-replicas', '0', '--cluster-yes']);
   await waitUntil(async () => String(await onNode(nodes[0]!.port, (c) => c.call('CLUSTER', 'INFO'))).includes('cluster_state:ok'), 15_000, 'cluster ok');

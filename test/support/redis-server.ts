@@ -113,7 +113,7 @@ export async function waitUntil(cond: () => boolean | Promise<boolean>, timeoutM
 }
 
 export interface TestCluster {
-  readonly nodes: TestRedis[];
+  readonly nodes: TestClusterNode[];
   /** 'host:port' of every master, for RedisStoreConfig.cluster. */
   readonly seeds: string[];
   stop(): Promise<void>;
@@ -125,18 +125,14 @@ export interface TestCluster {
  */
 export async function startCluster(n = 3): Promise<TestCluster> {
   const dir = mkdtempSync(path.join(tmpdir(), 'lp-cluster-'));
-  const nodes: TestRedis[] = [];
+  const nodes: TestClusterNode[] = [];
   const stop = async (): Promise<void> => {
     await Promise.all(nodes.map((node) => node.stop()));
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    for (let i = 0; i < n; i++) {
-      const port = await freePort();
-      const conf = path.join(dir, `nodes-${port}.conf`);
-      nodes.push(await startRedis({ port, args: ['--cluster-enabled', 'yes', '--cluster-config-file', conf, '--dir', dir] }));
-    }
-    await formCluster(nodes.map((node) => node.port));
+    for (let i = 0; i < n; i++) nodes.push(await startClusterNode(dir));
+    await formCluster(nodes);
   } catch (err) {
     await stop();
     throw err;
@@ -144,7 +140,27 @@ export async function startCluster(n = 3): Promise<TestCluster> {
   return { nodes, seeds: nodes.map((node) => `127.0.0.1:${node.port}`), stop };
 }
 
-async function formCluster(ports: number[]): Promise<void> {
+export interface TestClusterNode extends TestRedis {
+  /** The cluster bus port, asked from the kernel like the data port. */
+  readonly busPort: number;
+}
+
+/**
+ * One cluster-enabled redis-server. The bus port is chosen explicitly (`--cluster-port`): by default
+ * Redis takes data port + 10000, which for a kernel-given port above 55535 is past 65535 (Redis
+ * refuses to start) and otherwise may be a port something else on the machine already holds.
+ */
+export async function startClusterNode(dir: string, args: string[] = []): Promise<TestClusterNode> {
+  const port = await freePort();
+  let busPort = await freePort();
+  while (busPort === port) busPort = await freePort();
+  const conf = path.join(dir, `nodes-${port}.conf`);
+  const node = await startRedis({ port, args: ['--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-config-file', conf, '--dir', dir, ...args] });
+  return Object.assign(node, { busPort });
+}
+
+async function formCluster(nodes: TestClusterNode[]): Promise<void> {
+  const ports = nodes.map((node) => node.port);
   const clients = ports.map((port) => new Redis({ port, host: '127.0.0.1', lazyConnect: false }));
   try {
     const per = Math.ceil(16384 / ports.length);
@@ -154,12 +170,14 @@ async function formCluster(ports: number[]): Promise<void> {
     }
     const first = clients[0];
     if (!first) throw new Error('empty cluster');
-    for (const port of ports.slice(1)) await first.call('CLUSTER', 'MEET', '127.0.0.1', String(port));
+    for (const node of nodes.slice(1)) await first.call('CLUSTER', 'MEET', '127.0.0.1', String(node.port), String(node.busPort));
     const ok = async (c: Redis): Promise<boolean> => {
       const info = String(await c.call('CLUSTER', 'INFO'));
       return info.includes('cluster_state:ok') && info.includes(`cluster_known_nodes:${ports.length}`);
     };
-    await waitUntil(async () => (await Promise.all(clients.map(ok))).every(Boolean), 10_000, 'cluster_state:ok');
+    // A master turns ok no sooner than 2 s after its start (Redis's writable delay); the margin
+    // is for a machine running the whole suite in parallel.
+    await waitUntil(async () => (await Promise.all(clients.map(ok))).every(Boolean), 30_000, 'cluster_state:ok');
   } finally {
     clients.forEach((c) => c.disconnect());
   }
