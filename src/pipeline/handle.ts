@@ -54,7 +54,7 @@ export function handleRequest(state: ProxyState, req: IncomingMessage, res: Serv
   try {
     staged = runStages(state, ctx, lease);
   } catch (err) {
-    answerError(ctx, err);
+    answerError(state, ctx, err);
   }
   if (staged === READING) return;
   if (staged === undefined) finishRequest(state, ctx, lease);
@@ -69,25 +69,50 @@ function finishAfter(state: ProxyState, ctx: RequestContext, lease: RuntimeLease
   rest.then(
     () => finishRequest(state, ctx, lease),
     (err: unknown) => {
-      answerError(ctx, err);
+      answerError(state, ctx, err);
       finishRequest(state, ctx, lease);
     },
   );
 }
 
-function answerError(ctx: RequestContext, err: unknown): void {
+/**
+ * The request's error answer. It never throws: it runs inside the request's own events (the body's
+ * 'end', a promise's handler), where a throw is an uncaught exception that ends the process and
+ * every other client's request with it. An answer that cannot be written cuts that one request off.
+ */
+function answerError(state: ProxyState, ctx: RequestContext, err: unknown): void {
   ctx.error = asProxyError(err);
   ctx.cacheResult = 'error';
   ctx.status = ctx.error.status;
-  writeError(ctx.res, ctx.route?.group.dialect.kind ?? 'rest', ctx.error, ctx.id);
+  try {
+    writeError(ctx.res, ctx.route?.group.dialect.kind ?? 'rest', ctx.error, ctx.id);
+  } catch (thrown) {
+    cutOff(state, ctx, thrown, 'error answer could not be written');
+  }
 }
 
+/** The end stage, then the lease. Never throws, for the same reason as answerError. */
 function finishRequest(state: ProxyState, ctx: RequestContext, lease: RuntimeLease): void {
   try {
     endRequest(ctx, state.log, ctx.runtime.config.log.requests);
-  } finally {
-    releaseWhenDone(lease, ctx.res);
+  } catch (thrown) {
+    cutOff(state, ctx, thrown, 'request could not be finished');
   }
+  releaseWhenDone(lease, ctx.res);
+}
+
+/**
+ * A request the proxy could not finish cleanly (its log line or its error answer threw): logged with
+ * its id, and its socket destroyed, so its client sees a failed exchange rather than a connection
+ * that may hold half an answer. The process and every other request go on.
+ */
+function cutOff(state: ProxyState, ctx: RequestContext, thrown: unknown, what: string): void {
+  try {
+    state.log.error({ reqId: ctx.id, err: thrown }, what);
+  } catch {
+    // The logger is what broke: nothing left to tell; the socket still goes.
+  }
+  ctx.res.destroy();
 }
 
 /** Leases whose handler is done while their response still goes on, by response. */
@@ -170,14 +195,14 @@ class BufferedRequest implements BodySink {
       const answer = serveBuffered(state, ctx, this.path, this.strong, body);
       rest = answer instanceof Promise ? answer.then((how) => streamIfAsked(ctx, this.path, this.strong, how)) : streamIfAsked(ctx, this.path, this.strong, answer);
     } catch (err) {
-      answerError(ctx, err);
+      answerError(state, ctx, err);
     }
     if (rest === undefined) finishRequest(state, ctx, lease);
     else finishAfter(state, ctx, lease, rest);
   }
 
   bodyFailed(err: Error): void {
-    answerError(this.ctx, err);
+    answerError(this.state, this.ctx, err);
     finishRequest(this.state, this.ctx, this.lease);
   }
 }
