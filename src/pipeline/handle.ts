@@ -233,6 +233,12 @@ function serveBuffered(state: ProxyState, ctx: RequestContext, path: string, str
 /** A remembered hit's calls-counter labels, refilled per hit (the cells keep no reference). */
 const hitLabels = ['', '', 'hit'];
 
+/**
+ * A remembered hit's write options, refilled per hit: writeEntry reads them synchronously and
+ * keeps none (nothing runs between the fill and that read). Never given extraHeaders.
+ */
+const hitWrite: WriteOptions = { gzip: false, headOnly: false, requestId: '', xCache: 'HIT' };
+
 /** An L1 hit found from the request bytes alone (runtime/hit-shortcut.ts); false: take the full path. */
 function serveRemembered(state: ProxyState, ctx: RequestContext, path: string, body: Buffer): boolean {
   const remembered = ctx.runtime.shortcut.lookup(ctx.route!.index, ctx.method, path, ctx.query, ctx.req.headers, body);
@@ -247,7 +253,10 @@ function serveRemembered(state: ProxyState, ctx: RequestContext, path: string, b
   hitLabels[1] = remembered.callName;
   callsCells.inc(hitLabels);
   observeRemembered(ctx.route!.group, entry);
-  writeEntry(ctx.res, entry, { gzip: acceptsGzip(ctx.req.headers['accept-encoding']), headOnly: ctx.method === 'HEAD', requestId: ctx.id, xCache: 'HIT' });
+  hitWrite.gzip = acceptsGzip(ctx.req.headers['accept-encoding']);
+  hitWrite.headOnly = ctx.method === 'HEAD';
+  hitWrite.requestId = ctx.id;
+  writeEntry(ctx.res, entry, hitWrite);
   return true;
 }
 
@@ -335,8 +344,16 @@ function minVersion(ctx: RequestContext): bigint | undefined {
   return BigInt(raw);
 }
 
+/** The calls counter's labels, refilled per call (the cells read them, never keep them). */
+const callLabels = ['', '', ''];
+
 function countCalls(group: string, calls: Call[], results: CallResult[]): void {
-  for (let i = 0; i < calls.length; i++) callsCells.inc([group, (calls[i] as Call).name, results[i]?.cache ?? 'error']);
+  callLabels[0] = group;
+  for (let i = 0; i < calls.length; i++) {
+    callLabels[1] = (calls[i] as Call).name;
+    callLabels[2] = results[i]?.cache ?? 'error';
+    callsCells.inc(callLabels);
+  }
 }
 
 /** X-Cache for the response and the aggregate label for metrics: one pass, no sets or copies. */
