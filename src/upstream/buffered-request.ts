@@ -59,13 +59,16 @@ export function requestBuffered(pool: Dispatcher, req: BufferedRequest, limit: n
   });
 }
 
+const NO_HEADERS: Record<string, string | string[] | undefined> = Object.freeze({});
+
 /** The undici handler of one exchange (legacy onConnect/onHeaders/... API, as before). */
 class Exchange implements CancelListener {
   private abortFn: Abort | undefined;
   private reason: Error | undefined;
   private done = false;
   private statusCode = 0;
-  private headers: Record<string, string | string[] | undefined> = {};
+  /** Set by onHeaders, which comes before onComplete on every answer (none allocated before it). */
+  private headers: Record<string, string | string[] | undefined> = NO_HEADERS;
   private headersAt = 0;
   private readonly chunks: Buffer[] = [];
   private size = 0;
