@@ -19,6 +19,7 @@ import type { Call, CallAnswer } from '../dialects/types.js';
 import type { CallResult } from '../runtime/types.js';
 import { inflateSegment } from '../response/gzip-splice.js';
 import type { GroupRuntime } from '../runtime/runtime.js';
+import type { UpstreamNode } from '../upstream/node.js';
 
 /** Entry → the version it shows (null: none). */
 const SHOWN = Symbol('versionShown');
@@ -55,7 +56,7 @@ export function observeAnswers(group: GroupRuntime, calls: readonly Call[], resu
     if (wait) (waits ??= []).push(wait);
     if (version === undefined) continue;
     group.floor.raise(version);
-    if (node !== undefined) group.set.all.find((n) => n.name === node)?.noteHead(version, Date.now());
+    if (node !== undefined) nodeNamed(group, node)?.noteHead(version, Date.now());
   }
   if (wrote) group.heads.afterWrite();
   return waits && Promise.all(waits);
@@ -70,13 +71,20 @@ export function observeAnswers(group: GroupRuntime, calls: readonly Call[], resu
  */
 function headOfAnsweringNode(group: GroupRuntime, call: Call, entry: CacheEntry, nodeName: string, rpcError: boolean, seenAt: number): Promise<void> | undefined {
   if (group.dialect.minedWithoutHeight?.(call, view.of(entry, rpcError)) !== true) return undefined;
-  const node = group.set.all.find((n) => n.name === nodeName);
+  const node = nodeNamed(group, nodeName);
   if (node === undefined) return undefined;
   const wait = group.heads.pollAfter(node, seenAt).then(() => {
     if (node.head !== undefined) group.floor.raise(node.head);
   }).finally(() => asking.delete(entry));
   asking.set(entry, wait);
   return wait;
+}
+
+/** The group's node of that name: a loop, not a closure per answer that names a version. */
+function nodeNamed(group: GroupRuntime, name: string): UpstreamNode | undefined {
+  const all = group.set.all;
+  for (let i = 0; i < all.length; i++) if ((all[i] as UpstreamNode).name === name) return all[i];
+  return undefined;
 }
 
 /** An L1 hit answered without a plan (hit-shortcut.ts): only an entry already observed can count. */
