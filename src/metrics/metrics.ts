@@ -212,9 +212,15 @@ export const headProbesTotal = new client.Counter({
 });
 
 /** Client-traffic requests and probes are counted apart, so probe load never looks like traffic. */
+/** upstreamRequestsCells' labels, refilled per answer (the cells read them, never keep them). */
+const upstreamLabels = ['', '', ''];
+
 export function countUpstreamRequest(group: string, node: string, outcome: string, probe: boolean | undefined): void {
-  if (probe) headProbesTotal.inc({ group, node, outcome });
-  else upstreamRequestsCells.inc([group, node, outcome]);
+  if (probe) return void headProbesTotal.inc({ group, node, outcome });
+  upstreamLabels[0] = group;
+  upstreamLabels[1] = node;
+  upstreamLabels[2] = outcome;
+  upstreamRequestsCells.inc(upstreamLabels);
 }
 
 export interface MetricsTopology {

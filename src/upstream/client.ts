@@ -104,10 +104,15 @@ export function countFailure(node: UpstreamNode, err: unknown, aborted = false, 
   return proxyErr;
 }
 
+/** The duration series' labels, refilled per exchange (the cells read them, never keep them). */
+const durationLabels = ['', ''];
+
 export function noteDuration(node: UpstreamNode, startedAt: number): void {
   const ms = performance.now() - startedAt;
   node.noteLatency(ms);
-  upstreamDurationCells.observe([node.group, node.name], ms / 1000);
+  durationLabels[0] = node.group;
+  durationLabels[1] = node.name;
+  upstreamDurationCells.observe(durationLabels, ms / 1000);
 }
 
 /**

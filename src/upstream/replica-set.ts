@@ -59,18 +59,24 @@ export class ReplicaSet {
     if (opts.write) return opts.exclude?.has(this.primary) ? undefined : this.primary;
     // Strong (and monotonic reads the replicas may not have): the primary or nobody, never a replica.
     if (opts.strong) return opts.exclude?.has(this.primary) ? undefined : this.primary;
-    const min = opts.minHead;
-    const reaches = (n: UpstreamNode) => min === undefined || n.head === undefined || n.head >= min;
-    const usable = (n: UpstreamNode) => !opts.exclude?.has(n) && n.breaker.isAvailable(now) && reaches(n);
-    const head = this.head;
-    const candidates = this.replicas.filter(
-      (n) => usable(n) && (min === undefined || n.head !== undefined) && this.current(n, head, now) && (opts.pin === undefined || n.hasVersion(opts.pin)),
-    );
-    const picked = this.pick(candidates);
+    // Every read selects: the checks are methods and loops, not closures and a filtered array per call.
+    const picked = this.replicas.length === 0 ? undefined : this.pick(this.candidates(opts, now));
     if (picked && picked.breaker.tryAcquire(now)) return picked;
-    if (usable(this.primary) && this.primary.breaker.tryAcquire(now)) return this.primary;
+    if (usable(this.primary, opts, now) && this.primary.breaker.tryAcquire(now)) return this.primary;
     // Nothing in rotation: try one anyway rather than fail without asking (it may be back).
-    return this.all.find((n) => !opts.exclude?.has(n) && reaches(n));
+    for (const n of this.all) if (!opts.exclude?.has(n) && reaches(n, opts.minHead)) return n;
+    return undefined;
+  }
+
+  /** The replicas in rotation for this read, in order. */
+  private candidates(opts: SelectOptions, now: number): UpstreamNode[] {
+    const min = opts.minHead;
+    const head = this.head;
+    const out: UpstreamNode[] = [];
+    for (const n of this.replicas) {
+      if (usable(n, opts, now) && (min === undefined || n.head !== undefined) && this.current(n, head, now) && (opts.pin === undefined || n.hasVersion(opts.pin))) out.push(n);
+    }
+    return out;
   }
 
   rememberSession(id: string, node: UpstreamNode): void {
@@ -132,4 +138,13 @@ function pickByLatency(candidates: UpstreamNode[]): UpstreamNode | undefined {
   if (!a || !b) return a ?? b;
   const cost = (n: UpstreamNode) => n.latencyMs * (n.inflight + 1);
   return cost(b) < cost(a) ? b : a;
+}
+
+/** Not tried yet for this call, breaker letting requests through, and at the head the read needs. */
+function usable(n: UpstreamNode, opts: SelectOptions, now: number): boolean {
+  return !opts.exclude?.has(n) && n.breaker.isAvailable(now) && reaches(n, opts.minHead);
+}
+
+function reaches(n: UpstreamNode, min: bigint | undefined): boolean {
+  return min === undefined || n.head === undefined || n.head >= min;
 }
