@@ -62,6 +62,7 @@ async function drain(state: ProxyState, traffic: Server, admin: Server, log: Log
   state.draining = true;
   log.info({ drainDelayMs, deadlineMs }, 'draining: readiness is now 503');
   await sleep(drainDelayMs);
+  await acceptQueued(traffic);
   const closed = new Promise<void>((resolve) => traffic.close(() => resolve()));
   const tunnels = tunnelsOf(traffic).closeAll();
   if (tunnels > 0) log.info({ tunnels }, 'draining: closed open WebSocket tunnels');
@@ -101,6 +102,32 @@ export function installSignals(proxy: RunningProxy, log: Logger): void {
   process.on('SIGTERM', () => onTerm('SIGTERM'));
   process.on('SIGINT', () => onTerm('SIGINT'));
   process.on('SIGHUP', () => void proxy.reload());
+}
+
+/** How long, at most, the listener stays open after the drain delay to take queued connections. */
+const ACCEPT_QUEUED_MS = 1_000;
+
+/**
+ * Connections the kernel completed while the loop was busy (a loaded process, the end of the drain
+ * delay) wait in its accept queue, and node takes about one per loop turn. Closing the listener
+ * straight from the delay's timer resets them, and node:http closes an accepted connection whose
+ * request it has not read yet as idle, although the client connected during the delay. So the
+ * loop turns until a turn accepts nothing, for ACCEPT_QUEUED_MS at most (clients that keep
+ * connecting would otherwise hold the listener open).
+ */
+async function acceptQueued(server: Server): Promise<void> {
+  let accepted = 0;
+  const onConnection = (): void => void accepted++;
+  server.on('connection', onConnection);
+  const until = Date.now() + ACCEPT_QUEUED_MS;
+  try {
+    for (let seen = -1; seen !== accepted && Date.now() < until; ) {
+      seen = accepted;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    server.off('connection', onConnection);
+  }
 }
 
 function sleep(ms: number): Promise<void> {

@@ -98,14 +98,16 @@ t.test('purge by prefix', async (t) => {
 
 t.test('an expired entry with staleUntil is kept for stale serving only, then dropped', async (t) => {
   const store = new MemoryStore({ maxBytes: 1_000_000 });
-  const e = { ...entry(100, 50), staleUntil: Date.now() + 250 };
+  // Windows of seconds, not tens of ms: each check must land inside its window even when a loaded
+  // machine deschedules this process between two lines.
+  const e = { ...entry(100, 1000), staleUntil: Date.now() + 2500 };
   store.setSync('k', e);
   t.equal(store.getSync('k'), e, 'fresh');
   t.equal(store.getStaleSync('k'), undefined, 'not stale while fresh');
-  await sleep(80);
+  await sleep(1050);
   t.equal(store.getSync('k'), undefined, 'expired: not served as fresh');
   t.equal(store.getStaleSync('k'), e, 'still there for stale serving');
-  await sleep(250);
+  await sleep(1500);
   t.equal(store.getStaleSync('k'), undefined, 'gone after staleUntil');
 });
 

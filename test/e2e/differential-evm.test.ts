@@ -537,7 +537,8 @@ t.test('latest across a newly mined block: the new head is seen within the route
 });
 
 t.test('a read pinned to an old block is immutable; one within finalityDepth lives ttlMs.unfinalized', async (t) => {
-  const proxy = await proxyFor(t, '{ ttlMs: { unfinalized: 300 } }');
+  // 1 s, not 300 ms: the HIT right after the MISS must land inside it on a loaded machine.
+  const proxy = await proxyFor(t, '{ ttlMs: { unfinalized: 1000 } }');
   const old = { jsonrpc: '2.0', id: 1, method: 'eth_getStorageAt', params: [fx.contract, '0x0', '0x2'] };
   const recent = { jsonrpc: '2.0', id: 1, method: 'eth_getStorageAt', params: [fx.contract, '0x0', `0x${fx.head.toString(16)}`] };
   const wantOld = (await rpc(node.url, old)).json();
@@ -552,9 +553,9 @@ t.test('a read pinned to an old block is immutable; one within finalityDepth liv
   t.same(await seq(recent), ['MISS', wantRecent]);
   t.same(await seq(recent), ['HIT', wantRecent]);
   await node.mine(2);
-  await sleep(350);
+  await sleep(1050);
   t.same(await seq(old), ['HIT', wantOld], 'block 2 is final: still cached after new blocks and after the unfinalized TTL');
-  t.same(await seq(recent), ['MISS', wantRecent], 'the head block was within finalityDepth: its entry expired after 300 ms');
+  t.same(await seq(recent), ['MISS', wantRecent], 'the head block was within finalityDepth: its entry expired after 1000 ms');
   fx.head = await node.blockNumber();
 });
 

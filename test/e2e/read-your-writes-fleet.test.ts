@@ -43,7 +43,7 @@ const floorOf = (p: TestProxy) => p.state.runtime.groups.get('evm')!.floor.value
 const rich = '0x90f8bf6a479f320ead074411a4b0e7944ea8c9c1';
 
 t.test('the floor learned on one instance is honoured by the other', async (t) => {
-  await waitUntil(() => b.state.runtime.sharedFloor !== undefined, 1000, 'shared floor');
+  await waitUntil(() => b.state.runtime.sharedFloor !== undefined, 5000, 'shared floor');
   // Both have cached a latest read at the old head.
   const before = await call(b, '/', 'eth_getBalance', [rich, 'latest']);
   await node.mine(3);

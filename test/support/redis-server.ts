@@ -53,9 +53,52 @@ export interface StartOptions {
   args?: string[];
 }
 
+/** The port was taken between freePort() and the server's bind (another process got it meanwhile). */
+export class PortTakenError extends Error {
+  constructor(readonly port: number) {
+    super(`redis-server could not listen on port ${port} (exited at start-up)`);
+    this.name = 'PortTakenError';
+  }
+}
+
+/** The process_id a Redis on the port reports (INFO server), or undefined when none answers. */
+export function serverPid(port: number, timeoutMs = 500): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let text = '';
+    const done = (pid: number | undefined): void => {
+      sock.destroy();
+      resolve(pid);
+    };
+    sock.setTimeout(timeoutMs, () => done(undefined));
+    sock.once('error', () => done(undefined));
+    sock.once('connect', () => sock.write('INFO server\r\n'));
+    sock.on('data', (d) => {
+      text += d.toString();
+      const m = /process_id:(\d+)\r\n/.exec(text);
+      if (m) done(Number(m[1]));
+      else if (!text.startsWith('$')) done(undefined);
+    });
+  });
+}
+
+/**
+ * A redis-server on a kernel-given port. The port is free when freePort() asks, but something else
+ * may take it before the server binds (the suite's files run in parallel): then the server exits
+ * at once, and it is started again on another port.
+ */
 export async function startRedis(opts: StartOptions = {}): Promise<TestRedis> {
-  const p = opts.port ?? (await freePort());
-  const args = ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...(opts.args ?? [])];
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRedisOn(opts.port ?? (await freePort()), opts.args ?? []);
+    } catch (err) {
+      if (opts.port !== undefined || !(err instanceof PortTakenError) || attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startRedisOn(p: number, extraArgs: string[]): Promise<TestRedis> {
+  const args = ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs];
   let proc: ChildProcess | undefined;
   let paused = false;
 
@@ -70,7 +113,12 @@ export async function startRedis(opts: StartOptions = {}): Promise<TestRedis> {
       process.removeListener('exit', reap);
       if (proc === child) proc = undefined;
     });
-    await waitUntil(() => ping(p), 5000, `redis-server on port ${p} did not answer PING`);
+    // Ready when the server on the port is this one (not whatever else may hold the port), and
+    // given up as soon as this one exited. 10 s: a spawn on a loaded machine can take seconds.
+    await waitUntil(async () => {
+      if (child.exitCode !== null || child.signalCode !== null) throw new PortTakenError(p);
+      return (await serverPid(p)) === child.pid;
+    }, 10_000, `redis-server on port ${p} did not answer`);
   };
 
   const kill = async (): Promise<void> => {
@@ -151,12 +199,19 @@ export interface TestClusterNode extends TestRedis {
  * refuses to start) and otherwise may be a port something else on the machine already holds.
  */
 export async function startClusterNode(dir: string, args: string[] = []): Promise<TestClusterNode> {
-  const port = await freePort();
-  let busPort = await freePort();
-  while (busPort === port) busPort = await freePort();
-  const conf = path.join(dir, `nodes-${port}.conf`);
-  const node = await startRedis({ port, args: ['--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-config-file', conf, '--dir', dir, ...args] });
-  return Object.assign(node, { busPort });
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    let busPort = await freePort();
+    while (busPort === port) busPort = await freePort();
+    const conf = path.join(dir, `nodes-${port}.conf`);
+    try {
+      const node = await startRedis({ port, args: ['--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-config-file', conf, '--dir', dir, ...args] });
+      return Object.assign(node, { busPort });
+    } catch (err) {
+      // Either port taken meanwhile (see startRedis): two new ones.
+      if (!(err instanceof PortTakenError) || attempt >= 3) throw err;
+    }
+  }
 }
 
 async function formCluster(nodes: TestClusterNode[]): Promise<void> {
