@@ -149,12 +149,12 @@ function callForward(
   const pinnedBlock = pinAt === undefined ? undefined : spec.pinnedBlock;
   if (pinAt !== undefined && pinnedBlock === undefined) throw new InternalError(`${method}: a pinnable call needs RpcSpec.pinnedBlock`);
   // `"params": null` is forwarded as written: the node decides what it means.
-  if (paramsNull || params === undefined) return new CallForward(idRaw, notification, method, paramsNull ? ',"params":null' : '', undefined, undefined, undefined, undefined);
+  if (paramsNull || params === undefined) return new CallForward(idRaw, notification, method, paramsNull ? 'null' : '', undefined, undefined, undefined, undefined);
   const text = texts.textOf(params, false);
   if (text === undefined) return new CallForward(idRaw, notification, method, undefined, params, texts, pinAt, pinnedBlock);
   const cut = pinAt === undefined ? undefined : lastStringCut(text, params as JsonValue[], pinAt);
-  if (pinAt !== undefined && cut === undefined) return new CallForward(idRaw, notification, method, `,"params":${text}`, params, texts, pinAt, pinnedBlock);
-  return new CallForward(idRaw, notification, method, `,"params":${text}`, undefined, undefined, pinAt, pinnedBlock, cut);
+  if (pinAt !== undefined && cut === undefined) return new CallForward(idRaw, notification, method, text, params, texts, pinAt, pinnedBlock);
+  return new CallForward(idRaw, notification, method, text, undefined, undefined, pinAt, pinnedBlock, cut);
 }
 
 /**
@@ -163,14 +163,13 @@ function callForward(
  */
 class CallForward implements RpcForward {
   readonly canPin: boolean;
-  private readonly methodJson: string;
 
   constructor(
     readonly idRaw: string,
     readonly notification: boolean,
     readonly method: string,
-    /** `,"params":<compact text>` as forwarded unpinned ('' without params); undefined: written from `params`. */
-    private paramsMember: string | undefined,
+    /** The params' compact text as forwarded unpinned ('' without params); undefined: written from `params`. */
+    private paramsText: string | undefined,
     /** The parsed params, kept only when a text below could not be made at parse time. */
     private readonly params: RpcParams | undefined,
     /** The source texts of the request's containers (with `params`). */
@@ -182,13 +181,17 @@ class CallForward implements RpcForward {
     private readonly pinHead?: string,
   ) {
     this.canPin = pinAt !== undefined;
-    this.methodJson = JSON.stringify(method);
   }
 
   body(id: number, pinTo?: bigint): string {
     if (!Number.isSafeInteger(id)) throw new InternalError(`upstream id must be an integer, got ${id}`);
-    const open = `{"jsonrpc":"2.0","id":${id},"method":${this.methodJson}`;
-    if (pinTo === undefined) return `${open}${(this.paramsMember ??= `,"params":${stringifyJson(this.params as RpcParams, { texts: this.texts })}`)}}`;
+    // The texts are put together here, when the call is forwarded, not when it is parsed: most
+    // calls of a warm cache never are.
+    const open = `{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(this.method)}`;
+    if (pinTo === undefined) {
+      const params = (this.paramsText ??= stringifyJson(this.params as RpcParams, { texts: this.texts }));
+      return params === '' ? `${open}}` : `${open},"params":${params}}`;
+    }
     // Pinning a call that cannot be pinned would store an unpinned answer under a pinned key.
     if (this.pinAt === undefined || this.pinnedBlock === undefined) throw new InternalError(`${this.method} cannot be forwarded pinned`);
     const block = this.pinnedBlock(pinTo);
