@@ -1,7 +1,7 @@
 // L1: an in-process LRU bounded by bytes, not entries. Blockchain answers range from a few bytes
 // (eth_chainId) to megabytes (a full block with transactions), so an entry count says nothing about
 // memory; the byte bound is what keeps a sidecar inside its container limit.
-import { LRUCache } from 'lru-cache';
+import { ByteLru } from './byte-lru.js';
 import { cacheBytes, cacheEntries, cacheEvictionsCells, cacheLookupsCells, cacheStoresCells, setMemoryGaugesReader } from '../metrics/metrics.js';
 import type { CacheEntry, CacheStore, CacheTier } from './types.js';
 
@@ -38,7 +38,7 @@ export class MemoryStore implements CacheStore {
   readonly tier: CacheTier = 'memory';
   readonly maxBytes: number;
   readonly maxEntryBytes: number;
-  private readonly lru: LRUCache<string, CacheEntry>;
+  private readonly lru: ByteLru<CacheEntry>;
   // Counter cells bound once: an increment is a property add, not a label join and map lookup.
   private readonly hits = cacheLookupsCells.cell([this.tier, 'hit']);
   private readonly misses = cacheLookupsCells.cell([this.tier, 'miss']);
@@ -50,17 +50,12 @@ export class MemoryStore implements CacheStore {
     this.maxEntryBytes = Math.floor(Math.min(opts.maxEntryBytes ?? this.maxBytes / 8, this.maxBytes));
     if (this.maxBytes < 1 || this.maxEntryBytes < 1) throw new RangeError('memory cache needs maxBytes ≥ 1');
     const evictions = this.evictions;
-    // No ttl and no sizeCalculation here. Every entry carries its own expiresAt/staleUntil, which
-    // the lookups check anyway; lru-cache's own TTL clock cost a performance.now() and two more
-    // random array reads per set and per get. The size is computed once in setSync and passed.
-    // No ttlAutopurge either: one timer per entry costs more than letting an entry past its life
-    // be dropped when it is looked up or pushed out by the LRU order.
-    this.lru = new LRUCache<string, CacheEntry>({
-      maxSize: this.maxBytes,
-      maxEntrySize: this.maxEntryBytes,
-      dispose: (_value, _key, reason) => {
-        if (reason === 'evict') evictions.n++;
-      },
+    // No TTL in the LRU: every entry carries its own expiresAt/staleUntil, which the lookups check
+    // anyway, and an entry past its life is dropped when it is looked up or pushed out by the LRU
+    // order (no timer per entry). The size is computed once in setSync and passed; entries over
+    // maxEntryBytes never reach the LRU (setSync refuses them).
+    this.lru = new ByteLru<CacheEntry>(this.maxBytes, () => {
+      evictions.n++;
     });
     setMemoryGaugesReader(() => this.updateGauges());
     this.updateGauges();
@@ -103,7 +98,7 @@ export class MemoryStore implements CacheStore {
   setSync(key: string, entry: CacheEntry): boolean {
     const size = entrySize(key, entry);
     if (keptUntil(entry) <= Date.now() || size > this.maxEntryBytes) return false;
-    this.lru.set(key, entry, { size });
+    this.lru.set(key, entry, size);
     this.stores.n++;
     return true;
   }

@@ -6,8 +6,8 @@ import { crc32 } from 'node:zlib';
 import type { Config } from '../config/schema.js';
 import type { Answer, CallPlan } from '../runtime/types.js';
 import { ownedCopy } from '../buffers.js';
-import { compressSegment, type Segment } from '../response/gzip-splice.js';
-import { storedEntry } from './stored-entry.js';
+import { compressSegment } from '../response/gzip-splice.js';
+import { storedEntry, storedInPlace } from './stored-entry.js';
 import type { TieredStore } from './tiered-store.js';
 import type { CacheEntry } from './types.js';
 
@@ -15,9 +15,13 @@ export function baseCacheable(status: number, headers: Record<string, string | s
   return status === 200 && headers['set-cookie'] === undefined && size <= maxEntryBytes;
 }
 
-/** An answer as the fetchers build it: identity body, not stored yet. */
+/**
+ * An answer as the fetchers build it: identity body, not stored yet. Its fields are those of a
+ * stored entry, in the same order (staleUntil too, unset), so that storing it uncompressed can
+ * fill it in place (stored-entry.ts storedInPlace) and every entry still has one hidden class.
+ */
 export function identityEntry(status: number, headers: ReadonlyArray<readonly [string, string]>, body: Buffer, now: number): CacheEntry {
-  return { status, headers, body, compressed: false, crc32: crc32(body), rawLength: body.length, storedAt: now, expiresAt: now };
+  return { status, headers, body, compressed: false, crc32: crc32(body), rawLength: body.length, storedAt: now, expiresAt: now, staleUntil: undefined };
 }
 
 /**
@@ -36,16 +40,17 @@ export function makeStoreAnswer(cache: TieredStore, config: Config['cache']): (p
     const raw = fetched.body;
     // A body too short to compress keeps the CRC its identity entry already has.
     const segment = raw.length < compression.minBytes ? undefined : compressSegment(raw, compression);
-    const compressed = segment?.compressed === true;
     const expiresAt = now + Math.min(plan.ttlMs, answer.ttlMs ?? Infinity);
     // Kept past its life only when the route may serve it stale.
     const staleUntil = expiresAt + Math.max(plan.staleIfErrorMs, plan.staleWhileRevalidateMs);
     // Stored bodies own their memory (an identity body may be a slice of a whole batch answer).
-    const stored: Segment = compressed
-      ? (segment as Segment)
-      : { body: ownedCopy(raw), compressed: false, crc32: segment === undefined ? fetched.crc32 : segment.crc32, rawLength: raw.length };
-    // One literal for every stored entry (see stored-entry.ts): a spread gave each its own hidden class.
-    const entry = storedEntry(fetched, stored, now, expiresAt, staleUntil);
+    // Uncompressed, the fetcher's identity entry (made for this one answer, seen by no one yet)
+    // becomes the stored one in place: no segment and no second entry per stored call. One
+    // literal for every other stored entry (see stored-entry.ts): a spread gave each its own class.
+    const entry =
+      segment?.compressed === true
+        ? storedEntry(fetched, segment, now, expiresAt, staleUntil)
+        : storedInPlace(fetched, ownedCopy(raw), segment === undefined ? fetched.crc32 : segment.crc32, now, expiresAt, staleUntil);
     cache.fill(plan.key, entry);
     answer.entry = entry;
     return answer;

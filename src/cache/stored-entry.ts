@@ -35,6 +35,21 @@ export function storedEntry(answer: CacheEntry, segment: Segment, storedAt: numb
 }
 
 /**
+ * An identity entry (cache/policy.ts identityEntry: the same fields in the same order) made the
+ * stored entry with this body: for an answer stored uncompressed, whose fetcher made the entry for
+ * it alone. Its status, compressed (false) and rawLength stay as they are.
+ */
+export function storedInPlace(identity: CacheEntry, body: Buffer, crc32: number, storedAt: number, expiresAt: number, staleUntil: number): CacheEntry {
+  identity.headers = sharedHeaders(identity.headers);
+  identity.body = body;
+  identity.crc32 = crc32;
+  identity.storedAt = storedAt;
+  identity.expiresAt = expiresAt;
+  identity.staleUntil = staleUntil;
+  return identity;
+}
+
+/**
  * An equal header set seen recently, or this one (remembered for the next). Sets are never mutated
  * (CacheEntry.headers is read-only everywhere), so sharing one among entries is invisible. A short
  * list compared pair by pair, not a map keyed by the joined text: no allocation per fill, and two

@@ -10,6 +10,14 @@ import type { CacheEntry, CacheStore, CacheTier } from './types.js';
 const rawBytes = cacheStoredBytesCells.cell(['raw']);
 const storedBytes = cacheStoredBytesCells.cell(['stored']);
 
+/**
+ * Where a plan notes the purge generation its fetch began in (see mayStore): a property of this
+ * symbol on the plan object (a WeakMap keyed by short-lived plans cost the GC an ephemeron per
+ * call). pipeline/plan-call.ts declares it on its plans, so setting it adds no property (and no
+ * out-of-object property array) to a plan. A plan is fetched through the one store of its proxy.
+ */
+export const FETCH_GENERATION: unique symbol = Symbol('fetchGeneration');
+
 export interface TieredStoreOptions {
   memory: MemoryStore;
   /** The shared tier (a RedisStore); absent when Redis is not configured. */
@@ -31,12 +39,6 @@ export class TieredStore implements CacheStore {
   private readonly pending = new Set<Promise<void>>();
   /** Purges by generation: answers of fetches that began before a purge are not stored. */
   readonly generations = new PurgeGenerations();
-  /** The generation each fetch began in (keyed by the caller's plan object). */
-  /**
-   * Where a plan notes the generation its fetch began in: a property of this store's own symbol on
-   * the plan object (a WeakMap keyed by short-lived plans cost the GC an ephemeron per call).
-   */
-  private readonly fetchGeneration: symbol = Symbol('fetchGeneration');
 
   constructor(opts: TieredStoreOptions) {
     this.memory = opts.memory;
@@ -96,12 +98,12 @@ export class TieredStore implements CacheStore {
    */
   fetchesBegin(plans: readonly object[]): void {
     const generation = this.generations.generation;
-    for (const plan of plans) (plan as Record<symbol, number>)[this.fetchGeneration] = generation;
+    for (const plan of plans) (plan as Record<symbol, number>)[FETCH_GENERATION] = generation;
   }
 
   /** False when a purge covering key came after this plan's fetch began: its answer is from before. */
   mayStore(plan: object, key: string): boolean {
-    const since = (plan as Record<symbol, number | undefined>)[this.fetchGeneration];
+    const since = (plan as Record<symbol, number | undefined>)[FETCH_GENERATION];
     return since === undefined || !this.generations.purgedSince(since, key);
   }
 

@@ -121,73 +121,81 @@ type BlockRef =
   | { kind: 'latest' | 'pending' | 'moving' | 'hash' | 'canonical-hash' | 'asWritten' };
 
 function classify(method: string, params: RpcParams | undefined): RpcClassification {
-  if (UNCACHED.has(method)) return { cls: 'uncached' };
+  if (UNCACHED.has(method)) return UNCACHED_READ;
   const index = BLOCK_PARAM.get(method);
   if (index !== undefined) return classifyBlockRead(index, params);
-  if (IMMUTABLE.has(method)) return { cls: 'immutable' };
-  if (HEAD.has(method)) return { cls: 'head' };
-  return { cls: 'write' };
+  if (IMMUTABLE.has(method)) return IMMUTABLE_READ;
+  if (HEAD.has(method)) return HEAD_READ;
+  return WRITE;
 }
 
 function classifyBlockRead(index: number, params: RpcParams | undefined): RpcClassification {
   // Named params, or too few to reach the block param: forwarded as sent, never stored.
-  if (params === undefined || !Array.isArray(params) || params.length <= index) return { cls: 'uncached' };
-  const list = params;
-  const ref = blockRef(list[index]);
-  const keyParams = withParam(list, index, BLOCK_PLACEHOLDER);
+  if (params === undefined || !Array.isArray(params) || params.length <= index) return UNCACHED_READ;
+  const ref = blockRef(params[index]);
   switch (ref.kind) {
-    case 'number': {
+    case 'number':
       // A non-canonical form keeps its own text in the key (own entry), still pinned to n.
-      const key = ref.canonical ? keyParams : list;
-      return ref.reorgable ? { cls: 'immutable', pin: ref.n, reorgable: true, keyParams: key } : { cls: 'immutable', pin: ref.n, keyParams: key };
-    }
+      if (!ref.canonical) return ref.reorgable ? { cls: 'immutable', pin: ref.n, reorgable: true } : { cls: 'immutable', pin: ref.n };
+      return ref.reorgable ? { cls: 'immutable', pin: ref.n, reorgable: true, blockAt: index } : { cls: 'immutable', pin: ref.n, blockAt: index };
     case 'latest':
       // Forwarded pinned to head H it is a read pinned by number, as reorgable as one.
-      return { cls: 'head', keyParams, reorgable: true, pinParams: (h) => withParam(list, index, `0x${h.toString(16)}`) };
+      return LATEST_AT[index] as RpcClassification;
     case 'pending':
     case 'asWritten':
-      return { cls: 'uncached' };
+      return UNCACHED_READ;
     case 'moving':
-      return { cls: 'head' };
+      return HEAD_READ;
     case 'hash':
-      return { cls: 'immutable' };
+      return IMMUTABLE_READ;
     case 'canonical-hash':
       // The answer turns into an error once H leaves the canonical chain: not immutable while H
       // may still reorg, and the proxy cannot tell H's depth without asking, so it is not stored.
-      return { cls: 'uncached' };
+      return UNCACHED_READ;
   }
 }
 
-/** A copy of params with the value at index replaced. */
-function withParam(list: readonly JsonValue[], index: number, value: JsonValue): JsonValue[] {
-  const out = list.slice();
-  out[index] = value;
-  return out;
+// Classifications that carry nothing of the call's own are shared (read only, never changed).
+const UNCACHED_READ: RpcClassification = Object.freeze({ cls: 'uncached' });
+const HEAD_READ: RpcClassification = Object.freeze({ cls: 'head' });
+const IMMUTABLE_READ: RpcClassification = Object.freeze({ cls: 'immutable' });
+const WRITE: RpcClassification = Object.freeze({ cls: 'write' });
+/** A latest read whose block param is at index i: keyed with the placeholder, forwarded pinned. */
+const LATEST_AT: readonly RpcClassification[] = Array.from({ length: Math.max(...BLOCK_PARAM.values()) + 1 }, (_, i) => i).map((blockAt) => Object.freeze({ cls: 'head', reorgable: true, blockAt, pinnable: true } as const));
+
+/** The block param of a latest read forwarded pinned to h. */
+function pinnedBlock(h: bigint): JsonValue {
+  return `0x${h.toString(16)}`;
 }
 
 /** A block param: a tag, a number, a 32-byte hash or EIP-1898; anything else goes as written. */
 function blockRef(v: JsonValue | undefined): BlockRef {
   if (typeof v === 'string') return tagRef(v);
   if (isJsonObject(v)) return eip1898Ref(v);
-  return { kind: 'asWritten' };
+  return AS_WRITTEN;
 }
+
+const LATEST: BlockRef = Object.freeze({ kind: 'latest' });
+const PENDING: BlockRef = Object.freeze({ kind: 'pending' });
+const MOVING: BlockRef = Object.freeze({ kind: 'moving' });
+const AS_WRITTEN: BlockRef = Object.freeze({ kind: 'asWritten' });
 
 function tagRef(tag: string): BlockRef {
   switch (tag) {
     case 'latest':
-      return { kind: 'latest' };
+      return LATEST;
     case 'pending':
-      return { kind: 'pending' };
+      return PENDING;
     case 'safe':
     case 'finalized':
-      return { kind: 'moving' };
+      return MOVING;
     case 'earliest':
       return { kind: 'number', n: 0n, reorgable: false, canonical: false };
   }
   // More than 64 bits is no block number; a 32-byte hash names a block for good (geth accepts it).
   if (HEX_U64.test(tag)) return { kind: 'number', n: BigInt(`0x${tag.slice(2)}`), reorgable: true, canonical: CANONICAL_QUANTITY.test(tag) };
   if (HASH_32.test(tag)) return { kind: 'hash' };
-  return { kind: 'asWritten' };
+  return AS_WRITTEN;
 }
 
 /**
@@ -205,9 +213,9 @@ function eip1898Ref(o: JsonObject): BlockRef {
   if (typeof o.blockNumber === 'string' && extrasOk('blockNumber')) {
     const ref = tagRef(o.blockNumber);
     // A tag inside the object is not pinned for the node: pinning would rewrite what it was asked.
-    return ref.kind === 'number' ? { ...ref, canonical: false } : { kind: 'asWritten' };
+    return ref.kind === 'number' ? { ...ref, canonical: false } : AS_WRITTEN;
   }
-  return { kind: 'asWritten' };
+  return AS_WRITTEN;
 }
 
 function isCacheable(call: Call, answer: CallAnswer): boolean {
@@ -233,11 +241,13 @@ function headFromBlockNumber(result: JsonValue): bigint | undefined {
   return typeof result === 'string' && HEX_U64.test(result) ? BigInt(`0x${result.slice(2)}`) : undefined;
 }
 
+const SPEC = { knownMethods: KNOWN, classify, timeoutClass, blockPlaceholder: BLOCK_PLACEHOLDER, pinnedBlock };
+
 export const evmJsonRpc: Dialect = {
   name: 'evm-jsonrpc',
   kind: 'jsonrpc',
   plan: (method) => rpcPlan(method),
-  parse: (req, limits) => parseRpcRequest(req.body, limits, { knownMethods: KNOWN, classify, timeoutClass }),
+  parse: (req, limits) => parseRpcRequest(req.body, limits, SPEC),
   isCacheable,
   judge: rpcJudge,
   answerBlock,

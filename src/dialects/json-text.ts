@@ -15,7 +15,10 @@ export { SourceTexts } from './json-source-texts.js';
 // fatal: invalid UTF-8 is an error, not U+FFFD (two different byte strings must not share a key).
 // ignoreBOM: keep a BOM in the text so that it is rejected like any other stray character.
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+/** What number() accepts (its hand-written scan follows this): `-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?`. */
+/** The envelope's member names by their first character (see TextParser.envelopeName). */
+const ENVELOPE_NAMES: Array<string | undefined> = [];
+for (const name of ['jsonrpc', 'id', 'method', 'params']) ENVELOPE_NAMES[name.charCodeAt(0)] = name;
 const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
 
 /** Parses a complete JSON document; throws MalformedJsonError on any defect or too deep nesting. */
@@ -145,6 +148,24 @@ class TextParser {
     return key;
   }
 
+  /**
+   * memberName() for the four names an envelope is made of, written plainly (`"id"`, no escape):
+   * the constant name, without a string made per member of every call. undefined: any other name
+   * (memberName reads it).
+   */
+  private envelopeName(): string | undefined {
+    this.ws();
+    const s = this.s;
+    const at = this.pos;
+    if (s.charCodeAt(at) !== 0x22) return undefined;
+    const name = ENVELOPE_NAMES[s.charCodeAt(at + 1) & 0x7f];
+    if (name === undefined || !s.startsWith(name, at + 1) || s.charCodeAt(at + 1 + name.length) !== 0x22) return undefined;
+    this.pos = at + name.length + 2;
+    this.ws();
+    if (s[this.pos++] !== ':') this.fail('expected ":"');
+    return name;
+  }
+
   /** A request object: object() with the envelope's members kept in an RpcElement. */
   private envelope(depth: number): RpcElement {
     if (depth > this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth}`);
@@ -154,7 +175,7 @@ class TextParser {
     if (this.s[this.pos] === '}') this.pos++;
     else
       do {
-        const key = this.memberName();
+        const key = this.envelopeName() ?? this.memberName();
         const v = this.value(depth);
         if (key === 'jsonrpc') out.jsonrpc = v;
         else if (key === 'id') out.id = v;
@@ -170,12 +191,25 @@ class TextParser {
     return v;
   }
 
+  /** A number as the grammar above reads it, scanned by hand: the regex's match array was an allocation per number. */
   private number(): JsonNumber {
-    NUMBER.lastIndex = this.pos;
-    const m = NUMBER.exec(this.s);
-    if (m === null) this.fail(this.pos >= this.s.length ? 'unexpected end of input' : 'unexpected character');
-    this.pos = NUMBER.lastIndex;
-    return new JsonNumber(m[0]);
+    const s = this.s;
+    const start = this.pos;
+    let i = start;
+    if (s.charCodeAt(i) === 0x2d) i++;
+    const first = s.charCodeAt(i);
+    if (first === 0x30) i++;
+    else if (first >= 0x31 && first <= 0x39) i = digitsEnd(s, i + 1);
+    else this.fail(this.pos >= s.length ? 'unexpected end of input' : 'unexpected character');
+    if (s.charCodeAt(i) === 0x2e && isDigit(s.charCodeAt(i + 1))) i = digitsEnd(s, i + 2);
+    const e = s.charCodeAt(i);
+    if (e === 0x65 || e === 0x45) {
+      const sign = s.charCodeAt(i + 1);
+      const at = sign === 0x2b || sign === 0x2d ? i + 2 : i + 1;
+      if (isDigit(s.charCodeAt(at))) i = digitsEnd(s, at + 1);
+    }
+    this.pos = i;
+    return new JsonNumber(s.slice(start, i));
   }
 
   private string(): string {
@@ -262,6 +296,16 @@ class TextParser {
     if (c !== ',') this.fail(`expected "," or "${close}"`);
     return false;
   }
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+/** The index after the digits that start at i. */
+function digitsEnd(s: string, i: number): number {
+  while (isDigit(s.charCodeAt(i))) i++;
+  return i;
 }
 
 /** Characters JSON.stringify writes as they are: no quote, backslash, control or surrogate. */

@@ -10,21 +10,25 @@
 import { InternalError, InvalidRequestError, ProxyError } from '../errors.js';
 import { JsonNumber, RpcElement, isJsonObject, parseJson, parseRpcDocument, stringifyJson, type JsonObject, type JsonValue, type SourceTexts } from './json-text.js';
 import { scanRpcResponse, upstreamIndex, type ScannedRpcResponse } from './rpc-answer-scan.js';
+import { lastStringCut, rpcKeyMaterial, swappedKeyMaterial, withParam, type RpcParams } from './rpc-params-text.js';
 import type { Call, CallAnswer, CallClass, HeadPoll, ParseLimits, ParsedRequest, RpcForward, TimeoutClass, UpstreamPayload } from './types.js';
 
-export type RpcParams = JsonValue[] | JsonObject;
+export { rpcKeyMaterial, type RpcParams } from './rpc-params-text.js';
 
 /** What a dialect says about one well-formed call. */
 export interface RpcClassification {
   cls: CallClass;
-  /** Params as they enter the key material (block tag replaced by a placeholder); default: as sent. */
-  keyParams?: RpcParams;
+  /**
+   * The index of the block param (params are then an array that has it): in the key material it
+   * reads RpcSpec.blockPlaceholder. Unset: params enter the key as sent.
+   */
+  blockAt?: number;
+  /** With blockAt, for a head read that can be forwarded pinned: RpcSpec.pinnedBlock(h) goes there. */
+  pinnable?: boolean;
   pin?: bigint;
   reorgable?: boolean;
   /** Session the call continues (see Call.affinity). */
   affinity?: string;
-  /** Only for a head read that can be forwarded pinned: the params pinned to block h. */
-  pinParams?: (h: bigint) => RpcParams;
 }
 
 export interface RpcSpec {
@@ -34,6 +38,10 @@ export interface RpcSpec {
   classify(method: string, params: RpcParams | undefined): RpcClassification;
   /** The call's timeout class (unset: normal). */
   timeoutClass?(method: string): TimeoutClass | undefined;
+  /** What stands for the block param in the key material (see RpcClassification.blockAt). */
+  blockPlaceholder?: string;
+  /** The block param of a read forwarded pinned to h (see RpcClassification.pinnable). */
+  pinnedBlock?(h: bigint): JsonValue;
 }
 
 /** Parses a JSON-RPC request body. Throws for a malformed document, an empty or oversized batch. */
@@ -78,7 +86,7 @@ function parseCall(el: RpcElement | JsonValue, spec: RpcSpec, texts: SourceTexts
     if (err instanceof ProxyError) return rejectedCall(spec, idRaw, notification, method, err);
     throw err;
   }
-  return buildCall(spec, new CallForward(idRaw, notification, method, params, el.params === null, texts, c.pinParams), c);
+  return buildCall(spec, method, callForward(spec, idRaw, notification, method, params, el.params === null, texts, c), params, texts, c);
 }
 
 function isValidId(id: JsonValue | undefined): boolean {
@@ -101,29 +109,57 @@ function labelFor(spec: RpcSpec, method: string | undefined): string {
   return method !== undefined && spec.knownMethods.has(method) ? method : 'other';
 }
 
-/** Key material: method and canonical params; absent params key like `[]` (nodes treat them alike). */
-export function rpcKeyMaterial(method: string, params: RpcParams | undefined, texts?: SourceTexts): string {
-  return `${method}\n${params === undefined ? '[]' : stringifyJson(params, { sortKeys: true, texts })}`;
-}
-
-function buildCall(spec: RpcSpec, forward: CallForward, c: RpcClassification): Call {
+function buildCall(spec: RpcSpec, method: string, forward: RpcForward, params: RpcParams | undefined, texts: SourceTexts, c: RpcClassification): Call {
   const call: Call = {
     cls: c.cls,
-    name: labelFor(spec, forward.method),
-    keyMaterial: rpcKeyMaterial(forward.method, c.keyParams ?? forward.params, forward.texts),
+    name: labelFor(spec, method),
+    keyMaterial: keyMaterialOf(spec, method, params, texts, c.blockAt),
     rpc: forward,
   };
   if (c.pin !== undefined) call.pin = c.pin;
   if (c.reorgable === true) call.reorgable = true;
   if (c.affinity !== undefined) call.affinity = c.affinity;
-  const timeoutClass = spec.timeoutClass?.(forward.method);
+  const timeoutClass = spec.timeoutClass?.(method);
   if (timeoutClass !== undefined && timeoutClass !== 'normal') call.timeoutClass = timeoutClass;
   return call;
 }
 
+function keyMaterialOf(spec: RpcSpec, method: string, params: RpcParams | undefined, texts: SourceTexts, blockAt: number | undefined): string {
+  if (blockAt === undefined) return rpcKeyMaterial(method, params, texts);
+  if (!Array.isArray(params) || spec.blockPlaceholder === undefined) throw new InternalError(`${method}: a block param needs array params and a placeholder`);
+  return swappedKeyMaterial(method, params, blockAt, spec.blockPlaceholder, texts);
+}
+
 /**
- * How one parsed call is forwarded: the envelope as parsed, its params kept as the tree the key
- * material was made from (a class: no closure or envelope object per call).
+ * How a parsed call is forwarded. Where the params' kept text says it all (the usual request: no
+ * whitespace), the forward holds texts only and the parsed tree is garbage once the request is
+ * parsed (see rpc-params-text.ts); otherwise it holds the tree and writes from it when asked.
+ */
+function callForward(
+  spec: RpcSpec,
+  idRaw: string,
+  notification: boolean,
+  method: string,
+  params: RpcParams | undefined,
+  paramsNull: boolean,
+  texts: SourceTexts,
+  c: RpcClassification,
+): CallForward {
+  const pinAt = c.pinnable === true && c.blockAt !== undefined && Array.isArray(params) ? c.blockAt : undefined;
+  const pinnedBlock = pinAt === undefined ? undefined : spec.pinnedBlock;
+  if (pinAt !== undefined && pinnedBlock === undefined) throw new InternalError(`${method}: a pinnable call needs RpcSpec.pinnedBlock`);
+  // `"params": null` is forwarded as written: the node decides what it means.
+  if (paramsNull || params === undefined) return new CallForward(idRaw, notification, method, paramsNull ? 'null' : '', undefined, undefined, undefined, undefined);
+  const text = texts.textOf(params, false);
+  if (text === undefined) return new CallForward(idRaw, notification, method, undefined, params, texts, pinAt, pinnedBlock);
+  const cut = pinAt === undefined ? undefined : lastStringCut(text, params as JsonValue[], pinAt);
+  if (pinAt !== undefined && cut === undefined) return new CallForward(idRaw, notification, method, text, params, texts, pinAt, pinnedBlock);
+  return new CallForward(idRaw, notification, method, text, undefined, undefined, pinAt, pinnedBlock, cut);
+}
+
+/**
+ * One parsed call as forwarded (a class: no closure or envelope object per call). Its params are
+ * held as texts where they could be made at parse time, else as the parsed tree.
  */
 class CallForward implements RpcForward {
   readonly canPin: boolean;
@@ -132,23 +168,36 @@ class CallForward implements RpcForward {
     readonly idRaw: string,
     readonly notification: boolean,
     readonly method: string,
-    /** `"params": null` reads as none (as geth does). */
-    readonly params: RpcParams | undefined,
-    /** The client sent `"params": null` (forwarded like that: the node decides what it means). */
-    private readonly paramsNull: boolean,
-    /** The source texts of the request's containers. */
-    readonly texts: SourceTexts,
-    private readonly pinParams: ((h: bigint) => RpcParams) | undefined,
+    /** The params' compact text as forwarded unpinned ('' without params); undefined: written from `params`. */
+    private paramsText: string | undefined,
+    /** The parsed params, kept only when a text below could not be made at parse time. */
+    private readonly params: RpcParams | undefined,
+    /** The source texts of the request's containers (with `params`). */
+    private readonly texts: SourceTexts | undefined,
+    /** The block param's index, for a call that can be forwarded pinned. */
+    private readonly pinAt: number | undefined,
+    private readonly pinnedBlock: ((h: bigint) => JsonValue) | undefined,
+    /** The compact params text up to the block param (see lastStringCut); undefined: pinned from `params`. */
+    private readonly pinHead?: string,
   ) {
-    this.canPin = pinParams !== undefined;
+    this.canPin = pinAt !== undefined;
   }
 
   body(id: number, pinTo?: bigint): string {
     if (!Number.isSafeInteger(id)) throw new InternalError(`upstream id must be an integer, got ${id}`);
-    if (pinTo === undefined) return rpcRequestText(id, this.method, this.paramsNull ? null : this.params, this.texts);
+    // The texts are put together here, when the call is forwarded, not when it is parsed: most
+    // calls of a warm cache never are.
+    const open = `{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(this.method)}`;
+    if (pinTo === undefined) {
+      const params = (this.paramsText ??= stringifyJson(this.params as RpcParams, { texts: this.texts }));
+      return params === '' ? `${open}}` : `${open},"params":${params}}`;
+    }
     // Pinning a call that cannot be pinned would store an unpinned answer under a pinned key.
-    if (this.pinParams === undefined) throw new InternalError(`${this.method} cannot be forwarded pinned`);
-    return rpcRequestText(id, this.method, this.pinParams(pinTo), this.texts);
+    if (this.pinAt === undefined || this.pinnedBlock === undefined) throw new InternalError(`${this.method} cannot be forwarded pinned`);
+    const block = this.pinnedBlock(pinTo);
+    if (this.pinHead !== undefined) return `${open},"params":${this.pinHead}${stringifyJson(block)}]}`;
+    const pinned = withParam(this.params as JsonValue[], this.pinAt, block);
+    return `${open},"params":${stringifyJson(pinned, { texts: this.texts })}}`;
   }
 }
 

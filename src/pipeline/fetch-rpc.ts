@@ -187,6 +187,8 @@ function matchAnswers(
 }
 
 const DUPLICATE = 'duplicate';
+/** A JSON-RPC answer keeps no headers of the node's (the envelope's are the proxy's own): one list for all. */
+const NO_HEADERS: ReadonlyArray<readonly [string, string]> = Object.freeze([]);
 const EMPTY = Buffer.alloc(0);
 
 /** The answers by the call index their id names (see upstreamIndex); other ids match no call. */
@@ -227,13 +229,13 @@ interface AnswerContext {
 function toAnswer(plan: CallPlan, item: ScannedRpcResponse, ctx: AnswerContext): Answer {
   const { status, node, fc, now } = ctx;
   // The node's HTTP status is kept (a single call answers with it: a 500 carrying an error stays a 500).
-  if (item.error) return withCookieRule({ entry: identityEntry(status, [], item.error, now), rpcError: true, cacheable: false, node }, ctx);
+  if (item.error) return withCookieRule({ entry: identityEntry(status, NO_HEADERS, item.error, now), rpcError: true, cacheable: false, node }, ctx);
   const result = item.result ?? Buffer.from('null');
   ctx.view.body = result;
   const cacheable = baseCacheable(status, ctx.headers, result.length, fc.maxEntryBytes) && fc.group.dialect.isCacheable(plan.call, ctx.view);
   // Only what will be stored is packed: the slab must not hold bytes no entry keeps.
   const body = cacheable && plan.store && ctx.slab !== undefined && result.length <= SLAB_BODY_MAX ? ctx.slab.pack(result) : result;
-  return withCookieRule({ entry: identityEntry(status, [], body, now), cacheable, node, ttlMs: reorgTtl(plan, body, fc) }, ctx);
+  return withCookieRule({ entry: identityEntry(status, NO_HEADERS, body, now), cacheable, node, ttlMs: reorgTtl(plan, body, fc) }, ctx);
 }
 
 function withCookieRule(answer: Answer, ctx: AnswerContext): Answer {

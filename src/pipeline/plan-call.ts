@@ -12,6 +12,7 @@
 // - while no head is known yet, a latest read is not cached (there is no version to key it by);
 // - writes and uncached reads have no key at all: never stored, never coalesced.
 import { cacheKey } from '../cache/key.js';
+import { FETCH_GENERATION } from '../cache/tiered-store.js';
 import type { Call } from '../dialects/types.js';
 import type { RouteRuntime } from '../runtime/runtime.js';
 import type { CallPlan, TtlClass } from '../runtime/types.js';
@@ -62,6 +63,8 @@ class Plan implements CallPlan {
   answersFor: bigint | undefined = undefined;
   fallbackVersion: bigint | undefined = undefined;
   minHead: bigint | undefined = undefined;
+  /** The purge generation its fetch began in (cache/tiered-store.ts), declared so it is in the object. */
+  [FETCH_GENERATION]: number | undefined = undefined;
   /** The version the fallback key is made with ('v:41', 'h:41'), OWN_KEY, or undefined: none. */
   private fallbackTag: string | undefined = undefined;
   private fallbackGroup = '';
@@ -123,21 +126,38 @@ function planHead(plan: Plan, route: RouteRuntime, cacheOn: boolean, now: number
     plan.pin = head;
     plan.forwardPin = head;
     // Pinned to H it is the same read as an explicit pin to H, and ages like one.
-    finish(plan, route, `v:${head}`, isUnfinalized(head, call.reorgable, route) ? 'unfinalized' : 'immutable', cacheOn);
+    finish(plan, route, versionTag('v', head), isUnfinalized(head, call.reorgable, route) ? 'unfinalized' : 'immutable', cacheOn);
   } else {
     // Not sendable pinned (Neo invokefunction, verbose getblock): keyed by H, so only a node at ≥ H
     // (and at the block a by-index read names) may answer it; with monotonic reads, one at ≥ V.
     plan.pin = headPin(head, call.pin);
     plan.minHead = minVersion;
-    finish(plan, route, `h:${head}`, 'head', cacheOn);
+    finish(plan, route, versionTag('h', head), 'head', cacheOn);
   }
   const previous = latest.previous;
-  plan.fallBackTo(route, previous === undefined ? undefined : `${prefix}:${previous}`);
+  plan.fallBackTo(route, previous === undefined ? undefined : versionTag(prefix, previous));
   plan.fallbackVersion = previous;
   plan.staleIfErrorMs = route.config.cache.staleIfErrorMs;
   plan.staleWhileRevalidateMs = latest.previousServable ? route.config.cache.staleWhileRevalidateMs : 0;
   plan.answersFor = head;
   return plan;
+}
+
+/**
+ * `v:41`, `h:41`: the version part of a key. The calls of a batch, and every request between two
+ * heads, ask for the same few: the last ones are kept, not a BigInt printed per call.
+ */
+const versionTags = { v: new Map<bigint, string>(), h: new Map<bigint, string>() };
+const MAX_TAGS = 8;
+
+function versionTag(prefix: 'v' | 'h', version: bigint): string {
+  const tags = versionTags[prefix];
+  let tag = tags.get(version);
+  if (tag === undefined) {
+    if (tags.size >= MAX_TAGS) tags.clear();
+    tags.set(version, (tag = `${prefix}:${version}`));
+  }
+  return tag;
 }
 
 /**

@@ -85,8 +85,12 @@ class DepsRun extends StepRun {
   }
 }
 
+/**
+ * Every field a step may set is there from the start: one shape for every slot, and no property
+ * array allocated when a step first sets leader, fetched or result on it.
+ */
 function toSlot(plan: CallPlan, index: number): CallSlot {
-  return { index, plan };
+  return { index, plan, result: undefined, leader: undefined, flight: undefined, fetched: undefined, refetch: undefined };
 }
 
 /** Keeps the open calls at the front of the array, in order, and drops the rest. */
