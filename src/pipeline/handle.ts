@@ -189,11 +189,25 @@ class BufferedRequest implements BodySink {
   ) {}
 
   bodyIn(body: Buffer): void {
+    let answer: StreamInstead | undefined | Promise<StreamInstead | undefined>;
+    try {
+      answer = serveBuffered(this.state, this.ctx, this.path, this.strong, body);
+    } catch (err) {
+      answer = undefined;
+      answerError(this.state, this.ctx, err);
+    }
+    // A miss or a follower: one handler pair on the answer, which also ends the request (before, a
+    // promise chained for the stream decision and a second one to finish: one hop more per request).
+    if (answer instanceof Promise) answer.then((how) => this.answered(how), (err: unknown) => this.bodyFailed(err));
+    else this.answered(answer);
+  }
+
+  /** The buffered answer is written, or the request is to be streamed instead; then its end. */
+  private answered(how: StreamInstead | undefined): void {
     const { state, ctx, lease } = this;
     let rest: Promise<void> | undefined;
     try {
-      const answer = serveBuffered(state, ctx, this.path, this.strong, body);
-      rest = answer instanceof Promise ? answer.then((how) => streamIfAsked(ctx, this.path, this.strong, how)) : streamIfAsked(ctx, this.path, this.strong, answer);
+      rest = streamIfAsked(ctx, this.path, this.strong, how);
     } catch (err) {
       answerError(state, ctx, err);
     }
@@ -201,7 +215,7 @@ class BufferedRequest implements BodySink {
     else finishAfter(state, ctx, lease, rest);
   }
 
-  bodyFailed(err: Error): void {
+  bodyFailed(err: unknown): void {
     answerError(this.state, this.ctx, err);
     finishRequest(this.state, this.ctx, this.lease);
   }
