@@ -67,9 +67,13 @@ export class HeadTracker {
     if (this.stopped) return;
     const { pollIntervalMs } = this.set.config.head;
     this.burstUntil = Date.now() + Math.min(10_000, Math.max(1_000, 2 * pollIntervalMs));
+    // The burst waits for the head to pass where it is at the *latest* write. Keeping the first
+    // write's head let a burst end on a block that moved before the second write (one learnt in
+    // passing, from an answer or the read floor) and never see the second write's block: latest
+    // reads, getblockcount included, stayed on the old head for a whole poll interval.
+    this.burstFrom = this.set.head;
     if (this.burstRunning) return;
     this.burstRunning = true;
-    this.burstFrom = this.set.head;
     const every = Math.max(25, Math.min(100, Math.floor(pollIntervalMs / 4)));
     const step = async (): Promise<void> => {
       await this.pollAll();

@@ -210,3 +210,27 @@ t.test('pollAfter: a poll sent before the caller saw its answer is followed by a
   await Promise.all([heads.pollAfter(upstream, seenAt), heads.pollAfter(upstream, seenAt)]);
   t.equal(node.calls.byMethod.get('getblockcount'), 3);
 });
+
+t.test('a write during a burst: the burst lasts until the head passes where it was at that write', async (t) => {
+  // Seen with neon-js (e2e/neon-js-flows): write 1 starts a burst from head 10; block 11 is learnt
+  // in passing before the burst's next poll; write 2 comes while the burst still runs; its block (12)
+  // was never polled for, because the burst ended on 11 > 10.
+  const node = await startJsonRpcNode({ flavor: 'evm', head: 10 });
+  t.teardown(() => node.close());
+  const { set, heads } = tracked(t, 'evm-jsonrpc', node, []);
+  await heads.pollAll();
+  t.equal(set.head, 10n);
+  heads.afterWrite(); // write 1: polls now, then every 100 ms (pollIntervalMs 60000)
+  const polls = (): number => node.calls.byMethod.get('eth_blockNumber') ?? 0;
+  const atWrite1 = polls();
+  await until(() => polls() > atWrite1, 'the burst polled once');
+  node.advance(); // block 11, learnt from an answer header, not from the burst
+  set.primary.noteHead(11n, Date.now());
+  heads.afterWrite(); // write 2, while the burst's next step is pending
+  const atWrite2 = polls();
+  // The burst's next poll sees 11: past 10 (write 1's head), not past 11 (write 2's).
+  await until(() => polls() > atWrite2, 'the burst polled after write 2');
+  node.advance(); // block 12: write 2's transaction mined
+  await until(() => set.head === 12n, 'head 12 seen by the burst', 3_000);
+  t.equal(set.head, 12n, 'the burst went on polling after the second write');
+});
