@@ -1,0 +1,79 @@
+// How one parsed JSON-RPC call is written to a node: its params held as the texts made at parse
+// time where those are exact (rpc-params-text.ts), else as the parsed tree, and pinned to a block
+// when the plan forwards a latest read pinned.
+import { InternalError } from '../errors.js';
+import { stringifyJson, type JsonValue, type SourceTexts } from './json-text.js';
+import type { RpcClassification, RpcSpec } from './jsonrpc.js';
+import { lastStringCut, withParam, type RpcParams } from './rpc-params-text.js';
+import type { RpcForward } from './types.js';
+
+/**
+ * How a parsed call is forwarded. Where the params' kept text says it all (the usual request: no
+ * whitespace), the forward holds texts only and the parsed tree is garbage once the request is
+ * parsed (see rpc-params-text.ts); otherwise it holds the tree and writes from it when asked.
+ */
+export function callForward(
+  spec: RpcSpec,
+  idRaw: string,
+  notification: boolean,
+  method: string,
+  params: RpcParams | undefined,
+  paramsNull: boolean,
+  texts: SourceTexts,
+  c: RpcClassification,
+): CallForward {
+  const pinAt = c.pinnable === true && c.blockAt !== undefined && Array.isArray(params) ? c.blockAt : undefined;
+  const pinnedBlock = pinAt === undefined ? undefined : spec.pinnedBlock;
+  if (pinAt !== undefined && pinnedBlock === undefined) throw new InternalError(`${method}: a pinnable call needs RpcSpec.pinnedBlock`);
+  // `"params": null` is forwarded as written: the node decides what it means.
+  if (paramsNull || params === undefined) return new CallForward(idRaw, notification, method, paramsNull ? 'null' : '', undefined, undefined, undefined, undefined);
+  const text = texts.textOf(params, false);
+  if (text === undefined) return new CallForward(idRaw, notification, method, undefined, params, texts, pinAt, pinnedBlock);
+  const cut = pinAt === undefined ? undefined : lastStringCut(text, params as JsonValue[], pinAt);
+  if (pinAt !== undefined && cut === undefined) return new CallForward(idRaw, notification, method, text, params, texts, pinAt, pinnedBlock);
+  return new CallForward(idRaw, notification, method, text, undefined, undefined, pinAt, pinnedBlock, cut);
+}
+
+/**
+ * One parsed call as forwarded (a class: no closure or envelope object per call). Its params are
+ * held as texts where they could be made at parse time, else as the parsed tree.
+ */
+class CallForward implements RpcForward {
+  readonly canPin: boolean;
+
+  constructor(
+    readonly idRaw: string,
+    readonly notification: boolean,
+    readonly method: string,
+    /** The params' compact text as forwarded unpinned ('' without params); undefined: written from `params`. */
+    private paramsText: string | undefined,
+    /** The parsed params, kept only when a text below could not be made at parse time. */
+    private readonly params: RpcParams | undefined,
+    /** The source texts of the request's containers (with `params`). */
+    private readonly texts: SourceTexts | undefined,
+    /** The block param's index, for a call that can be forwarded pinned. */
+    private readonly pinAt: number | undefined,
+    private readonly pinnedBlock: ((h: bigint) => JsonValue) | undefined,
+    /** The compact params text up to the block param (see lastStringCut); undefined: pinned from `params`. */
+    private readonly pinHead?: string,
+  ) {
+    this.canPin = pinAt !== undefined;
+  }
+
+  body(id: number, pinTo?: bigint): string {
+    if (!Number.isSafeInteger(id)) throw new InternalError(`upstream id must be an integer, got ${id}`);
+    // The texts are put together here, when the call is forwarded, not when it is parsed: most
+    // calls of a warm cache never are.
+    const open = `{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(this.method)}`;
+    if (pinTo === undefined) {
+      const params = (this.paramsText ??= stringifyJson(this.params as RpcParams, { texts: this.texts }));
+      return params === '' ? `${open}}` : `${open},"params":${params}}`;
+    }
+    // Pinning a call that cannot be pinned would store an unpinned answer under a pinned key.
+    if (this.pinAt === undefined || this.pinnedBlock === undefined) throw new InternalError(`${this.method} cannot be forwarded pinned`);
+    const block = this.pinnedBlock(pinTo);
+    if (this.pinHead !== undefined) return `${open},"params":${this.pinHead}${stringifyJson(block)}]}`;
+    const pinned = withParam(this.params as JsonValue[], this.pinAt, block);
+    return `${open},"params":${stringifyJson(pinned, { texts: this.texts })}}`;
+  }
+}
