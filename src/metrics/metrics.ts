@@ -211,10 +211,10 @@ export const headProbesTotal = new client.Counter({
   registers: [registry],
 });
 
-/** Client-traffic requests and probes are counted apart, so probe load never looks like traffic. */
 /** upstreamRequestsCells' labels, refilled per answer (the cells read them, never keep them). */
 const upstreamLabels = ['', '', ''];
 
+/** Client-traffic requests and probes are counted apart, so probe load never looks like traffic. */
 export function countUpstreamRequest(group: string, node: string, outcome: string, probe: boolean | undefined): void {
   if (probe) return void headProbesTotal.inc({ group, node, outcome });
   upstreamLabels[0] = group;

@@ -69,9 +69,7 @@ const IDENTITY_SLOTS = { xCache: 5, requestId: 3, length: 1 } as const;
 
 export function writeEntry(res: ServerResponse, entry: CacheEntry, opts: WriteOptions): void {
   if (res.headersSent || res.destroyed) return;
-  const remember = opts.xCache !== 'MISS';
-  if (!remember && !entry.compressed) return writeFirst(res, entry, opts);
-  const p = prepare(entry, remember);
+  const p = prepare(entry, opts.xCache !== 'MISS');
   if (opts.gzip && p.gzip) return writeGzipMember(res, entry.status, p, p.gzip, opts);
   const body = entry.compressed ? inflateSegment(entry.body) : entry.body;
   const headers = p.identity;
@@ -83,33 +81,6 @@ export function writeEntry(res: ServerResponse, entry: CacheEntry, opts: WriteOp
   res.writeHead(entry.status, opts.extraHeaders ? headers.concat(opts.extraHeaders) : headers);
   // end() corks the socket itself: headers and body leave in one writev.
   res.end(opts.headOnly ? undefined : body);
-}
-
-/**
- * An identity entry's first write (the miss that fetched it): the one header list it needs, built
- * at its final size in the order a prepared list has (stored headers, x-cache, x-request-id,
- * content-length, then the extra ones). Nothing is kept for hits that most such entries never get,
- * and the list prepare() would build and copy (two arrays, one grown) is one.
- */
-function writeFirst(res: ServerResponse, entry: CacheEntry, opts: WriteOptions): void {
-  const stored = entry.headers;
-  const extra = opts.extraHeaders;
-  const headers = new Array<string>(stored.length * 2 + 6 + (extra === undefined ? 0 : extra.length));
-  let at = 0;
-  for (let i = 0; i < stored.length; i++) {
-    const pair = stored[i] as readonly [string, string];
-    headers[at++] = pair[0];
-    headers[at++] = pair[1];
-  }
-  headers[at++] = 'x-cache';
-  headers[at++] = opts.xCache;
-  headers[at++] = 'x-request-id';
-  headers[at++] = opts.requestId;
-  headers[at++] = 'content-length';
-  headers[at++] = String(entry.body.length);
-  if (extra !== undefined) for (let i = 0; i < extra.length; i++) headers[at++] = extra[i] as string;
-  res.writeHead(entry.status, headers);
-  res.end(opts.headOnly ? undefined : entry.body);
 }
 
 function writeGzipMember(res: ServerResponse, status: number, p: PreparedEntry, chunks: [Buffer, Buffer, Buffer], opts: WriteOptions): void {
