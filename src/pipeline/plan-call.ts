@@ -16,7 +16,7 @@ import { FETCH_GENERATION } from '../cache/tiered-store.js';
 import type { Call } from '../dialects/types.js';
 import type { RouteRuntime } from '../runtime/runtime.js';
 import type { CallPlan, TtlClass } from '../runtime/types.js';
-import { latestHead } from '../runtime/latest-head.js';
+import { latestHead, type LatestHead } from '../runtime/latest-head.js';
 
 export interface PlanOptions {
   /** X-Read-Consistency: strong. */
@@ -107,7 +107,7 @@ function planPinned(plan: Plan, route: RouteRuntime, cacheOn: boolean): CallPlan
 function planHead(plan: Plan, route: RouteRuntime, cacheOn: boolean, now: number, minVersion?: bigint): CallPlan {
   const { call } = plan;
   const canPin = call.rest?.pinnedPayload !== undefined || call.rpc?.canPin === true;
-  const latest = latestHead(route, now, minVersion);
+  const latest = headMemo.latest(route, now, minVersion);
   const prefix = canPin ? 'v' : 'h';
   // Frozen head (nothing confirmed it within the bound): ask a node as the client wrote it; its
   // last answer is only a stale-if-error fallback.
@@ -126,7 +126,7 @@ function planHead(plan: Plan, route: RouteRuntime, cacheOn: boolean, now: number
     plan.pin = head;
     plan.forwardPin = head;
     // Pinned to H it is the same read as an explicit pin to H, and ages like one.
-    finish(plan, route, versionTag('v', head), isUnfinalized(head, call.reorgable, route) ? 'unfinalized' : 'immutable', cacheOn);
+    finish(plan, route, versionTag('v', head), isUnfinalized(head, call.reorgable, route, headMemo.groupHead) ? 'unfinalized' : 'immutable', cacheOn);
   } else {
     // Not sendable pinned (Neo invokefunction, verbose getblock): keyed by H, so only a node at ≥ H
     // (and at the block a by-index read names) may answer it; with monotonic reads, one at ≥ V.
@@ -142,6 +142,35 @@ function planHead(plan: Plan, route: RouteRuntime, cacheOn: boolean, now: number
   plan.answersFor = head;
   return plan;
 }
+
+/**
+ * The calls of one request are planned with one `now` (pipeline/handle.ts): their latest head is
+ * worked out once, not per call (the group head is a loop over the nodes, each asking its breaker
+ * the time). It is reused only for the same route, clock reading, minimum version and
+ * read-your-writes floor, so a floor raised since (a write answered) is never missed; a new
+ * request reads the clock anew, so it never gets another request's head.
+ */
+class HeadMemo {
+  private route: RouteRuntime | undefined = undefined;
+  private now = NaN;
+  private minVersion: bigint | undefined = undefined;
+  private floor: bigint | undefined = undefined;
+  private last: LatestHead | undefined = undefined;
+  /** The group head (ReplicaSet.head) as it was when `last` was made. */
+  groupHead: bigint | undefined = undefined;
+
+  latest(route: RouteRuntime, now: number, minVersion: bigint | undefined): LatestHead {
+    const floor = route.group.floor.value;
+    if (this.last !== undefined && route === this.route && now === this.now && minVersion === this.minVersion && floor === this.floor) return this.last;
+    this.route = route;
+    this.now = now;
+    this.minVersion = minVersion;
+    this.floor = floor;
+    this.groupHead = route.group.set.head;
+    return (this.last = latestHead(route, now, minVersion));
+  }
+}
+const headMemo = new HeadMemo();
 
 /**
  * `v:41`, `h:41`: the version part of a key. The calls of a batch, and every request between two
@@ -189,10 +218,13 @@ function headPin(head: bigint, own: bigint | undefined): bigint {
   return own !== undefined && own > head ? own : head;
 }
 
-/** A read pinned by number is unfinalized while it is within finalityDepth of the head. */
-function isUnfinalized(pin: bigint | undefined, reorgable: boolean | undefined, route: RouteRuntime): boolean {
+/**
+ * A read pinned by number is unfinalized while it is within finalityDepth of the head (`groupHead`:
+ * the group's head when the caller has read it already).
+ */
+function isUnfinalized(pin: bigint | undefined, reorgable: boolean | undefined, route: RouteRuntime, groupHead = route.group.set.head): boolean {
   if (!reorgable || pin === undefined || route.group.finalityDepth === 0n) return false;
-  const head = route.group.set.head;
+  const head = groupHead;
   // No head known yet: we cannot tell how deep the block is, so assume the worst.
   if (head === undefined) return true;
   return pin > head - route.group.finalityDepth;
