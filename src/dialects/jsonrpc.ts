@@ -145,6 +145,9 @@ function rejectedCall(spec: RpcSpec, idRaw: string, notification: boolean, metho
       body(): string {
         throw new InternalError('a rejected call is answered by the proxy, never forwarded');
       },
+      bodyParts(): void {
+        throw new InternalError('a rejected call is answered by the proxy, never forwarded');
+      },
     },
   };
 }

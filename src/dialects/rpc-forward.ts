@@ -61,19 +61,63 @@ class CallForward implements RpcForward {
   }
 
   body(id: number, pinTo?: bigint): string {
+    const out: Array<string | number> = [];
+    this.bodyParts(out, id, pinTo);
+    return out.join('');
+  }
+
+  bodyParts(out: Array<string | number>, id: number, pinTo?: bigint): void {
     if (!Number.isSafeInteger(id)) throw new InternalError(`upstream id must be an integer, got ${id}`);
     // The texts are put together here, when the call is forwarded, not when it is parsed: most
     // calls of a warm cache never are.
-    const open = `{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(this.method)}`;
+    out.push(OPEN, id, METHOD, quotedMethod(this.method));
     if (pinTo === undefined) {
       const params = (this.paramsText ??= stringifyJson(this.params as RpcParams, { texts: this.texts }));
-      return params === '' ? `${open}}` : `${open},"params":${params}}`;
+      if (params === '') out.push('}');
+      else out.push(PARAMS, params, '}');
+      return;
     }
     // Pinning a call that cannot be pinned would store an unpinned answer under a pinned key.
     if (this.pinAt === undefined || this.pinnedBlock === undefined) throw new InternalError(`${this.method} cannot be forwarded pinned`);
-    const block = this.pinnedBlock(pinTo);
-    if (this.pinHead !== undefined) return `${open},"params":${this.pinHead}${stringifyJson(block)}]}`;
-    const pinned = withParam(this.params as JsonValue[], this.pinAt, block);
-    return `${open},"params":${stringifyJson(pinned, { texts: this.texts })}}`;
+    if (this.pinHead !== undefined) {
+      out.push(PARAMS, this.pinHead, pinnedText(this.pinnedBlock, pinTo), ']}');
+      return;
+    }
+    const pinned = withParam(this.params as JsonValue[], this.pinAt, this.pinnedBlock(pinTo));
+    out.push(PARAMS, stringifyJson(pinned, { texts: this.texts }), '}');
   }
+}
+
+const OPEN = '{"jsonrpc":"2.0","id":';
+const METHOD = ',"method":';
+const PARAMS = ',"params":';
+
+/** The method names forwarded lately, as JSON strings (a batch names a few methods, 20 times). */
+const quotedMethods = new Map<string, string>();
+const MAX_METHODS = 256;
+
+function quotedMethod(method: string): string {
+  let quoted = quotedMethods.get(method);
+  if (quoted === undefined) {
+    if (quotedMethods.size >= MAX_METHODS) quotedMethods.clear();
+    quotedMethods.set(method, (quoted = JSON.stringify(method)));
+  }
+  return quoted;
+}
+
+/**
+ * stringifyJson(pinnedBlock(h)): the calls of a batch are pinned to the same head, so the last
+ * one is kept (per dialect's pinnedBlock), not a block printed per call.
+ */
+let lastPinnedBlock: ((h: bigint) => JsonValue) | undefined;
+let lastPin: bigint | undefined;
+let lastPinText = '';
+
+function pinnedText(pinnedBlock: (h: bigint) => JsonValue, h: bigint): string {
+  if (pinnedBlock !== lastPinnedBlock || h !== lastPin) {
+    lastPinText = stringifyJson(pinnedBlock(h));
+    lastPinnedBlock = pinnedBlock;
+    lastPin = h;
+  }
+  return lastPinText;
 }

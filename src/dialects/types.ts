@@ -108,6 +108,11 @@ export interface RpcForward {
    * batch), optionally pinned to block h. Params keep their raw text (big numbers are not rounded).
    */
   body(id: number, pinTo?: bigint): string;
+  /**
+   * body(id, pinTo) as pieces pushed onto `out`, whose join('') is that text: the calls of an
+   * upstream batch are joined into one text at once, with no string of its own per call.
+   */
+  bodyParts(out: Array<string | number>, id: number, pinTo?: bigint): void;
   /** A call without an `id` member: forwarded, but no answer goes back to the client. */
   notification: boolean;
 }

@@ -115,13 +115,20 @@ function rememberSessions(plans: CallPlan[], answers: Outcome[], node: UpstreamN
   });
 }
 
-/** The upstream body: the calls re-id'd 0..n-1, in one text encoded once. */
+/** The upstream body: the calls re-id'd 0..n-1, in one text joined and encoded once. */
 function requestBody(plans: CallPlan[]): Buffer {
+  const parts: Array<string | number> = [];
   // A lone call goes as a plain object: some nodes and gateways refuse batches.
-  if (plans.length === 1) return Buffer.from(rpcText(plans[0] as CallPlan, 0));
-  let text = '[';
-  for (let n = 0; n < plans.length; n++) text += (n > 0 ? ',' : '') + rpcText(plans[n] as CallPlan, n);
-  return Buffer.from(text + ']');
+  if (plans.length === 1) bodyParts(parts, plans[0] as CallPlan, 0);
+  else {
+    parts.push('[');
+    for (let n = 0; n < plans.length; n++) {
+      if (n > 0) parts.push(',');
+      bodyParts(parts, plans[n] as CallPlan, n);
+    }
+    parts.push(']');
+  }
+  return Buffer.from(parts.join(''));
 }
 
 /** What the node must offer for these calls: the highest pin and head, each call's pin, strong, timeouts. */
@@ -141,10 +148,10 @@ function requirements(plans: CallPlan[], strong: boolean) {
   return { pin, pins, minHead, strong, timeoutClasses };
 }
 
-function rpcText(plan: CallPlan, n: number): string {
+function bodyParts(parts: Array<string | number>, plan: CallPlan, n: number): void {
   const rpc = plan.call.rpc;
   if (!rpc) throw new Error('JSON-RPC plan without rpc forward');
-  return rpc.body(n, plan.forwardPin);
+  rpc.bodyParts(parts, n, plan.forwardPin);
 }
 
 function matchAnswers(
