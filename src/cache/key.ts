@@ -45,8 +45,22 @@ export function cacheKey(parts: KeyParts): string {
   const { group, callName, keyMaterial } = parts;
   const head = framedHead(group, callName);
   const text = `${head.text}${keyMaterial.length}:${keyMaterial}${framedTail(parts.version, parts.chain)}`;
-  const digest = hash('sha256', text, 'base64url').slice(0, HASH_CHARS);
-  return parts.chain === undefined ? `${head.prefix}${LOCAL_ONLY}${digest}` : head.prefix + digest;
+  return keyText(head, parts.chain === undefined, hash('sha256', text, 'base64url'));
+}
+
+/**
+ * `<prefix>[~]<first HASH_CHARS of digest>` as one flat string. Concatenated, a key was a cons
+ * string over a slice of the whole digest (three heap objects): every key lives as long as its
+ * entry, so an L1 full of them was three objects an entry for the GC to copy and mark.
+ */
+function keyText(head: FramedHead, localOnly: boolean, digest: string): string {
+  const bytes = head.keyBytes;
+  if (bytes === undefined) return localOnly ? `${head.prefix}${LOCAL_ONLY}${digest.slice(0, HASH_CHARS)}` : head.prefix + digest.slice(0, HASH_CHARS);
+  let at = head.prefix.length;
+  if (localOnly) bytes[at++] = LOCAL_ONLY_BYTE;
+  // base64url is ASCII: one byte a character.
+  bytes.write(digest, at, HASH_CHARS, 'latin1');
+  return bytes.toString('latin1', 0, at + HASH_CHARS);
 }
 
 interface FramedHead {
@@ -54,6 +68,11 @@ interface FramedHead {
   text: string;
   /** `<group>:<callName>:`: the readable start of the key. */
   prefix: string;
+  /**
+   * The prefix as latin1 bytes with room for the rest of a key (see keyText); undefined when the
+   * prefix has a character latin1 cannot hold (a group name in another script).
+   */
+  keyBytes: Buffer | undefined;
 }
 
 /**
@@ -74,11 +93,21 @@ function framedHead(group: string, callName: string): FramedHead {
       heads.set(group, (byCall = new Map()));
       headCount = 1;
     }
-    head = { text: `${FORMAT}|${group.length}:${group}${callName.length}:${callName}`, prefix: `${group}:${callName}:` };
+    const prefix = `${group}:${callName}:`;
+    head = { text: `${FORMAT}|${group.length}:${group}${callName.length}:${callName}`, prefix, keyBytes: prefixBytes(prefix) };
     byCall.set(callName, head);
   }
   return head;
 }
+
+function prefixBytes(prefix: string): Buffer | undefined {
+  if (!LATIN1.test(prefix)) return undefined;
+  const bytes = Buffer.alloc(prefix.length + 1 + HASH_CHARS);
+  bytes.write(prefix, 0, 'latin1');
+  return bytes;
+}
+const LATIN1 = /^[\u0000-\u00ff]*$/;
+const LOCAL_ONLY_BYTE = LOCAL_ONLY.charCodeAt(0);
 
 /** The calls of one batch share their version and chain: the last framed tail is kept. */
 let lastVersion: KeyParts['version'] | null = null;
