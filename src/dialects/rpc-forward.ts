@@ -92,11 +92,17 @@ const OPEN = '{"jsonrpc":"2.0","id":';
 const METHOD = ',"method":';
 const PARAMS = ',"params":';
 
-/** The method names forwarded lately, as JSON strings (a batch names a few methods, 20 times). */
+/**
+ * The method names forwarded lately, as JSON strings (a batch names a few methods, 20 times).
+ * Bounded in count and in length: a client's method name is any string, and a long one is not
+ * kept past its request.
+ */
 const quotedMethods = new Map<string, string>();
 const MAX_METHODS = 256;
+const MAX_KEPT_METHOD = 64;
 
 function quotedMethod(method: string): string {
+  if (method.length > MAX_KEPT_METHOD) return JSON.stringify(method);
   let quoted = quotedMethods.get(method);
   if (quoted === undefined) {
     if (quotedMethods.size >= MAX_METHODS) quotedMethods.clear();
@@ -107,7 +113,7 @@ function quotedMethod(method: string): string {
 
 /**
  * stringifyJson(pinnedBlock(h)): the calls of a batch are pinned to the same head, so the last
- * one is kept (per dialect's pinnedBlock), not a block printed per call.
+ * one is kept (per dialect's pinnedBlock, a pure function of h), not a block printed per call.
  */
 let lastPinnedBlock: ((h: bigint) => JsonValue) | undefined;
 let lastPin: bigint | undefined;

@@ -425,3 +425,18 @@ t.test('a minimum version the proxy has not seen makes an unpinnable read go unc
   t.equal(plan.store, false);
   t.equal(plan.strong, true);
 });
+
+t.test('the calls of one request share their latest head; a floor raised in between is never missed', async (t) => {
+  const { runtime, route, setHead } = setup(t);
+  setHead('evm', 1_000n);
+  const now = performance.now();
+  const first = planCall(evm('eth_getBalance', '["0x00000000000000000000000000000000000000aa","latest"]'), route('evm'), now);
+  const second = planCall(evm('eth_getBalance', '["0x00000000000000000000000000000000000000bb","latest"]'), route('evm'), now);
+  t.equal(first.forwardPin, 1_000n);
+  t.equal(second.forwardPin, 1_000n, 'the same clock reading: the same head');
+  // A write was answered for a later block (read-your-writes): the next plan follows the floor
+  // even at the same clock reading.
+  runtime.groups.get('evm')?.floor.raise(1_005n);
+  const after = planCall(evm('eth_getBalance', '["0x00000000000000000000000000000000000000cc","latest"]'), route('evm'), now);
+  t.equal(after.forwardPin, 1_005n, 'the raised floor is the head');
+});
