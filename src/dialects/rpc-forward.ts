@@ -70,7 +70,7 @@ class CallForward implements RpcForward {
     if (!Number.isSafeInteger(id)) throw new InternalError(`upstream id must be an integer, got ${id}`);
     // The texts are put together here, when the call is forwarded, not when it is parsed: most
     // calls of a warm cache never are.
-    out.push(OPEN, id, METHOD, quotedMethod(this.method));
+    out.push(OPEN, id, METHOD, JSON.stringify(this.method));
     if (pinTo === undefined) {
       const params = (this.paramsText ??= stringifyJson(this.params as RpcParams, { texts: this.texts }));
       if (params === '') out.push('}');
@@ -91,25 +91,6 @@ class CallForward implements RpcForward {
 const OPEN = '{"jsonrpc":"2.0","id":';
 const METHOD = ',"method":';
 const PARAMS = ',"params":';
-
-/**
- * The method names forwarded lately, as JSON strings (a batch names a few methods, 20 times).
- * Bounded in count and in length: a client's method name is any string, and a long one is not
- * kept past its request.
- */
-const quotedMethods = new Map<string, string>();
-const MAX_METHODS = 256;
-const MAX_KEPT_METHOD = 64;
-
-function quotedMethod(method: string): string {
-  if (method.length > MAX_KEPT_METHOD) return JSON.stringify(method);
-  let quoted = quotedMethods.get(method);
-  if (quoted === undefined) {
-    if (quotedMethods.size >= MAX_METHODS) quotedMethods.clear();
-    quotedMethods.set(method, (quoted = JSON.stringify(method)));
-  }
-  return quoted;
-}
 
 /**
  * stringifyJson(pinnedBlock(h)): the calls of a batch are pinned to the same head, so the last
