@@ -16,7 +16,8 @@ import { parseRawHeaders } from './raw-headers.js';
 export interface BufferedRequest {
   path: string;
   method: string;
-  headers: Record<string, string>;
+  /** A record, or flat (name, value, ...) as undici also takes them (no key walk of an object). */
+  headers: Record<string, string> | string[];
   body: Buffer | undefined;
   cancel?: Cancellation | undefined;
   headersTimeout?: number | undefined;

@@ -180,19 +180,39 @@ export function joinPath(basePath: string, pathAndQuery: string): string {
   return pathAndQuery === '/' || pathAndQuery.startsWith('/?') ? basePath + pathAndQuery.slice(1) : basePath + pathAndQuery;
 }
 
-function buildHeaders(node: UpstreamNode, payload: UpstreamPayload, fwd: ForwardInfo, extra: Readonly<Record<string, string>>): Record<string, string> {
-  // Assigned one by one in the order the spreads had (later wins): no intermediate objects.
-  const headers: Record<string, string> = {};
-  for (const name in payload.headers) headers[name] = payload.headers[name] as string;
-  for (const name in extra) headers[name] = extra[name] as string;
-  if (node.credentials.authorization) headers['authorization'] = node.credentials.authorization;
-  headers['accept-encoding'] = 'gzip';
-  headers['x-request-id'] = fwd.requestId;
-  headers['x-forwarded-proto'] = fwd.proto;
-  if (fwd.forwardedFor) headers['x-forwarded-for'] = fwd.forwardedFor;
-  if (fwd.host) headers['x-forwarded-host'] = fwd.host;
-  if (payload.body) headers['content-length'] = String(payload.body.length);
+/**
+ * The request's headers, flat (name, value, ...): undici walks a list by index, where a record cost
+ * a keyed store per header here and, in undici, a key list and a keyed load per header. Set in the
+ * order the record had, a later name replacing an earlier one's value in its place (what assigning
+ * the record's keys in this order did), so the node gets the same header block. Names within one
+ * group (the payload's, the group's extra ones, the proxy's own) are unique, so each name is only
+ * looked for among the groups before its own.
+ */
+function buildHeaders(node: UpstreamNode, payload: UpstreamPayload, fwd: ForwardInfo, extra: Readonly<Record<string, string>>): string[] {
+  const headers: string[] = [];
+  for (const name in payload.headers) headers.push(name, payload.headers[name] as string);
+  const fromPayload = headers.length;
+  for (const name in extra) setHeader(headers, fromPayload, name, extra[name] as string);
+  const given = headers.length;
+  if (node.credentials.authorization) setHeader(headers, given, 'authorization', node.credentials.authorization);
+  setHeader(headers, given, 'accept-encoding', 'gzip');
+  setHeader(headers, given, 'x-request-id', fwd.requestId);
+  setHeader(headers, given, 'x-forwarded-proto', fwd.proto);
+  if (fwd.forwardedFor) setHeader(headers, given, 'x-forwarded-for', fwd.forwardedFor);
+  if (fwd.host) setHeader(headers, given, 'x-forwarded-host', fwd.host);
+  if (payload.body) setHeader(headers, given, 'content-length', String(payload.body.length));
   return headers;
+}
+
+/** As `record[name] = value` on a flat list whose first `before` slots may hold the name: it keeps its place and takes the value. */
+function setHeader(headers: string[], before: number, name: string, value: string): void {
+  for (let i = 0; i < before; i += 2) {
+    if (headers[i] === name) {
+      headers[i + 1] = value;
+      return;
+    }
+  }
+  headers.push(name, value);
 }
 
 function decode(raw: Buffer, encoding: string | string[] | undefined, limit: number): Buffer {
