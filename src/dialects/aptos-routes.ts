@@ -109,8 +109,30 @@ export function fromV1(path: string): string | undefined {
 /** Segment boundaries of the path being matched, reused: [start0, end0, start1, end1, ...]. */
 const bounds = new Int32Array(2 * (MAX_DEPTH + 1));
 
+/**
+ * The last path matched and its route. A miss asks for the same path three times (the plan before
+ * the body, the parse after it, the judge of the node's answer): the two repeats cost a string
+ * compare instead of a walk of the table. The match is a pure function of (method, rel).
+ */
+let lastMethod = '';
+let lastRel = '';
+let lastRoute: Route | undefined;
+
 export function matchRoute(method: string, rel: string | undefined): Route | undefined {
-  if (rel === undefined || !rel.startsWith('/v1')) return undefined;
+  if (rel === undefined) return undefined;
+  if (rel === lastRel && method === lastMethod) return lastRoute;
+  const route = walkRoutes(method, rel);
+  // Long paths are not kept: comparing one against the next request's would cost what it saves.
+  if (rel.length <= 256) {
+    lastMethod = method;
+    lastRel = rel;
+    lastRoute = route;
+  }
+  return route;
+}
+
+function walkRoutes(method: string, rel: string): Route | undefined {
+  if (!rel.startsWith('/v1')) return undefined;
   const depth = segmentsAfterV1(rel);
   if (depth < 0) return undefined;
   for (const r of ROUTES_BY_DEPTH[depth] as readonly Route[]) {

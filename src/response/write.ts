@@ -20,15 +20,14 @@ export interface WriteOptions {
 
 /** What every hit of one entry shares, prepared on its first hit (the entry never changes). */
 interface PreparedEntry {
-  /** The stored headers, flat (name, value, ...), with vary for compressed entries. */
-  headers: string[];
   /**
-   * The identity answer's whole header list: the stored ones, then x-cache, x-request-id and
-   * content-length, whose three value slots (IDENTITY_SLOTS) each write fills in before handing
-   * the list to writeHead. One list per entry, reused: writeHead reads it synchronously into the
-   * header text and keeps no reference, and nothing runs between the fill and that read, so no
-   * write sees another's values. A copy per hit (and its growth on push) was two arrays of ~30
-   * slots per request.
+   * The identity answer's whole header list: the stored headers flat (name, value, ...) with vary
+   * for compressed entries, then x-cache, x-request-id and content-length, whose three value
+   * slots (IDENTITY_SLOTS) each write fills in before handing the list to writeHead. One list per
+   * entry, reused: writeHead reads it synchronously into the header text and keeps no reference,
+   * and nothing runs between the fill and that read, so no write sees another's values. A copy per
+   * hit (and its growth on push) was two arrays of ~30 slots per request. The gzip answer starts
+   * with the same stored headers: it copies the list up to the three slots.
    */
   identity: string[];
   /** Content-Length of the stored bytes, when they are the identity body (not compressed). */
@@ -43,22 +42,36 @@ const prepared = new WeakMap<CacheEntry, PreparedEntry>();
 /**
  * remember false: the entry's first write, by the miss that fetched it. Most entries are never hit
  * (a miss-heavy load fills the cache with them), so what a hit would share is kept only from the
- * first hit on: a miss leaves no WeakMap entry and no flat header array behind.
+ * first hit on: a miss leaves no WeakMap entry and no header list behind. The list is made at its
+ * final size in one pass (a miss built it twice before: the stored pairs, then a grown copy).
  */
 function prepare(entry: CacheEntry, remember: boolean): PreparedEntry {
   let p = prepared.get(entry);
   if (p) return p;
-  const headers: string[] = [];
-  for (const [n, v] of entry.headers) headers.push(n, v);
-  if (entry.compressed) headers.push('vary', 'accept-encoding');
+  const stored = entry.headers;
+  const identity = new Array<string>(2 * stored.length + (entry.compressed ? 2 : 0) + 6);
+  let at = 0;
+  for (let i = 0; i < stored.length; i++) {
+    const pair = stored[i] as readonly [string, string];
+    identity[at++] = pair[0];
+    identity[at++] = pair[1];
+  }
+  if (entry.compressed) {
+    identity[at++] = 'vary';
+    identity[at++] = 'accept-encoding';
+  }
   // A compressed entry's identity length is that of its inflated body, known once inflated.
-  const identity = headers.slice();
-  identity.push('x-cache', '', 'x-request-id', '', 'content-length', entry.compressed ? '' : String(entry.body.length));
+  identity[at++] = 'x-cache';
+  identity[at++] = '';
+  identity[at++] = 'x-request-id';
+  identity[at++] = '';
+  identity[at++] = 'content-length';
+  identity[at] = entry.compressed ? '' : String(entry.body.length);
   if (entry.compressed) {
     const gzip = gzipWrap(entry);
-    p = { headers, identity, gzip, gzipLength: String(gzip[0].length + gzip[1].length + gzip[2].length) };
+    p = { identity, gzip, gzipLength: String(gzip[0].length + gzip[1].length + gzip[2].length) };
   } else {
-    p = { headers, identity, identityLength: String(entry.body.length) };
+    p = { identity, identityLength: identity[at] as string };
   }
   if (remember) prepared.set(entry, p);
   return p;
@@ -84,7 +97,7 @@ export function writeEntry(res: ServerResponse, entry: CacheEntry, opts: WriteOp
 }
 
 function writeGzipMember(res: ServerResponse, status: number, p: PreparedEntry, chunks: [Buffer, Buffer, Buffer], opts: WriteOptions): void {
-  const headers = p.headers.slice();
+  const headers = p.identity.slice(0, p.identity.length - 6);
   headers.push('x-cache', opts.xCache, 'x-request-id', opts.requestId, 'content-length', p.gzipLength as string);
   if (opts.extraHeaders) headers.push(...opts.extraHeaders);
   headers.push('content-encoding', 'gzip');

@@ -15,7 +15,7 @@ import { countUpstreamRequest, upstreamDurationCells, upstreamErrorsTotal } from
 import { isNodeFailureStatus, recordFailure, recordSuccess } from './health.js';
 import type { CallTimeouts } from './call-timeouts.js';
 import type { UpstreamNode } from './node.js';
-import { requestBuffered, type BufferedRequest } from './buffered-request.js';
+import { requestBuffered, type AnswerTaker, type BufferedAnswer, type BufferedRequest } from './buffered-request.js';
 import { followSignal, type Cancellation } from './cancel.js';
 
 export interface UpstreamAnswer {
@@ -52,39 +52,75 @@ export interface SendOptions {
   probe?: boolean;
 }
 
-export async function sendToNode(
+/**
+ * Not async: the exchange's promise is the answer's (the NodeExchange turns undici's answer into
+ * an UpstreamAnswer inside the completion), so a miss pays no promise, await and microtask of
+ * this level. Never throws: every failure, before the send too, is a rejection counted once.
+ */
+export function sendToNode(
   node: UpstreamNode,
   payload: UpstreamPayload,
   fwd: ForwardInfo,
   opts: SendOptions,
 ): Promise<UpstreamAnswer> {
-  const started = performance.now();
-  const followed = opts.cancel === undefined && opts.signal !== undefined ? followSignal(opts.signal) : undefined;
-  const cancel = opts.cancel ?? followed?.cancel;
-  node.inflight++;
+  const exchange = new NodeExchange(node, opts);
+  let req: BufferedRequest;
   try {
-    const req: BufferedRequest = {
+    req = {
       path: nodePath(node, payload.pathAndQuery),
       method: payload.method,
       headers: buildHeaders(node, payload, fwd, opts.extraHeaders),
       body: payload.body,
-      cancel,
+      cancel: exchange.cancel,
       headersTimeout: opts.timeouts?.headersMs,
       bodyTimeout: opts.timeouts?.bodyMs,
     };
-    const res = await requestBuffered(node.pool, req, opts.maxResponseBytes, opts.onHeaders);
-    const body = decode(res.body, res.headers['content-encoding'], opts.maxResponseBytes);
-    countAnswer(node, res.statusCode, opts.probe);
-    // Time to headers, taken when they came in (what the hedge delay is estimated from).
-    const headersMs = res.headersAt === 0 ? 0 : res.headersAt - started;
-    return { status: res.statusCode, headers: res.headers, body, node, headersMs };
   } catch (err) {
+    return Promise.reject(exchange.failed(err));
+  }
+  return requestBuffered(node.pool, req, opts.maxResponseBytes, opts.onHeaders, exchange);
+}
+
+/**
+ * One exchange with a node as the node's books see it: in flight from its creation, then either
+ * an answer (gzip from the node undone, counted, its time to headers taken) or a failure (counted
+ * as the proxy's error class; an abort by the proxy is not the node's error), and in both cases
+ * out of flight with its duration noted. Exactly one of `took` and `failed` runs, once.
+ */
+class NodeExchange implements AnswerTaker<UpstreamAnswer> {
+  private readonly started = performance.now();
+  private readonly followed: { cancel: Cancellation; stop(): void } | undefined;
+  readonly cancel: Cancellation | undefined;
+
+  constructor(
+    private readonly node: UpstreamNode,
+    private readonly opts: SendOptions,
+  ) {
+    this.followed = opts.cancel === undefined && opts.signal !== undefined ? followSignal(opts.signal) : undefined;
+    this.cancel = opts.cancel ?? this.followed?.cancel;
+    node.inflight++;
+  }
+
+  took(res: BufferedAnswer): UpstreamAnswer {
+    const body = decode(res.body, res.headers['content-encoding'], this.opts.maxResponseBytes);
+    countAnswer(this.node, res.statusCode, this.opts.probe);
+    // Time to headers, taken when they came in (what the hedge delay is estimated from).
+    const headersMs = res.headersAt === 0 ? 0 : res.headersAt - this.started;
+    this.over();
+    return { status: res.statusCode, headers: res.headers, body, node: this.node, headersMs };
+  }
+
+  failed(err: unknown): ProxyError {
     // Aborted by the proxy (a hedge won, the deadline): not an error of the node's.
-    throw countFailure(node, err, cancel?.aborted === true, opts.probe);
-  } finally {
-    followed?.stop();
-    node.inflight--;
-    noteDuration(node, started);
+    const proxyErr = countFailure(this.node, err, this.cancel?.aborted === true, this.opts.probe);
+    this.over();
+    return proxyErr;
+  }
+
+  private over(): void {
+    this.followed?.stop();
+    this.node.inflight--;
+    noteDuration(this.node, this.started);
   }
 }
 
@@ -144,19 +180,39 @@ export function joinPath(basePath: string, pathAndQuery: string): string {
   return pathAndQuery === '/' || pathAndQuery.startsWith('/?') ? basePath + pathAndQuery.slice(1) : basePath + pathAndQuery;
 }
 
-function buildHeaders(node: UpstreamNode, payload: UpstreamPayload, fwd: ForwardInfo, extra: Readonly<Record<string, string>>): Record<string, string> {
-  // Assigned one by one in the order the spreads had (later wins): no intermediate objects.
-  const headers: Record<string, string> = {};
-  for (const name in payload.headers) headers[name] = payload.headers[name] as string;
-  for (const name in extra) headers[name] = extra[name] as string;
-  if (node.credentials.authorization) headers['authorization'] = node.credentials.authorization;
-  headers['accept-encoding'] = 'gzip';
-  headers['x-request-id'] = fwd.requestId;
-  headers['x-forwarded-proto'] = fwd.proto;
-  if (fwd.forwardedFor) headers['x-forwarded-for'] = fwd.forwardedFor;
-  if (fwd.host) headers['x-forwarded-host'] = fwd.host;
-  if (payload.body) headers['content-length'] = String(payload.body.length);
+/**
+ * The request's headers, flat (name, value, ...): undici walks a list by index, where a record cost
+ * a keyed store per header here and, in undici, a key list and a keyed load per header. Set in the
+ * order the record had, a later name replacing an earlier one's value in its place (what assigning
+ * the record's keys in this order did), so the node gets the same header block. Names within one
+ * group (the payload's, the group's extra ones, the proxy's own) are unique, so each name is only
+ * looked for among the groups before its own.
+ */
+function buildHeaders(node: UpstreamNode, payload: UpstreamPayload, fwd: ForwardInfo, extra: Readonly<Record<string, string>>): string[] {
+  const headers: string[] = [];
+  for (const name in payload.headers) headers.push(name, payload.headers[name] as string);
+  const fromPayload = headers.length;
+  for (const name in extra) setHeader(headers, fromPayload, name, extra[name] as string);
+  const given = headers.length;
+  if (node.credentials.authorization) setHeader(headers, given, 'authorization', node.credentials.authorization);
+  setHeader(headers, given, 'accept-encoding', 'gzip');
+  setHeader(headers, given, 'x-request-id', fwd.requestId);
+  setHeader(headers, given, 'x-forwarded-proto', fwd.proto);
+  if (fwd.forwardedFor) setHeader(headers, given, 'x-forwarded-for', fwd.forwardedFor);
+  if (fwd.host) setHeader(headers, given, 'x-forwarded-host', fwd.host);
+  if (payload.body) setHeader(headers, given, 'content-length', String(payload.body.length));
   return headers;
+}
+
+/** As `record[name] = value` on a flat list whose first `before` slots may hold the name: it keeps its place and takes the value. */
+function setHeader(headers: string[], before: number, name: string, value: string): void {
+  for (let i = 0; i < before; i += 2) {
+    if (headers[i] === name) {
+      headers[i + 1] = value;
+      return;
+    }
+  }
+  headers.push(name, value);
 }
 
 function decode(raw: Buffer, encoding: string | string[] | undefined, limit: number): Buffer {
