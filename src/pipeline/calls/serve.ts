@@ -100,7 +100,9 @@ function dropSettled(open: CallSlot[]): void {
     const slot = open[i] as CallSlot;
     if (slot.result === undefined) open[kept++] = slot;
   }
-  open.length = kept;
+  // pop(), not `open.length = kept`: setting an array's length goes through a slow runtime call
+  // (about 1.4k instructions a miss in callgrind); popping the few settled ones does not.
+  while (open.length > kept) open.pop();
 }
 
 function resultsOf(slots: readonly CallSlot[], group: string): CallResult[] {
