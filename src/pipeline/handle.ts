@@ -25,7 +25,7 @@ import { forwardInfo } from '../upstream/forwarding.js';
 import { passThrough } from '../upstream/passthrough.js';
 import { serveCalls } from './calls/serve.js';
 import { answerError, finishAfter, finishRequest } from './finish-request.js';
-import { planCall, type PlanOptions } from './plan-call.js';
+import { planCalls, type PlanOptions } from './plan-call.js';
 import { RequestRun } from './request-run.js';
 import { readBodyInto, type BodySink } from './read-body.js';
 import { observeAnswers, observePassThrough, observeRemembered } from './observe-answers.js';
@@ -210,9 +210,7 @@ async function serveParsed(
 ): Promise<StreamInstead | undefined> {
   const route = ctx.route!;
   const calls = parsed.kind === 'rest' ? [parsed.call] : parsed.calls;
-  const now = performance.now();
-  const plans: CallPlan[] = [];
-  for (const call of calls) plans.push(planCall(call, route, now, planOpts));
+  const plans = planCalls(calls, route, performance.now(), planOpts);
   const served = serveCalls(plans, new RequestRun(state, ctx, parsed.kind === 'jsonrpc', planOpts.strong === true));
   // Every call answered from L1 comes back synchronously: no await for it.
   const results = Array.isArray(served) ? served : await served;

@@ -25,19 +25,57 @@ export interface PlanOptions {
   minVersion?: bigint;
 }
 
+/** `now` is a monotonic clock (performance.now()): the head snapshot ages by it. */
+export function planCall(call: Call, route: RouteRuntime, now: number, opts: PlanOptions = {}): CallPlan {
+  return planWith(call, route, new RequestHead(route, now, opts.minVersion), opts);
+}
+
+/**
+ * One request's calls, planned with one clock reading and one latest head: the head (the group
+ * head is a loop over the nodes, each asking its breaker the time) is worked out once, for the
+ * first latest read among them. Nothing can move the head or the read-your-writes floor between
+ * the calls: they are planned in one synchronous loop, and the next request plans anew.
+ */
+export function planCalls(calls: readonly Call[], route: RouteRuntime, now: number, opts: PlanOptions = {}): CallPlan[] {
+  const head = new RequestHead(route, now, opts.minVersion);
+  const plans: CallPlan[] = [];
+  for (const call of calls) plans.push(planWith(call, route, head, opts));
+  return plans;
+}
+
 /**
  * `strong` (X-Read-Consistency: strong) sends the read to the primary as the client wrote it: a
  * latest read then bypasses the cache, since a head snapshot is exactly what it asked not to get.
  */
-/** `now` is a monotonic clock (performance.now()): the head snapshot ages by it. */
-export function planCall(call: Call, route: RouteRuntime, now: number, opts: PlanOptions = {}): CallPlan {
+function planWith(call: Call, route: RouteRuntime, head: RequestHead, opts: PlanOptions): CallPlan {
   const write = call.cls === 'write';
   const base = new Plan(call, write);
   if (call.reject || write || call.cls === 'uncached') return base;
   const cacheOn = route.config.cache.enabled;
   if (call.cls === 'immutable') return planPinned(base, route, cacheOn);
   if (opts.strong) return base;
-  return planHead(base, route, cacheOn, now, opts.minVersion);
+  return planHead(base, route, cacheOn, head);
+}
+
+/** The latest head of one request's calls, worked out when a latest read first asks for it. */
+class RequestHead {
+  private made: LatestHead | undefined = undefined;
+  /** The group head (ReplicaSet.head) as it was when `latest` was made. */
+  groupHead: bigint | undefined = undefined;
+
+  constructor(
+    private readonly route: RouteRuntime,
+    private readonly now: number,
+    readonly minVersion: bigint | undefined,
+  ) {}
+
+  get latest(): LatestHead {
+    if (this.made === undefined) {
+      this.groupHead = this.route.group.set.head;
+      this.made = latestHead(this.route, this.now, this.minVersion);
+    }
+    return this.made;
+  }
 }
 
 /** Marks a plan whose fallback is its own key (a pinned read: its own entry kept past its life). */
@@ -104,10 +142,11 @@ function planPinned(plan: Plan, route: RouteRuntime, cacheOn: boolean): CallPlan
   return plan;
 }
 
-function planHead(plan: Plan, route: RouteRuntime, cacheOn: boolean, now: number, minVersion?: bigint): CallPlan {
+function planHead(plan: Plan, route: RouteRuntime, cacheOn: boolean, requestHead: RequestHead): CallPlan {
   const { call } = plan;
+  const { minVersion } = requestHead;
   const canPin = call.rest?.pinnedPayload !== undefined || call.rpc?.canPin === true;
-  const latest = headMemo.latest(route, now, minVersion);
+  const latest = requestHead.latest;
   const prefix = canPin ? 'v' : 'h';
   // Frozen head (nothing confirmed it within the bound): ask a node as the client wrote it; its
   // last answer is only a stale-if-error fallback.
@@ -126,7 +165,7 @@ function planHead(plan: Plan, route: RouteRuntime, cacheOn: boolean, now: number
     plan.pin = head;
     plan.forwardPin = head;
     // Pinned to H it is the same read as an explicit pin to H, and ages like one.
-    finish(plan, route, versionTag('v', head), isUnfinalized(head, call.reorgable, route, headMemo.groupHead) ? 'unfinalized' : 'immutable', cacheOn);
+    finish(plan, route, versionTag('v', head), isUnfinalized(head, call.reorgable, route, requestHead.groupHead) ? 'unfinalized' : 'immutable', cacheOn);
   } else {
     // Not sendable pinned (Neo invokefunction, verbose getblock): keyed by H, so only a node at ≥ H
     // (and at the block a by-index read names) may answer it; with monotonic reads, one at ≥ V.
@@ -142,35 +181,6 @@ function planHead(plan: Plan, route: RouteRuntime, cacheOn: boolean, now: number
   plan.answersFor = head;
   return plan;
 }
-
-/**
- * The calls of one request are planned with one `now` (pipeline/handle.ts): their latest head is
- * worked out once, not per call (the group head is a loop over the nodes, each asking its breaker
- * the time). It is reused only for the same route, clock reading, minimum version and
- * read-your-writes floor, so a floor raised since (a write answered) is never missed; a new
- * request reads the clock anew, so it never gets another request's head.
- */
-class HeadMemo {
-  private route: RouteRuntime | undefined = undefined;
-  private now = NaN;
-  private minVersion: bigint | undefined = undefined;
-  private floor: bigint | undefined = undefined;
-  private last: LatestHead | undefined = undefined;
-  /** The group head (ReplicaSet.head) as it was when `last` was made. */
-  groupHead: bigint | undefined = undefined;
-
-  latest(route: RouteRuntime, now: number, minVersion: bigint | undefined): LatestHead {
-    const floor = route.group.floor.value;
-    if (this.last !== undefined && route === this.route && now === this.now && minVersion === this.minVersion && floor === this.floor) return this.last;
-    this.route = route;
-    this.now = now;
-    this.minVersion = minVersion;
-    this.floor = floor;
-    this.groupHead = route.group.set.head;
-    return (this.last = latestHead(route, now, minVersion));
-  }
-}
-const headMemo = new HeadMemo();
 
 /**
  * `v:41`, `h:41`: the version part of a key. The calls of a batch, and every request between two
