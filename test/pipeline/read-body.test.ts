@@ -60,7 +60,12 @@ t.test('a body within the limit is read whole', async (t) => {
   const { req, res } = await next();
   const body = await readBody(req, 11, 5_000);
   t.equal(body.toString(), 'hello world', 'exactly at the limit is fine');
-  t.equal(listenersLeft(req), 0, 'its listeners are removed');
+  // The listeners stay attached, inert: a late event neither changes the body nor throws (a
+  // late 'error' with no listener left would be an unhandled error event).
+  t.equal(listenersLeft(req), 4, 'its listeners stay, inert');
+  t.doesNotThrow(() => req.emit('data', Buffer.from('late')), 'a late chunk is ignored');
+  t.doesNotThrow(() => req.emit('error', new Error('late')), 'a late error is absorbed');
+  t.equal(body.toString(), 'hello world', 'the body read is unchanged');
   res.end();
 });
 
