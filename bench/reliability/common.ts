@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import { freePort } from '../lib/proc.js';
 
 /** The repository root (this file is bench/reliability/common.ts). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -105,14 +106,8 @@ export function proxyCommand(root = ROOT, opts: { requireDist?: boolean } = {}):
 }
 
 /** A free TCP port on 127.0.0.1 (asked from the kernel, then released). */
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((res, rej) => srv.once('error', rej).listen(0, '127.0.0.1', () => res()));
-  const addr = srv.address();
-  await new Promise<void>((res) => srv.close(() => res()));
-  if (addr === null || typeof addr === 'string') throw new Error('no free port');
-  return addr.port;
-}
+// One free-port helper for all of bench/ (bench/lib/proc.ts).
+export { freePort };
 
 export interface StartProxyOptions {
   /** Config YAML without the `server:` listen/admin lines: `serverExtra` goes inside `server:`. */
