@@ -12,6 +12,8 @@
 // then a deadline wrapper), and the deadlines of all its followers share one timer, armed for the
 // earliest of them. A timer per follower was a native timer created and cleared 500 times a herd.
 
+import { FlightTable } from './flight-table.js';
+
 export interface Leader<T> {
   settle(value: T): void;
   fail(err: unknown): void;
@@ -37,13 +39,13 @@ type Marked = Promise<unknown> & { [BOUNDED]?: true };
  * is this object and its map entry: four fields. What followers need (the shared promise, the
  * waiter list, the timer) is one more object, made when the first follower joins. Flights live as
  * long as the node takes to answer, so under load the scavenger copies every one still in flight:
- * each field here is paid again per scavenge.
+ * each field here is paid again per scavenge. They are held in a FlightTable (flight-table.ts), not a Map.
  */
 class Flight<T> implements Leader<T> {
   private waits: FlightWaits<T> | undefined = undefined;
   private over = false;
 
-  constructor(private readonly flights: Map<string, Flight<T>>, private readonly key: string) {}
+  constructor(private readonly flights: FlightTable<Flight<T>>, private readonly key: string) {}
 
   joined(): Promise<T> {
     return (this.waits ??= new FlightWaits<T>()).shared();
@@ -68,7 +70,7 @@ class Flight<T> implements Leader<T> {
 
   private done(): void {
     this.over = true;
-    if (this.flights.get(this.key) === this) this.flights.delete(this.key);
+    this.flights.deleteIf(this.key, this);
   }
 }
 
@@ -163,7 +165,7 @@ class FlightWaits<T> {
 }
 
 export class Singleflight<T> {
-  private readonly flights = new Map<string, Flight<T>>();
+  private readonly flights = new FlightTable<Flight<T>>();
 
   get size(): number {
     return this.flights.size;
