@@ -115,20 +115,33 @@ function rememberSessions(plans: CallPlan[], answers: Outcome[], node: UpstreamN
   });
 }
 
+/**
+ * The parts of the body being joined. One list for every request, emptied after each join: a list
+ * made per request grew by push from nothing to ~140 parts for a batch of 20, reallocating its
+ * backing store six times (~3.5 KB per batch). requestBody runs synchronously and bodyParts never
+ * calls back into it, so no two requests ever share the list at once.
+ */
+const bodyText: Array<string | number> = [];
+
 /** The upstream body: the calls re-id'd 0..n-1, in one text joined and encoded once. */
 function requestBody(plans: CallPlan[]): Buffer {
-  const parts: Array<string | number> = [];
-  // A lone call goes as a plain object: some nodes and gateways refuse batches.
-  if (plans.length === 1) bodyParts(parts, plans[0] as CallPlan, 0);
-  else {
-    parts.push('[');
-    for (let n = 0; n < plans.length; n++) {
-      if (n > 0) parts.push(',');
-      bodyParts(parts, plans[n] as CallPlan, n);
+  const parts = bodyText;
+  try {
+    // A lone call goes as a plain object: some nodes and gateways refuse batches.
+    if (plans.length === 1) bodyParts(parts, plans[0] as CallPlan, 0);
+    else {
+      parts.push('[');
+      for (let n = 0; n < plans.length; n++) {
+        if (n > 0) parts.push(',');
+        bodyParts(parts, plans[n] as CallPlan, n);
+      }
+      parts.push(']');
     }
-    parts.push(']');
+    return Buffer.from(parts.join(''));
+  } finally {
+    // pop(), not `length = 0`: that may drop the backing store (and is a slow runtime call).
+    while (parts.length > 0) parts.pop();
   }
-  return Buffer.from(parts.join(''));
 }
 
 /** What the node must offer for these calls: the highest pin and head, each call's pin, strong, timeouts. */
