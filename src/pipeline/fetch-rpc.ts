@@ -67,8 +67,11 @@ async function sendGroup(
   });
 }
 
+/** Every upstream JSON-RPC request's own headers; the client only reads them (one frozen record, not one per exchange). */
+const RPC_HEADERS: Record<string, string> = Object.freeze({ 'content-type': 'application/json', accept: 'application/json' });
+
 async function exchange(plans: CallPlan[], write: boolean, fc: FetchContext, path: string): Promise<Outcome[]> {
-  const payload: UpstreamPayload = { method: 'POST', pathAndQuery: path, headers: { 'content-type': 'application/json', accept: 'application/json' }, body: requestBody(plans) };
+  const payload: UpstreamPayload = { method: 'POST', pathAndQuery: path, headers: RPC_HEADERS, body: requestBody(plans) };
   try {
     const { pin, pins, minHead, strong, timeoutClasses } = requirements(plans, fc.strong);
     const affinity = plans[0]?.call.affinity;
