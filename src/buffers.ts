@@ -44,16 +44,34 @@ export class BodySlab {
 
   /** An owned view holding b's bytes; b must be at most SLAB_BODY_MAX bytes. */
   pack(b: Buffer): Buffer {
+    return this.packRange(b, 0, b.length);
+  }
+
+  /** pack(from.subarray(start, end)) without making that view first. */
+  packRange(from: Buffer, start: number, end: number): Buffer {
+    const length = end - start;
     let slab = this.slab;
-    if (slab === undefined || this.used + b.length > slab.length) {
-      slab = this.slab = Buffer.allocUnsafeSlow(Math.min(SLAB_BYTES, Math.max(this.expected, b.length)));
+    if (slab === undefined || this.used + length > slab.length) {
+      slab = this.slab = Buffer.allocUnsafeSlow(Math.min(SLAB_BYTES, Math.max(this.expected, length)));
       slabs.add(slab.buffer);
       this.used = 0;
     }
     const at = this.used;
-    b.copy(slab, at);
-    this.used += b.length;
-    this.expected -= b.length;
-    return slab.subarray(at, at + b.length);
+    from.copy(slab, at, start, end);
+    this.used += length;
+    this.expected -= length;
+    return slab.subarray(at, at + length);
+  }
+
+  /**
+   * Gives back the bytes of the last view packed (which must be `packed`), for one that turned out
+   * not to be stored: the next pack reuses them, so the caller must drop every reference to that view.
+   */
+  unpackLast(packed: Buffer): void {
+    if (this.slab === undefined || packed.buffer !== this.slab.buffer || packed.byteOffset + packed.length !== this.slab.byteOffset + this.used) {
+      throw new Error('unpackLast: not the last view packed');
+    }
+    this.used -= packed.length;
+    this.expected += packed.length;
   }
 }

@@ -38,3 +38,22 @@ t.test('a slab sized for less than it is given still packs every body', async (t
   t.not(a.buffer, b.buffer);
   t.equal(ownedCopy(b), b);
 });
+
+t.test('a slab packs a range of a larger body, and takes back only the last view it made', async (t) => {
+  const body = Buffer.from('[{"id":0,"result":"0xaa"},{"id":1,"result":null},{"id":2,"result":"0xcc"}]');
+  const range = (text: string): [number, number] => {
+    const at = body.indexOf(text);
+    return [at, at + text.length];
+  };
+  const slab = new BodySlab(6 + 4 + 6);
+  const a = slab.packRange(body, ...range('"0xaa"'));
+  const refused = slab.packRange(body, ...range('null'));
+  t.equal(refused.toString(), 'null');
+  t.throws(() => slab.unpackLast(a), /not the last view/, 'only the last view packed can be given back');
+  slab.unpackLast(refused);
+  const c = slab.packRange(body, ...range('"0xcc"'));
+  t.equal(a.toString(), '"0xaa"', 'the views before are untouched');
+  t.equal(c.toString(), '"0xcc"');
+  t.equal(c.buffer, a.buffer, 'the bytes given back were reused');
+  t.equal(c.byteOffset, a.byteOffset + a.length, 'right after the last view kept');
+});

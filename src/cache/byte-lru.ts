@@ -20,7 +20,7 @@ const INITIAL_SLOTS = 64;
 const TAIL_CHARS = 8;
 const SEED = (Math.random() * 0x100000000) | 0;
 
-function tailHash(key: string): number {
+export function tailHash(key: string): number {
   let h = SEED ^ key.length;
   const from = key.length > TAIL_CHARS ? key.length - TAIL_CHARS : 0;
   for (let i = from; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);

@@ -12,6 +12,7 @@
 //  40  u32   length H of the headers JSON, then H bytes of JSON [[name, value], ...], then the body.
 import { constants, crc32, inflateRawSync } from 'node:zlib';
 import { ownedCopy } from '../buffers.js';
+import { segmentCrc32 } from '../response/gzip-splice.js';
 import { sharedHeaders } from './stored-entry.js';
 import type { CacheEntry } from './types.js';
 
@@ -31,7 +32,7 @@ export function encodeEntry(e: CacheEntry): Buffer {
   out[2] = CODEC_VERSION;
   out[3] = e.compressed ? FLAG_COMPRESSED : 0;
   out.writeUInt16BE(e.status, 4);
-  out.writeUInt32BE(e.crc32 >>> 0, 6);
+  out.writeUInt32BE(segmentCrc32(e) >>> 0, 6);
   out.writeUInt16BE(0, 10);
   out.writeUInt32BE(e.rawLength, 12);
   out.writeDoubleBE(e.storedAt, 16);

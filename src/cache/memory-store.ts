@@ -29,8 +29,13 @@ function keptUntil(e: CacheEntry): number {
 /** Bytes an entry is charged against maxBytes. */
 export function entrySize(key: string, e: CacheEntry): number {
   let size = ENTRY_OVERHEAD + key.length + e.body.length;
-  // Strings may be two bytes a char, and each pair is an array of its own.
-  for (const [name, value] of e.headers) size += 2 * (name.length + value.length) + 64;
+  // Strings may be two bytes a char, and each pair is an array of its own. An index loop: the
+  // destructuring for-of made an iterator per stored entry (~40 B a call in a batch's heap profile).
+  const headers = e.headers;
+  for (let i = 0; i < headers.length; i++) {
+    const pair = headers[i] as readonly [string, string];
+    size += 2 * (pair[0].length + pair[1].length) + 64;
+  }
   return size;
 }
 

@@ -2,11 +2,10 @@
 // DESIGN.md "Never cache": error statuses, JSON-RPC error objects, pending transactions, null
 // by-hash results (the dialect's isCacheable says those), anything from a write (no key), answers
 // with Set-Cookie, bodies over the configured cap.
-import { crc32 } from 'node:zlib';
 import type { Config } from '../config/schema.js';
 import type { Answer, CallPlan } from '../runtime/types.js';
 import { ownedCopy } from '../buffers.js';
-import { compressSegment } from '../response/gzip-splice.js';
+import { compressSegment, CRC_UNKNOWN } from '../response/gzip-splice.js';
 import { storedEntry, storedInPlace } from './stored-entry.js';
 import type { TieredStore } from './tiered-store.js';
 import type { CacheEntry } from './types.js';
@@ -19,9 +18,10 @@ export function baseCacheable(status: number, headers: Record<string, string | s
  * An answer as the fetchers build it: identity body, not stored yet. Its fields are those of a
  * stored entry, in the same order (staleUntil too, unset), so that storing it uncompressed can
  * fill it in place (stored-entry.ts storedInPlace) and every entry still has one hidden class.
+ * Its CRC is left for its first reader (gzip-splice.ts segmentCrc32): most answers never need one.
  */
 export function identityEntry(status: number, headers: ReadonlyArray<readonly [string, string]>, body: Buffer, now: number): CacheEntry {
-  return { status, headers, body, compressed: false, crc32: crc32(body), rawLength: body.length, storedAt: now, expiresAt: now, staleUntil: undefined };
+  return { status, headers, body, compressed: false, crc32: CRC_UNKNOWN, rawLength: body.length, storedAt: now, expiresAt: now, staleUntil: undefined };
 }
 
 /**
@@ -38,7 +38,7 @@ export function makeStoreAnswer(cache: TieredStore, config: Config['cache']): (p
     const now = Date.now();
     const fetched = answer.entry;
     const raw = fetched.body;
-    // A body too short to compress keeps the CRC its identity entry already has.
+    // A body too short to compress keeps its identity entry's CRC (unknown until first read).
     const segment = raw.length < compression.minBytes ? undefined : compressSegment(raw, compression);
     const expiresAt = now + Math.min(plan.ttlMs, answer.ttlMs ?? Infinity);
     // Kept past its life only when the route may serve it stale.

@@ -13,7 +13,7 @@ export interface CacheEntry {
   body: Buffer;
   /** true: body is a sync-flushed raw-deflate segment; false: body is the identity bytes. */
   compressed: boolean;
-  /** CRC-32 (gzip polynomial) of the identity bytes. */
+  /** CRC-32 (gzip polynomial) of the identity bytes; CRC_UNKNOWN (response/gzip-splice.ts) until first read through segmentCrc32. */
   crc32: number;
   /** Length of the identity bytes. */
   rawLength: number;

@@ -12,6 +12,8 @@
 // then a deadline wrapper), and the deadlines of all its followers share one timer, armed for the
 // earliest of them. A timer per follower was a native timer created and cleared 500 times a herd.
 
+import { FlightTable } from './flight-table.js';
+
 export interface Leader<T> {
   settle(value: T): void;
   fail(err: unknown): void;
@@ -33,25 +35,56 @@ const BOUNDED = Symbol('boundedByFlight');
 type Marked = Promise<unknown> & { [BOUNDED]?: true };
 
 /**
- * One flight. Its shared promise is made when the first unbounded follower joins, and its waiter
- * list when the first bounded one does: most calls are never joined (a batch of 20 new calls leads
- * 20 flights nobody follows), and a leader alone needs neither.
+ * One flight. A leader alone (most calls: a batch of 20 new calls leads 20 flights nobody follows)
+ * is this object and its map entry: four fields. What followers need (the shared promise, the
+ * waiter list, the timer) is one more object, made when the first follower joins. Flights live as
+ * long as the node takes to answer, so under load the scavenger copies every one still in flight:
+ * each field here is paid again per scavenge. They are held in a FlightTable (flight-table.ts), not a Map.
  */
 class Flight<T> implements Leader<T> {
-  followers = 0;
-  private promise: Promise<T> | undefined;
-  private resolve: ((v: T) => void) | undefined;
-  private reject: ((e: unknown) => void) | undefined;
-  private waiters: Waiter<T>[] | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  /** The time the timer is armed for; Infinity when it is not armed. */
-  private armedAt = Infinity;
+  private waits: FlightWaits<T> | undefined = undefined;
   private over = false;
 
-  constructor(private readonly flights: Map<string, Flight<T>>, private readonly key: string) {}
+  constructor(private readonly flights: FlightTable<Flight<T>>, private readonly key: string) {}
 
   joined(): Promise<T> {
-    this.followers++;
+    return (this.waits ??= new FlightWaits<T>()).shared();
+  }
+
+  /** A follower's own promise: the leader's value or error, or onTimeout() once `at` has passed. */
+  joinedUntil(at: number, onTimeout: () => Error): Promise<T> {
+    return (this.waits ??= new FlightWaits<T>()).until(at, onTimeout);
+  }
+
+  settle(value: T): void {
+    if (this.over) return;
+    this.done();
+    this.waits?.settle(value);
+  }
+
+  fail(err: unknown): void {
+    if (this.over) return;
+    this.done();
+    this.waits?.fail(err);
+  }
+
+  private done(): void {
+    this.over = true;
+    this.flights.deleteIf(this.key, this);
+  }
+}
+
+/** The followers of one flight: the shared promise (join) and the bounded waiters (joinBounded) with their one timer. */
+class FlightWaits<T> {
+  private promise: Promise<T> | undefined = undefined;
+  private resolve: ((v: T) => void) | undefined = undefined;
+  private reject: ((e: unknown) => void) | undefined = undefined;
+  private waiters: Waiter<T>[] | undefined = undefined;
+  private timer: NodeJS.Timeout | undefined = undefined;
+  /** The time the timer is armed for; Infinity when it is not armed. */
+  private armedAt = Infinity;
+
+  shared(): Promise<T> {
     if (this.promise === undefined) {
       this.promise = new Promise<T>((res, rej) => {
         this.resolve = res;
@@ -64,14 +97,12 @@ class Flight<T> implements Leader<T> {
     return this.promise;
   }
 
-  /** A follower's own promise: the leader's value or error, or onTimeout() once `at` has passed. */
-  joinedUntil(at: number, onTimeout: () => Error): Promise<T> {
-    this.followers++;
+  until(at: number, onTimeout: () => Error): Promise<T> {
     let waiter!: Waiter<T>;
     const p = new Promise<T>((resolve, reject) => {
       waiter = { at, resolve, reject, onTimeout };
     });
-    // Same reason as in joined(): the follower may be answered otherwise before it waits.
+    // Same reason as in shared(): the follower may be answered otherwise before it waits.
     p.catch(ignore);
     (p as Marked)[BOUNDED] = true;
     if (at <= performance.now()) {
@@ -84,27 +115,23 @@ class Flight<T> implements Leader<T> {
   }
 
   settle(value: T): void {
-    if (this.over) return;
-    this.done();
+    this.disarm();
     this.resolve?.(value);
     const waiters = this.waiters;
     if (waiters !== undefined) for (let i = 0; i < waiters.length; i++) (waiters[i] as Waiter<T>).resolve(value);
   }
 
   fail(err: unknown): void {
-    if (this.over) return;
-    this.done();
+    this.disarm();
     this.reject?.(err);
     const waiters = this.waiters;
     if (waiters !== undefined) for (let i = 0; i < waiters.length; i++) (waiters[i] as Waiter<T>).reject(err);
   }
 
-  private done(): void {
-    this.over = true;
+  private disarm(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.armedAt = Infinity;
-    if (this.flights.get(this.key) === this) this.flights.delete(this.key);
   }
 
   private arm(at: number): void {
@@ -138,7 +165,7 @@ class Flight<T> implements Leader<T> {
 }
 
 export class Singleflight<T> {
-  private readonly flights = new Map<string, Flight<T>>();
+  private readonly flights = new FlightTable<Flight<T>>();
 
   get size(): number {
     return this.flights.size;

@@ -271,9 +271,9 @@ export function answerIdsIntact(items: readonly ScannedRpcResponse[], n: number)
 }
 
 function lacksBlock(item: ScannedRpcResponse): boolean {
-  if (item.error !== undefined) return MISSING_STATE.test(item.error.toString('utf8'));
-  const r = item.result;
-  return r !== undefined && r.length === 4 && r[0] === 0x6e && r[1] === 0x75 && r[2] === 0x6c && r[3] === 0x6c;
+  if (item.isError) return MISSING_STATE.test((item.error as Buffer).toString('utf8'));
+  // Read on the byte range: no view of the body per judged call.
+  return item.isNull;
 }
 
 /**

@@ -8,12 +8,39 @@ import { UpstreamBadResponseError } from '../errors.js';
 // with an explicit stack (no depth limit: a deep result from a node is legitimate, and no
 // recursion means it cannot overflow the call stack).
 
-/** One JSON-RPC answer; result/error are slices of the upstream body (exactly one is set). */
-export interface ScannedRpcResponse {
-  /** The `id` member's raw text; `null` when absent. */
-  idRaw: string;
-  result?: Buffer;
-  error?: Buffer;
+/**
+ * One JSON-RPC answer: its id's raw text and where its `result` or `error` value lies in the
+ * upstream body (exactly one of them is set). The value is kept as a byte range, not a Buffer: a
+ * view of the body costs an object and a typed-array construction per call, and the fetcher makes
+ * the one Buffer a stored answer keeps straight from the range (pipeline/fetch-rpc.ts packs small
+ * results into a slab); result and error make a view only when read.
+ */
+export class ScannedRpcResponse {
+  constructor(
+    private readonly body: Buffer,
+    /** The `id` member's raw text; `null` when absent. */
+    readonly idRaw: string,
+    /** body[start, end) is the value. */
+    readonly start: number,
+    readonly end: number,
+    /** The value is the `error` member's (else the `result` member's). */
+    readonly isError: boolean,
+  ) {}
+
+  /** The result's bytes (a view of the body, made per read); undefined for an error answer. */
+  get result(): Buffer | undefined {
+    return this.isError ? undefined : this.body.subarray(this.start, this.end);
+  }
+
+  /** The error object's bytes (a view of the body, made per read); undefined for a result. */
+  get error(): Buffer | undefined {
+    return this.isError ? this.body.subarray(this.start, this.end) : undefined;
+  }
+
+  /** The value is the literal `null` (the scanner trims no whitespace inside the range). */
+  get isNull(): boolean {
+    return isNullAt(this.body, this.start, this.end);
+  }
 }
 
 const Q = 0x22, BS = 0x5c, COMMA = 0x2c, COLON = 0x3a;
@@ -106,8 +133,8 @@ class ByteScanner {
       } while (this.listContinues(RBRACE));
     const idRaw = id < 0 ? 'null' : idText(this.b, id, idEnd);
     // Some nodes send `"error": null` next to a result (JSON-RPC 1.0 habit): that is a result.
-    if (error >= 0 && !isNullAt(this.b, error, errorEnd)) return { idRaw, error: this.b.subarray(error, errorEnd) };
-    if (result >= 0) return { idRaw, result: this.b.subarray(result, resultEnd) };
+    if (error >= 0 && !isNullAt(this.b, error, errorEnd)) return new ScannedRpcResponse(this.b, idRaw, error, errorEnd, true);
+    if (result >= 0) return new ScannedRpcResponse(this.b, idRaw, result, resultEnd, false);
     return this.fail('answer has neither result nor error');
   }
 
@@ -208,20 +235,23 @@ class ByteScanner {
 
   private skipNumber(): void {
     const b = this.b;
-    const digits = (): number => {
-      const from = this.pos;
-      for (let c = b[this.pos]; c !== undefined && c >= 0x30 && c <= 0x39; c = b[++this.pos]);
-      return this.pos - from;
-    };
     if (b[this.pos] === 0x2d) this.pos++;
     if (b[this.pos] === 0x30) this.pos++;
-    else if (digits() === 0) this.fail('unexpected character');
-    if (b[this.pos] === 0x2e && (this.pos++, digits() === 0)) this.fail('invalid number');
+    else if (this.digits() === 0) this.fail('unexpected character');
+    if (b[this.pos] === 0x2e && (this.pos++, this.digits() === 0)) this.fail('invalid number');
     if (b[this.pos] === 0x65 || b[this.pos] === 0x45) {
       this.pos++;
       if (b[this.pos] === 0x2b || b[this.pos] === 0x2d) this.pos++;
-      if (digits() === 0) this.fail('invalid number');
+      if (this.digits() === 0) this.fail('invalid number');
     }
+  }
+
+  /** Skips a run of digits; how many. A method, not a closure made per number (every answer's id is one). */
+  private digits(): number {
+    const b = this.b;
+    const from = this.pos;
+    for (let c = b[this.pos]; c !== undefined && c >= 0x30 && c <= 0x39; c = b[++this.pos]);
+    return this.pos - from;
   }
 }
 

@@ -13,10 +13,27 @@ export interface Segment {
   body: Buffer;
   /** true: body is a byte-aligned raw-deflate segment without a final block. */
   compressed: boolean;
-  /** CRC-32 (gzip polynomial) of the identity bytes. */
+  /** CRC-32 (gzip polynomial) of the identity bytes; CRC_UNKNOWN until first needed (read it with segmentCrc32). */
   crc32: number;
   /** Length of the identity bytes. */
   rawLength: number;
+}
+
+/**
+ * An identity body's CRC not worked out yet. Every answer a node gives becomes an entry, and most
+ * are never sent gzip-spliced or written to Redis (the two readers of the CRC): an eth_call's
+ * 66-byte result stored uncompressed paid a CRC per call for nothing. A real CRC is unsigned, so
+ * it is never -1.
+ */
+export const CRC_UNKNOWN = -1;
+
+/**
+ * The segment's CRC, computed on first read and kept on it (the same value every time, so an entry
+ * shared by many requests may be filled in by any of them).
+ */
+export function segmentCrc32(seg: Segment): number {
+  if (seg.crc32 === CRC_UNKNOWN) seg.crc32 = zlib.crc32(segmentBytes(seg));
+  return seg.crc32;
 }
 
 export interface CompressOptions {
@@ -70,7 +87,7 @@ export function gzipSplice(parts: ReadonlyArray<Buffer | Segment>): Buffer {
   let total = 0;
   for (const part of parts) {
     const seg = Buffer.isBuffer(part) ? null : part;
-    const partCrc = seg ? seg.crc32 : zlib.crc32(part as Buffer);
+    const partCrc = seg ? segmentCrc32(seg) : zlib.crc32(part as Buffer);
     const partLen = seg ? seg.rawLength : (part as Buffer).length;
     if (seg?.compressed) {
       offset += seg.body.copy(out, offset);
@@ -95,7 +112,7 @@ export function gzipSplice(parts: ReadonlyArray<Buffer | Segment>): Buffer {
 export function gzipWrap(seg: Segment): [Buffer, Buffer, Buffer] {
   const tail = Buffer.allocUnsafe(FINAL_BLOCK.length + TRAILER);
   FINAL_BLOCK.copy(tail, 0);
-  tail.writeUInt32LE(seg.crc32 >>> 0, FINAL_BLOCK.length);
+  tail.writeUInt32LE(segmentCrc32(seg) >>> 0, FINAL_BLOCK.length);
   tail.writeUInt32LE(seg.rawLength % 0x1_0000_0000, FINAL_BLOCK.length + 4);
   return [GZIP_HEADER, seg.body, tail];
 }

@@ -197,7 +197,7 @@ function identityAnswer(input: RpcWriteInput): Buffer {
     const { entry, rpcError } = result.answer;
     out.set(OPEN, at);
     at += OPEN.length;
-    at += out.write(call.rpc?.idRaw ?? 'null', at);
+    at = writeId(out, at, call.rpc?.idRaw ?? 'null');
     const member = rpcError ? ERROR : RESULT;
     out.set(member, at);
     at += member.length;
@@ -207,6 +207,17 @@ function identityAnswer(input: RpcWriteInput): Buffer {
   }
   if (batch) out[at++] = RBRACKET[0] as number;
   return out;
+}
+
+/**
+ * The id's raw text at `at`; where it ends. A short ASCII id (nearly all: `1`, `17`, `"abc"`) is
+ * copied a byte per character: Buffer.write is a native call per call of the answer.
+ */
+function writeId(out: Buffer, at: number, id: string): number {
+  if (id.length > 24) return at + out.write(id, at);
+  for (let i = 0; i < id.length; i++) if (id.charCodeAt(i) >= 0x80) return at + out.write(id, at);
+  for (let i = 0; i < id.length; i++) out[at + i] = id.charCodeAt(i);
+  return at + id.length;
 }
 
 /** UTF-8 length of a short text (ids are ASCII but for string ids with other characters). */

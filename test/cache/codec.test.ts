@@ -3,7 +3,7 @@ import zlib from 'node:zlib';
 import t from 'tap';
 import { CODEC_VERSION, decodeEntry, encodeEntry } from '../../src/cache/codec.js';
 import type { CacheEntry } from '../../src/cache/types.js';
-import { compressSegment } from '../../src/response/gzip-splice.js';
+import { compressSegment, CRC_UNKNOWN } from '../../src/response/gzip-splice.js';
 
 function entry(body: Buffer, compress: boolean): CacheEntry {
   const seg = compress ? compressSegment(body, { minBytes: 1, minSavings: 0 }) : { body, compressed: false, crc32: zlib.crc32(body), rawLength: body.length };
@@ -78,4 +78,13 @@ t.test('staleUntil round-trips when it extends the entry', async (t) => {
   const base = { status: 200, headers: [], body: Buffer.from('x'), compressed: false, crc32: zlib.crc32(Buffer.from('x')), rawLength: 1, storedAt: 1, expiresAt: 100 };
   t.equal(decodeEntry(encodeEntry({ ...base, staleUntil: 500 }))?.staleUntil, 500);
   t.equal(decodeEntry(encodeEntry(base))?.staleUntil, undefined, 'absent stays absent');
+});
+
+t.test('an entry whose CRC was left for its first reader is encoded with its real CRC', async (t) => {
+  const body = Buffer.from('"0x00000000000000000000000000000000000000000000000000000000000004d2"');
+  const e: CacheEntry = { status: 200, headers: [], body, compressed: false, crc32: CRC_UNKNOWN, rawLength: body.length, storedAt: 1, expiresAt: 2 };
+  const back = decodeEntry(encodeEntry(e));
+  t.equal(back?.crc32, zlib.crc32(body), 'the CRC on the wire is the body\'s');
+  t.equal(e.crc32, zlib.crc32(body), 'and is kept on the entry');
+  t.same(back?.body, body);
 });

@@ -125,3 +125,42 @@ routes:
   t.equal(res.headers['content-length'], undefined, 'RFC 9110: no content-length on 204');
   t.equal(res.body.length, 0);
 });
+
+t.test('a batch counts each call once under its own call name and cache result, however many series it mixes', async (t) => {
+  const node = await startJsonRpcNode({ flavor: 'evm' });
+  t.teardown(() => node.close());
+  const proxy = await startTestProxy(`
+upstreams:
+  mixed: { dialect: evm-jsonrpc, primary: ${node.url} }
+routes:
+  - match: { pathPrefix: / }
+    upstream: mixed
+    name: mixedroute
+`);
+  t.teardown(() => proxy.close());
+  const methods: Array<[string, unknown[]]> = [
+    ['eth_chainId', []], ['eth_gasPrice', []], ['eth_getBlockByNumber', ['0x1', false]], ['eth_maxPriorityFeePerGas', []],
+    ['eth_getBalance', ['0x00000000000000000000000000000000000000aa', '0x1']],
+    ['eth_getTransactionCount', ['0x00000000000000000000000000000000000000aa', '0x1']],
+    ['eth_getCode', ['0x00000000000000000000000000000000000000aa', '0x1']],
+    ['eth_getStorageAt', ['0x00000000000000000000000000000000000000aa', '0x0', '0x1']],
+    ['eth_call', [{ to: '0x00000000000000000000000000000000000000aa', data: '0x' }, '0x1']],
+    ['eth_getBlockTransactionCountByNumber', ['0x1']],
+  ];
+  const batch = (ids: number) => JSON.stringify(methods.flatMap(([method, params], i) => Array.from({ length: ids }, (_, k) => ({ jsonrpc: '2.0', id: i * 10 + k, method, params }))));
+  const post = (body: string) => request(`${proxy.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const before = new Map<string, number>();
+  for (const [method] of methods) for (const cache of ['miss', 'coalesced', 'hit']) before.set(`${method} ${cache}`, (await value('ledgerproxy_calls_total', { group: 'mixed', call: method, cache })) ?? 0);
+  // 10 methods x 3 calls each: the first of each misses, its twins ride on it; then all 30 again, hits.
+  t.equal((await post(batch(3))).status, 200);
+  t.equal((await post(batch(3))).status, 200);
+  let sum = 0;
+  for (const [method] of methods) {
+    const counted = async (cache: string) => ((await value('ledgerproxy_calls_total', { group: 'mixed', call: method, cache })) ?? 0) - (before.get(`${method} ${cache}`) ?? 0);
+    const [miss, coalesced, hit] = [await counted('miss'), await counted('coalesced'), await counted('hit')];
+    t.equal(miss + coalesced, 3, `${method}: the first batch's three calls`);
+    t.equal(hit, 3, `${method}: the second batch's three calls, all hits`);
+    sum += miss + coalesced + hit;
+  }
+  t.equal(sum, 60, 'every call counted once');
+});

@@ -11,6 +11,7 @@ import {
   gzipSplice,
   inflateSegment,
   segmentBytes,
+  CRC_UNKNOWN,
   type Segment,
 } from '../../src/response/gzip-splice.js';
 
@@ -165,4 +166,13 @@ t.test('crc32Combine agrees with zlib.crc32 over concatenations', async (t) => {
   // Lengths beyond 2^32 are valid input; the result stays an unsigned 32-bit value.
   const big = crc32Combine(0x12345678, 0x9abcdef0, 2 ** 33 + 5);
   t.ok(Number.isInteger(big) && big >= 0 && big < 2 ** 32);
+});
+
+t.test('an identity part whose CRC is unknown is spliced with its real CRC', async (t) => {
+  const raw = Buffer.from('"0x00000000000000000000000000000000000000000000000000000000000004d2"');
+  const seg: Segment = { body: raw, compressed: false, crc32: CRC_UNKNOWN, rawLength: raw.length };
+  const compressed = compressSegment(Buffer.from(`"${'ab'.repeat(400)}"`), { minBytes: 1, minSavings: 0 });
+  const member = gzipSplice([Buffer.from('['), seg, Buffer.from(','), compressed, Buffer.from(']')]);
+  t.equal(zlib.gunzipSync(member).toString(), `[${raw},"${'ab'.repeat(400)}"]`, 'gunzip checks the trailer CRC');
+  t.equal(seg.crc32, zlib.crc32(raw), 'the CRC is kept on the segment once worked out');
 });

@@ -317,3 +317,15 @@ t.test('writeRpc: a single failed call in a batch is still 200', async (t) => {
   t.equal(res.status, 200);
   t.same(res.json(), [{ jsonrpc: '2.0', id: 1, error: { code: -32603, message: 'down' } }]);
 });
+
+t.test('writeRpc: every id comes back as the text sent, short, long or not ASCII', async (t) => {
+  const { url, handle } = await server(t);
+  const ids = ['12', '"ascii"', '"é☃ 😀"', `"${'l'.repeat(40)}"`, `"${'ü'.repeat(30)}"`, '-1.5e3', '""'];
+  const calls = rpcCalls(`[${ids.map((id) => `{"jsonrpc":"2.0","id":${id},"method":"eth_chainId"}`).join(',')}]`);
+  const results: CallResult[] = ids.map(() => hit(storedEntry('"0x1"', false)));
+  handle((_req, res) => {
+    writeRpc(res, { calls, results, batch: true }, opts());
+  });
+  const res = await request(url);
+  t.equal(res.text(), `[${ids.map((id) => `{"jsonrpc":"2.0","id":${id},"result":"0x1"}`).join(',')}]`);
+});
