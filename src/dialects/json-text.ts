@@ -6,6 +6,7 @@
 // Why not JSON.parse: it turns 12345678901234567891 into 12345678901234567000, so two different
 // calls would share a cache key and the forwarded request would differ from what the client sent.
 import { MalformedJsonError } from '../errors.js';
+import { CanonicalTexts } from './json-canonical-text.js';
 import { SourceTexts, TextKeeper, sortedKeys } from './json-source-texts.js';
 import { JsonNumber, type JsonObject, type JsonValue } from './json-value.js';
 
@@ -47,18 +48,40 @@ export class RpcElement {
   id: JsonValue | undefined = undefined;
   method: JsonValue | undefined = undefined;
   params: JsonValue | undefined = undefined;
+  /** See paramsText: private so that the element reads as its four members. */
+  #paramsText: string | undefined = undefined;
+  #paramsCanonical: string | undefined = undefined;
+
+  /**
+   * The source text of `params` when it is an array or object written compactly (see
+   * SourceTexts: stringifyJson(params) is then that text, byte for byte); else undefined.
+   */
+  get paramsText(): string | undefined {
+    return this.#paramsText;
+  }
+
+  /** With paramsText: stringifyJson(params, { sortKeys: true }) (json-canonical-text.ts). */
+  get paramsCanonical(): string | undefined {
+    return this.#paramsCanonical;
+  }
+
+  /** @internal for the parser */
+  keepParams(text: string | undefined, canonical: string | undefined): void {
+    this.#paramsText = text;
+    this.#paramsCanonical = canonical;
+  }
 }
 
 /** A JSON-RPC request document: one request object, or an array whose objects are requests. */
 export type RpcDocument = RpcElement | JsonValue | Array<RpcElement | JsonValue>;
 
 /**
- * parseJsonKeepingText for a JSON-RPC request: the request objects (the document, or the elements
- * of a top-level array) come back as RpcElement. Accepts and rejects exactly what parseJson does.
+ * parseJson for a JSON-RPC request: the request objects (the document, or the elements of a
+ * top-level array) come back as RpcElement, with the texts of their params where those are exact
+ * (RpcElement.paramsText). Accepts and rejects exactly what parseJson does.
  */
-export function parseRpcDocument(input: Buffer, maxDepth: number): { value: RpcDocument; texts: SourceTexts } {
-  const texts = new SourceTexts();
-  return { value: parseText(decode(input), maxDepth, texts, true), texts };
+export function parseRpcDocument(input: Buffer, maxDepth: number): { value: RpcDocument } {
+  return { value: parseText(decode(input), maxDepth, undefined, true) };
 }
 
 function decode(input: Buffer): string {
@@ -70,7 +93,7 @@ function decode(input: Buffer): string {
 }
 
 function parseText(text: string, maxDepth: number, texts: SourceTexts | undefined, rpc: boolean): RpcDocument {
-  const p = new TextParser(text, maxDepth, texts);
+  const p = new TextParser(text, maxDepth, texts, rpc);
   try {
     const value = rpc ? p.rpcDocument() : p.value(0);
     p.ws();
@@ -87,12 +110,21 @@ class TextParser {
   pos = 0;
   /** Which container texts are kept (json-source-texts.ts): told about everything that matters. */
   private readonly keeper: TextKeeper;
+  /** For a JSON-RPC document: the canonical texts of compact containers, as they are read. */
+  private readonly canonical: CanonicalTexts | undefined;
+  /**
+   * With `canonical`: the canonical text of the value just read, when it is a compact container
+   * whose canonical text differs from its source text; else undefined.
+   */
+  private canon: string | undefined = undefined;
   constructor(
     private readonly s: string,
     private readonly maxDepth: number,
     texts: SourceTexts | undefined,
+    rpc: boolean,
   ) {
     this.keeper = new TextKeeper(texts);
+    this.canonical = rpc ? new CanonicalTexts() : undefined;
   }
 
   fail(what: string): never {
@@ -117,6 +149,10 @@ class TextParser {
         return this.object(depth + 1);
       case '[':
         return this.array(depth + 1);
+    }
+    // Not a container: its canonical text is its source text (when compact).
+    this.canon = undefined;
+    switch (this.s[this.pos]) {
       case '"':
         return this.string();
       case 't':
@@ -176,13 +212,32 @@ class TextParser {
     else
       do {
         const key = this.envelopeName() ?? this.memberName();
-        const v = this.value(depth);
+        const v = this.envelopeValue(key, out, depth);
         if (key === 'jsonrpc') out.jsonrpc = v;
         else if (key === 'id') out.id = v;
         else if (key === 'method') out.method = v;
         else if (key === 'params') out.params = v;
       } while (!this.endOfMember('}'));
     return out;
+  }
+
+  /**
+   * A member's value; `params` with its texts kept in `out` when it is a compact container (the
+   * last `params` member counts, as for the value).
+   */
+  private envelopeValue(key: string, out: RpcElement, depth: number): JsonValue {
+    if (key !== 'params') return this.value(depth);
+    this.ws();
+    const start = this.pos;
+    const loose = this.keeper.loose;
+    const c = this.s.charCodeAt(start);
+    const v = this.value(depth);
+    if (this.keeper.loose !== loose || (c !== 0x5b && c !== 0x7b)) out.keepParams(undefined, undefined);
+    else {
+      const text = this.s.slice(start, this.pos);
+      out.keepParams(text, this.canon ?? text);
+    }
+    return v;
   }
 
   private literal<T extends JsonValue>(word: string, v: T): T {
@@ -252,13 +307,29 @@ class TextParser {
     const out: JsonValue[] = [];
     const start = this.pos++;
     const { loose, unsorted } = this.keeper;
+    const canonical = requests ? undefined : this.canonical;
+    const base = canonical?.open() ?? 0;
     this.ws();
     if (this.s[this.pos] === ']') this.pos++;
     else
-      do out.push(requests ? this.request(depth) : this.value(depth));
-      while (!this.endOfMember(']'));
-    if (!requests) this.keeper.close(out, this.s, start, this.pos, loose, unsorted);
+      do {
+        const at = this.pos;
+        out.push(requests ? this.request(depth) : this.value(depth));
+        canonical?.add('', at, this.pos, this.canon);
+      } while (!this.endOfMember(']'));
+    if (requests) return out;
+    this.keeper.close(out, this.s, start, this.pos, loose, unsorted);
+    if (canonical !== undefined) this.canon = this.closeCanonical(canonical, base, loose, false, false);
     return out;
+  }
+
+  /** The canonical text of a container that closes (see canon); it opened when keeper.loose read `loose`. */
+  private closeCanonical(canonical: CanonicalTexts, base: number, loose: number, object: boolean, unsorted: boolean): string | undefined {
+    if (this.keeper.loose !== loose) {
+      canonical.drop(base);
+      return undefined;
+    }
+    return object ? canonical.closeObject(this.s, base, unsorted) : canonical.closeArray(this.s, base);
   }
 
   /** An element of a batch: a request object, or any other value (answered as invalid). */
@@ -273,6 +344,9 @@ class TextParser {
     const out = Object.create(null) as JsonObject;
     const start = this.pos++;
     const { loose, unsorted } = this.keeper;
+    const canonical = this.canonical;
+    const base = canonical?.open() ?? 0;
+    let outOfOrder = false;
     this.ws();
     if (this.s[this.pos] === '}') this.pos++;
     else {
@@ -280,11 +354,16 @@ class TextParser {
       do {
         const key = this.memberName();
         this.keeper.member(previous, key, out[key] !== undefined);
+        // The keeper's rule for an unsorted object (a repeat or integer-like name is loose anyway).
+        if (previous !== undefined && !(previous < key)) outOfOrder = true;
         previous = key;
+        const at = this.pos;
         out[key] = this.value(depth);
+        canonical?.add(key, at, this.pos, this.canon);
       } while (!this.endOfMember('}'));
     }
     this.keeper.close(out, this.s, start, this.pos, loose, unsorted);
+    if (canonical !== undefined) this.canon = this.closeCanonical(canonical, base, loose, true, outOfOrder);
     return out;
   }
 

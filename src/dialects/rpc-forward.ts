@@ -2,7 +2,7 @@
 // time where those are exact (rpc-params-text.ts), else as the parsed tree, and pinned to a block
 // when the plan forwards a latest read pinned.
 import { InternalError } from '../errors.js';
-import { stringifyJson, type JsonValue, type SourceTexts } from './json-text.js';
+import { stringifyJson, type JsonValue } from './json-text.js';
 import type { RpcClassification, RpcSpec } from './jsonrpc.js';
 import { lastStringCut, withParam, type RpcParams } from './rpc-params-text.js';
 import type { RpcForward } from './types.js';
@@ -11,6 +11,7 @@ import type { RpcForward } from './types.js';
  * How a parsed call is forwarded. Where the params' kept text says it all (the usual request: no
  * whitespace), the forward holds texts only and the parsed tree is garbage once the request is
  * parsed (see rpc-params-text.ts); otherwise it holds the tree and writes from it when asked.
+ * text: stringifyJson(params) when the parser kept it (RpcElement.paramsText).
  */
 export function callForward(
   spec: RpcSpec,
@@ -19,19 +20,18 @@ export function callForward(
   method: string,
   params: RpcParams | undefined,
   paramsNull: boolean,
-  texts: SourceTexts,
+  text: string | undefined,
   c: RpcClassification,
 ): CallForward {
   const pinAt = c.pinnable === true && c.blockAt !== undefined && Array.isArray(params) ? c.blockAt : undefined;
   const pinnedBlock = pinAt === undefined ? undefined : spec.pinnedBlock;
   if (pinAt !== undefined && pinnedBlock === undefined) throw new InternalError(`${method}: a pinnable call needs RpcSpec.pinnedBlock`);
   // `"params": null` is forwarded as written: the node decides what it means.
-  if (paramsNull || params === undefined) return new CallForward(idRaw, notification, method, paramsNull ? 'null' : '', undefined, undefined, undefined, undefined);
-  const text = texts.textOf(params, false);
-  if (text === undefined) return new CallForward(idRaw, notification, method, undefined, params, texts, pinAt, pinnedBlock);
+  if (paramsNull || params === undefined) return new CallForward(idRaw, notification, method, paramsNull ? 'null' : '', undefined, undefined, undefined);
+  if (text === undefined) return new CallForward(idRaw, notification, method, undefined, params, pinAt, pinnedBlock);
   const cut = pinAt === undefined ? undefined : lastStringCut(text, params as JsonValue[], pinAt);
-  if (pinAt !== undefined && cut === undefined) return new CallForward(idRaw, notification, method, text, params, texts, pinAt, pinnedBlock);
-  return new CallForward(idRaw, notification, method, text, undefined, undefined, pinAt, pinnedBlock, cut);
+  if (pinAt !== undefined && cut === undefined) return new CallForward(idRaw, notification, method, text, params, pinAt, pinnedBlock);
+  return new CallForward(idRaw, notification, method, text, undefined, pinAt, pinnedBlock, cut);
 }
 
 /**
@@ -49,8 +49,6 @@ class CallForward implements RpcForward {
     private paramsText: string | undefined,
     /** The parsed params, kept only when a text below could not be made at parse time. */
     private readonly params: RpcParams | undefined,
-    /** The source texts of the request's containers (with `params`). */
-    private readonly texts: SourceTexts | undefined,
     /** The block param's index, for a call that can be forwarded pinned. */
     private readonly pinAt: number | undefined,
     private readonly pinnedBlock: ((h: bigint) => JsonValue) | undefined,
@@ -72,7 +70,7 @@ class CallForward implements RpcForward {
     // calls of a warm cache never are.
     out.push(OPEN, id, METHOD, JSON.stringify(this.method));
     if (pinTo === undefined) {
-      const params = (this.paramsText ??= stringifyJson(this.params as RpcParams, { texts: this.texts }));
+      const params = (this.paramsText ??= stringifyJson(this.params as RpcParams));
       if (params === '') out.push('}');
       else out.push(PARAMS, params, '}');
       return;
@@ -84,7 +82,7 @@ class CallForward implements RpcForward {
       return;
     }
     const pinned = withParam(this.params as JsonValue[], this.pinAt, this.pinnedBlock(pinTo));
-    out.push(PARAMS, stringifyJson(pinned, { texts: this.texts }), '}');
+    out.push(PARAMS, stringifyJson(pinned), '}');
   }
 }
 
