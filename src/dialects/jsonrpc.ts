@@ -12,6 +12,7 @@ import { InternalError, InvalidRequestError, ProxyError } from '../errors.js';
 import { JsonNumber, RpcElement, isJsonObject, parseJson, parseRpcDocument, stringifyJson, type JsonObject, type JsonValue, type SourceTexts } from './json-text.js';
 import { scanRpcResponse, upstreamIndex, type ScannedRpcResponse } from './rpc-answer-scan.js';
 import { callForward } from './rpc-forward.js';
+import { methodFacts, type MethodFacts } from './rpc-method-facts.js';
 import { rpcKeyMaterial, swappedKeyMaterial, type RpcParams } from './rpc-params-text.js';
 import type { Call, CallAnswer, CallClass, HeadPoll, ParseLimits, ParsedRequest, RpcForward, TimeoutClass, UpstreamPayload } from './types.js';
 
@@ -38,7 +39,7 @@ export interface RpcSpec {
   knownMethods: ReadonlySet<string>;
   /** Throws a ProxyError (usually InvalidParamsError) to reject this call alone. */
   classify(method: string, params: RpcParams | undefined): RpcClassification;
-  /** The call's timeout class (unset: normal). */
+  /** The call's timeout class (unset: normal); a pure function of the method (see rpc-method-facts.ts). */
   timeoutClass?(method: string): TimeoutClass | undefined;
   /** What stands for the block param in the key material (see RpcClassification.blockAt). */
   blockPlaceholder?: string;
@@ -88,9 +89,10 @@ function parseCall(el: RpcElement | JsonValue, spec: RpcSpec): Call {
     if (err instanceof ProxyError) return rejectedCall(spec, idRaw, notification, method, err);
     throw err;
   }
+  const facts = methodFacts(spec, method);
   // The params' texts stand for the params only while they are the ones parsed (never changed).
-  const forward = callForward(spec, idRaw, notification, method, params, el.params === null, el.paramsText, c);
-  return buildCall(spec, method, forward, params, el.paramsCanonical, c);
+  const forward = callForward(spec, idRaw, notification, facts, params, el.params === null, el.paramsText, c);
+  return buildCall(spec, facts, forward, params, el.paramsCanonical, c);
 }
 
 function isValidId(id: JsonValue | undefined): boolean {
@@ -113,18 +115,17 @@ function labelFor(spec: RpcSpec, method: string | undefined): string {
   return method !== undefined && spec.knownMethods.has(method) ? method : 'other';
 }
 
-function buildCall(spec: RpcSpec, method: string, forward: RpcForward, params: RpcParams | undefined, canonical: string | undefined, c: RpcClassification): Call {
+function buildCall(spec: RpcSpec, facts: MethodFacts, forward: RpcForward, params: RpcParams | undefined, canonical: string | undefined, c: RpcClassification): Call {
   const call: Call = {
     cls: c.cls,
-    name: labelFor(spec, method),
-    keyMaterial: keyMaterialOf(spec, method, params, canonical, c.blockAt),
+    name: facts.label,
+    keyMaterial: keyMaterialOf(spec, facts.method, params, canonical, c.blockAt),
     rpc: forward,
   };
   if (c.pin !== undefined) call.pin = c.pin;
   if (c.reorgable === true) call.reorgable = true;
   if (c.affinity !== undefined) call.affinity = c.affinity;
-  const timeoutClass = spec.timeoutClass?.(method);
-  if (timeoutClass !== undefined && timeoutClass !== 'normal') call.timeoutClass = timeoutClass;
+  if (facts.timeoutClass !== undefined) call.timeoutClass = facts.timeoutClass;
   return call;
 }
 

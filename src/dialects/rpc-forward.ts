@@ -4,6 +4,7 @@
 import { InternalError } from '../errors.js';
 import { stringifyJson, type JsonValue } from './json-text.js';
 import type { RpcClassification, RpcSpec } from './jsonrpc.js';
+import type { MethodFacts } from './rpc-method-facts.js';
 import { lastStringCut, withParam, type RpcParams } from './rpc-params-text.js';
 import type { RpcForward } from './types.js';
 
@@ -17,21 +18,22 @@ export function callForward(
   spec: RpcSpec,
   idRaw: string,
   notification: boolean,
-  method: string,
+  facts: MethodFacts,
   params: RpcParams | undefined,
   paramsNull: boolean,
   text: string | undefined,
   c: RpcClassification,
 ): CallForward {
+  const { method, methodMember } = facts;
   const pinAt = c.pinnable === true && c.blockAt !== undefined && Array.isArray(params) ? c.blockAt : undefined;
   const pinnedBlock = pinAt === undefined ? undefined : spec.pinnedBlock;
   if (pinAt !== undefined && pinnedBlock === undefined) throw new InternalError(`${method}: a pinnable call needs RpcSpec.pinnedBlock`);
   // `"params": null` is forwarded as written: the node decides what it means.
-  if (paramsNull || params === undefined) return new CallForward(idRaw, notification, method, paramsNull ? 'null' : '', undefined, undefined, undefined);
-  if (text === undefined) return new CallForward(idRaw, notification, method, undefined, params, pinAt, pinnedBlock);
+  if (paramsNull || params === undefined) return new CallForward(idRaw, notification, method, methodMember, paramsNull ? 'null' : '', undefined, undefined, undefined);
+  if (text === undefined) return new CallForward(idRaw, notification, method, methodMember, undefined, params, pinAt, pinnedBlock);
   const cut = pinAt === undefined ? undefined : lastStringCut(text, params as JsonValue[], pinAt);
-  if (pinAt !== undefined && cut === undefined) return new CallForward(idRaw, notification, method, text, params, pinAt, pinnedBlock);
-  return new CallForward(idRaw, notification, method, text, undefined, pinAt, pinnedBlock, cut);
+  if (pinAt !== undefined && cut === undefined) return new CallForward(idRaw, notification, method, methodMember, text, params, pinAt, pinnedBlock);
+  return new CallForward(idRaw, notification, method, methodMember, text, undefined, pinAt, pinnedBlock, cut);
 }
 
 /**
@@ -45,6 +47,8 @@ class CallForward implements RpcForward {
     readonly idRaw: string,
     readonly notification: boolean,
     readonly method: string,
+    /** `,"method":<method as JSON>` (MethodFacts.methodMember). */
+    private readonly methodMember: string,
     /** The params' compact text as forwarded unpinned ('' without params); undefined: written from `params`. */
     private paramsText: string | undefined,
     /** The parsed params, kept only when a text below could not be made at parse time. */
@@ -68,7 +72,7 @@ class CallForward implements RpcForward {
     if (!Number.isSafeInteger(id)) throw new InternalError(`upstream id must be an integer, got ${id}`);
     // The texts are put together here, when the call is forwarded, not when it is parsed: most
     // calls of a warm cache never are.
-    out.push(OPEN, id, METHOD, JSON.stringify(this.method));
+    out.push(OPEN, id, this.methodMember);
     if (pinTo === undefined) {
       const params = (this.paramsText ??= stringifyJson(this.params as RpcParams));
       if (params === '') out.push('}');
@@ -87,7 +91,6 @@ class CallForward implements RpcForward {
 }
 
 const OPEN = '{"jsonrpc":"2.0","id":';
-const METHOD = ',"method":';
 const PARAMS = ',"params":';
 
 /**
