@@ -117,6 +117,12 @@ class TextParser {
    * whose canonical text differs from its source text; else undefined.
    */
   private canon: string | undefined = undefined;
+  /**
+   * The elements of the open arrays, innermost last (from itemsTop down): an array is made at its
+   * close, at its length, by one slice. Pushed one by one, a two-param list had room for 17.
+   */
+  private readonly items: JsonValue[] = [];
+  private itemsTop = 0;
   constructor(
     private readonly s: string,
     private readonly maxDepth: number,
@@ -304,19 +310,24 @@ class TextParser {
   /** requests: the top level of a JSON-RPC batch (its objects are requests, its text is not kept). */
   private array(depth: number, requests = false): JsonValue[] {
     if (depth > this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth}`);
-    const out: JsonValue[] = [];
     const start = this.pos++;
     const { loose, unsorted } = this.keeper;
     const canonical = requests ? undefined : this.canonical;
     const base = canonical?.open() ?? 0;
+    const items = this.items;
+    const first = this.itemsTop;
     this.ws();
     if (this.s[this.pos] === ']') this.pos++;
     else
       do {
         const at = this.pos;
-        out.push(requests ? this.request(depth) : this.value(depth));
+        // (An element's own arrays were taken off the stack at their close: itemsTop is back.)
+        const v = requests ? this.request(depth) : this.value(depth);
+        items[this.itemsTop++] = v;
         canonical?.add('', at, this.pos, this.canon);
       } while (!this.endOfMember(']'));
+    const out = items.slice(first, this.itemsTop);
+    this.itemsTop = first;
     if (requests) return out;
     this.keeper.close(out, this.s, start, this.pos, loose, unsorted);
     if (canonical !== undefined) this.canon = this.closeCanonical(canonical, base, loose, false, false);
