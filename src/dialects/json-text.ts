@@ -150,22 +150,20 @@ class TextParser {
 
   value(depth: number): JsonValue {
     this.ws();
-    switch (this.s[this.pos]) {
-      case '{':
-        return this.object(depth + 1);
-      case '[':
-        return this.array(depth + 1);
-    }
+    // By character code (NaN past the end: a number, which fails there as 'unexpected end').
+    const c = this.s.charCodeAt(this.pos);
+    if (c === 0x7b) return this.object(depth + 1);
+    if (c === 0x5b) return this.array(depth + 1);
     // Not a container: its canonical text is its source text (when compact).
     this.canon = undefined;
-    switch (this.s[this.pos]) {
-      case '"':
+    switch (c) {
+      case 0x22:
         return this.string();
-      case 't':
+      case 0x74:
         return this.literal('true', true);
-      case 'f':
+      case 0x66:
         return this.literal('false', false);
-      case 'n':
+      case 0x6e:
         return this.literal('null', null);
       default:
         return this.number();
@@ -273,23 +271,32 @@ class TextParser {
     return new JsonNumber(s.slice(start, i));
   }
 
+  /** The scan runs on a local index (a field written per character cost a store each); pos is set before any call. */
   private string(): string {
     const s = this.s;
+    const end = s.length;
     let out = '';
-    let start = ++this.pos;
+    let i = this.pos + 1;
+    let start = i;
     for (;;) {
-      if (this.pos >= s.length) this.fail('unterminated string');
-      const c = s.charCodeAt(this.pos);
+      if (i >= end) {
+        this.pos = i;
+        this.fail('unterminated string');
+      }
+      const c = s.charCodeAt(i);
       if (c === 0x22) {
-        out += s.slice(start, this.pos++);
-        return out;
+        this.pos = i + 1;
+        return out + s.slice(start, i);
       }
       if (c === 0x5c) {
+        this.pos = i;
         this.keeper.looseText();
-        out += s.slice(start, this.pos) + this.escape();
-        start = this.pos;
-      } else if (c < 0x20) this.fail('control character in string');
-      else this.pos++;
+        out += s.slice(start, i) + this.escape();
+        i = start = this.pos;
+      } else if (c < 0x20) {
+        this.pos = i;
+        this.fail('control character in string');
+      } else i++;
     }
   }
 
@@ -379,11 +386,11 @@ class TextParser {
   }
 
   /** After a member: true at the closing bracket, false after a comma. */
-  private endOfMember(close: string): boolean {
+  private endOfMember(close: '}' | ']'): boolean {
     this.ws();
-    const c = this.s[this.pos++];
-    if (c === close) return true;
-    if (c !== ',') this.fail(`expected "," or "${close}"`);
+    const c = this.s.charCodeAt(this.pos++);
+    if (c === (close === '}' ? 0x7d : 0x5d)) return true;
+    if (c !== 0x2c) this.fail(`expected "," or "${close}"`);
     return false;
   }
 }
