@@ -21,6 +21,12 @@ export class CanonicalTexts {
   /** A member's canonical text when it differs from s[start, end), else undefined. */
   private readonly canons: Array<string | undefined> = [];
   private top = 0;
+  /**
+   * Set by closeArray when it makes a text: that text up to its last element (the `[` or `,`
+   * before it included), when the last element is a string (written as its source text); else
+   * undefined. Key material replaces a trailing block param there (rpc-params-text.ts).
+   */
+  lastHead: string | undefined = undefined;
 
   /** Where a container's members start (give it back to closeObject/closeArray/drop). */
   open(): number {
@@ -45,10 +51,13 @@ export class CanonicalTexts {
   closeArray(s: string, base: number): string | undefined {
     const end = this.top;
     this.top = base;
+    this.lastHead = undefined;
     if (!this.anyCanon(base, end)) return undefined;
     let out = '[';
-    for (let i = base; i < end; i++) out += (i > base ? ',' : '') + this.textOf(s, i);
-    return out + ']';
+    for (let i = base; i < end - 1; i++) out += this.textOf(s, i) + ',';
+    const last = end - 1;
+    if (this.canons[last] === undefined && s.charCodeAt(this.starts[last] as number) === 0x22) this.lastHead = out;
+    return out + this.textOf(s, last) + ']';
   }
 
   /**

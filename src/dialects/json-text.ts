@@ -51,6 +51,7 @@ export class RpcElement {
   /** See paramsText: private so that the element reads as its four members. */
   #paramsText: string | undefined = undefined;
   #paramsCanonical: string | undefined = undefined;
+  #paramsCanonicalHead: string | undefined = undefined;
 
   /**
    * The source text of `params` when it is an array or object written compactly (see
@@ -65,10 +66,20 @@ export class RpcElement {
     return this.#paramsCanonical;
   }
 
+  /**
+   * With paramsCanonical, when params are a list whose last element is a string and whose
+   * canonical text was put together (not the source text): that text up to the last element (see
+   * CanonicalTexts.lastHead); else undefined (cut the canonical text itself, rpc-params-text.ts).
+   */
+  get paramsCanonicalHead(): string | undefined {
+    return this.#paramsCanonicalHead;
+  }
+
   /** @internal for the parser */
-  keepParams(text: string | undefined, canonical: string | undefined): void {
+  keepParams(text: string | undefined, canonical: string | undefined, canonicalHead: string | undefined): void {
     this.#paramsText = text;
     this.#paramsCanonical = canonical;
+    this.#paramsCanonicalHead = canonicalHead;
   }
 }
 
@@ -236,10 +247,12 @@ class TextParser {
     const loose = this.keeper.loose;
     const c = this.s.charCodeAt(start);
     const v = this.value(depth);
-    if (this.keeper.loose !== loose || (c !== 0x5b && c !== 0x7b)) out.keepParams(undefined, undefined);
+    if (this.keeper.loose !== loose || (c !== 0x5b && c !== 0x7b)) out.keepParams(undefined, undefined, undefined);
     else {
       const text = this.s.slice(start, this.pos);
-      out.keepParams(text, this.canon ?? text);
+      // canon set: the params' own close made it (and lastHead with it) if they are a list.
+      const head = this.canon !== undefined && c === 0x5b ? this.canonical?.lastHead : undefined;
+      out.keepParams(text, this.canon ?? text, head);
     }
     return v;
   }

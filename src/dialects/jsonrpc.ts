@@ -92,7 +92,7 @@ function parseCall(el: RpcElement | JsonValue, spec: RpcSpec): Call {
   const facts = methodFacts(spec, method);
   // The params' texts stand for the params only while they are the ones parsed (never changed).
   const forward = callForward(spec, idRaw, notification, facts, params, el.params === null, el.paramsText, c);
-  return buildCall(spec, facts, forward, params, el.paramsCanonical, c);
+  return buildCall(spec, facts, forward, params, el, c);
 }
 
 function isValidId(id: JsonValue | undefined): boolean {
@@ -115,11 +115,11 @@ function labelFor(spec: RpcSpec, method: string | undefined): string {
   return method !== undefined && spec.knownMethods.has(method) ? method : 'other';
 }
 
-function buildCall(spec: RpcSpec, facts: MethodFacts, forward: RpcForward, params: RpcParams | undefined, canonical: string | undefined, c: RpcClassification): Call {
+function buildCall(spec: RpcSpec, facts: MethodFacts, forward: RpcForward, params: RpcParams | undefined, el: RpcElement, c: RpcClassification): Call {
   const call: Call = {
     cls: c.cls,
     name: facts.label,
-    keyMaterial: keyMaterialOf(spec, facts.method, params, canonical, c.blockAt),
+    keyMaterial: keyMaterialOf(spec, facts.method, params, el, c.blockAt),
     rpc: forward,
   };
   if (c.pin !== undefined) call.pin = c.pin;
@@ -129,11 +129,11 @@ function buildCall(spec: RpcSpec, facts: MethodFacts, forward: RpcForward, param
   return call;
 }
 
-/** canonical: stringifyJson(params, { sortKeys: true }) when the parser could take it from the source. */
-function keyMaterialOf(spec: RpcSpec, method: string, params: RpcParams | undefined, canonical: string | undefined, blockAt: number | undefined): string {
-  if (blockAt === undefined) return rpcKeyMaterial(method, params, canonical);
+/** `params` are el's (the texts el kept for them are theirs: RpcElement.paramsCanonical). */
+function keyMaterialOf(spec: RpcSpec, method: string, params: RpcParams | undefined, el: RpcElement, blockAt: number | undefined): string {
+  if (blockAt === undefined) return rpcKeyMaterial(method, params, el.paramsCanonical);
   if (!Array.isArray(params) || spec.blockPlaceholder === undefined) throw new InternalError(`${method}: a block param needs array params and a placeholder`);
-  return swappedKeyMaterial(method, params, blockAt, spec.blockPlaceholder, canonical);
+  return swappedKeyMaterial(method, params, blockAt, spec.blockPlaceholder, el.paramsCanonical, el.paramsCanonicalHead);
 }
 
 function rejectedCall(spec: RpcSpec, idRaw: string, notification: boolean, method: string | undefined, err: ProxyError): Call {

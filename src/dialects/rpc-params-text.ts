@@ -24,9 +24,15 @@ export function rpcKeyMaterial(method: string, params: RpcParams | undefined, ca
   return `${method}\n${params === undefined ? '[]' : (canonical ?? stringifyJson(params, { sortKeys: true }))}`;
 }
 
-/** The key material with params[at] replaced by `placeholder` (see the file comment). */
-export function swappedKeyMaterial(method: string, params: JsonValue[], at: number, placeholder: string, canonical: string | undefined): string {
-  const head = lastStringCut(canonical, params, at);
+/**
+ * The key material with params[at] replaced by `placeholder` (see the file comment).
+ * canonicalHead: the canonical text up to the last param, a string (RpcElement.paramsCanonicalHead),
+ * where lastStringCut would cut the canonical text (a text put together, not flat: cutting it
+ * would copy it whole first).
+ */
+export function swappedKeyMaterial(method: string, params: JsonValue[], at: number, placeholder: string, canonical: string | undefined, canonicalHead?: string): string {
+  const last = at === params.length - 1 && typeof params[at] === 'string';
+  const head = last && canonicalHead !== undefined ? canonicalHead : lastStringCut(canonical, params, at);
   if (head !== undefined) return `${method}\n${head}${quotedPlaceholder(placeholder)}]`;
   return rpcKeyMaterial(method, withParam(params, at, placeholder));
 }

@@ -19,6 +19,7 @@ t.test('kept params texts are what serialising writes, compact and canonical', a
   let kept = 0;
   let reordered = 0;
   let bad = 0;
+  let heads = 0;
   for (let i = 0; i < COUNT && bad < 5; i++) {
     const text = random.params();
     const tree = parseJson(text, 16);
@@ -36,10 +37,17 @@ t.test('kept params texts are what serialising writes, compact and canonical', a
     if (el.paramsText !== compact) t.fail(`${text}: kept text differs from the compact one`, { bad: ++bad, compact });
     if (el.paramsCanonical !== canonical) t.fail(`${text}: canonical text differs`, { bad: ++bad, canonical, got: el.paramsCanonical });
     if (canonical !== compact) reordered++;
+    const head = el.paramsCanonicalHead;
+    if (head === undefined) continue;
+    // The canonical text up to a last param that is a string (where key material puts the placeholder).
+    const last = Array.isArray(tree) ? tree[tree.length - 1] : undefined;
+    if (typeof last !== 'string' || canonical !== `${head}${stringifyJson(last)}]` || !/[[,]$/.test(head)) t.fail(`${text}: canonical head differs`, { bad: ++bad, head });
+    heads++;
   }
   t.equal(bad, 0, 'no mismatch');
   t.ok(kept > COUNT / 4, `kept ${kept} of ${COUNT}`);
   t.ok(reordered > COUNT / 50, `reordered ${reordered}`);
+  t.ok(heads > COUNT / 500, `canonical heads ${heads}`);
 });
 
 t.test('canonical text: nested reorderings, many members, the last params member', async (t) => {
@@ -56,6 +64,9 @@ t.test('canonical text: nested reorderings, many members, the last params member
     t.equal(el.paramsCanonical, canonical, `${text}: canonical`);
     t.equal(canonical, stringifyJson(parseJson(text, 16), { sortKeys: true }), `${text}: as serialised`);
   }
+  t.equal(paramsOf('[{"to":"0x1","data":"0x2"},"latest"]').paramsCanonicalHead, '[{"data":"0x2","to":"0x1"},', 'head before a last string');
+  t.equal(paramsOf('[["b"],{"b":1,"a":2}]').paramsCanonicalHead, undefined, 'the last param is no string');
+  t.equal(paramsOf('[{"a":1},"latest"]').paramsCanonicalHead, undefined, 'canonical is the source text: cut it');
   const twice = parseRpcDocument(Buffer.from('{"params":[{"b":1,"a":2}],"params":[ 1]}'), 8).value as RpcElement;
   t.equal(twice.paramsText, undefined, 'the last params member counts: loose');
   const back = parseRpcDocument(Buffer.from('{"params":[ 1],"params":[{"b":1,"a":2}]}'), 8).value as RpcElement;
