@@ -21,6 +21,8 @@ export class CanonicalTexts {
   /** A member's canonical text when it differs from s[start, end), else undefined. */
   private readonly canons: Array<string | undefined> = [];
   private top = 0;
+  /** The order of a closing object's members, when it has a few (reused: one object closes at a time). */
+  private readonly fewOrder: number[] = [];
   /**
    * Set by closeArray when it makes a text: that text up to its last element (the `[` or `,`
    * before it included), when the last element is a string (written as its source text); else
@@ -70,7 +72,7 @@ export class CanonicalTexts {
     if (!unsorted && !this.anyCanon(base, end)) return undefined;
     const order = this.sortedOrder(base, end);
     let out = '{';
-    for (let k = 0; k < order.length; k++) {
+    for (let k = 0; k < end - base; k++) {
       const i = order[k] as number;
       out += (k > 0 ? ',"' : '"') + (this.names[i] as string) + '":' + this.textOf(s, i);
     }
@@ -86,13 +88,22 @@ export class CanonicalTexts {
     return this.canons[i] ?? s.slice(this.starts[i], this.ends[i]);
   }
 
-  /** The members' indices by name (as Array.prototype.sort orders strings); by insertion for a few. */
+  /**
+   * The members' indices by name (as Array.prototype.sort orders strings), in the first end - base
+   * places of the array returned; by insertion for a few, into an array kept for that (a new
+   * array per object was the largest allocation of a batch's canonical texts).
+   */
   private sortedOrder(base: number, end: number): number[] {
     const names = this.names;
-    const order: number[] = [];
-    for (let i = base; i < end; i++) order.push(i);
-    if (order.length > 8) return order.sort((a, b) => ((names[a] as string) < (names[b] as string) ? -1 : 1));
-    for (let i = 1; i < order.length; i++) {
+    const n = end - base;
+    if (n > 8) {
+      const order: number[] = [];
+      for (let i = base; i < end; i++) order.push(i);
+      return order.sort((a, b) => ((names[a] as string) < (names[b] as string) ? -1 : 1));
+    }
+    const order = this.fewOrder;
+    for (let i = 0; i < n; i++) order[i] = base + i;
+    for (let i = 1; i < n; i++) {
       const x = order[i] as number;
       const name = names[x] as string;
       let j = i - 1;
