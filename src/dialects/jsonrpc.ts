@@ -13,7 +13,7 @@ import { JsonNumber, RpcElement, isJsonObject, parseJson, parseRpcDocument, stri
 import { scanRpcResponse, upstreamIndex, type ScannedRpcResponse } from './rpc-answer-scan.js';
 import { callForward } from './rpc-forward.js';
 import { methodFacts, type MethodFacts } from './rpc-method-facts.js';
-import { rpcKeyMaterial, swappedKeyMaterial, type RpcParams } from './rpc-params-text.js';
+import { keyMaterialAfter, swappedKeyMaterial, type RpcParams } from './rpc-params-text.js';
 import type { Call, CallAnswer, CallClass, HeadPoll, ParseLimits, ParsedRequest, RpcForward, TimeoutClass, UpstreamPayload } from './types.js';
 
 export { rpcKeyMaterial, type RpcParams } from './rpc-params-text.js';
@@ -119,7 +119,7 @@ function buildCall(spec: RpcSpec, facts: MethodFacts, forward: RpcForward, param
   const call: Call = {
     cls: c.cls,
     name: facts.label,
-    keyMaterial: keyMaterialOf(spec, facts.method, params, el, c.blockAt),
+    keyMaterial: keyMaterialOf(spec, facts, params, el, c.blockAt),
     rpc: forward,
   };
   if (c.pin !== undefined) call.pin = c.pin;
@@ -130,10 +130,10 @@ function buildCall(spec: RpcSpec, facts: MethodFacts, forward: RpcForward, param
 }
 
 /** `params` are el's (the texts el kept for them are theirs: RpcElement.paramsCanonical). */
-function keyMaterialOf(spec: RpcSpec, method: string, params: RpcParams | undefined, el: RpcElement, blockAt: number | undefined): string {
-  if (blockAt === undefined) return rpcKeyMaterial(method, params, el.paramsCanonical);
-  if (!Array.isArray(params) || spec.blockPlaceholder === undefined) throw new InternalError(`${method}: a block param needs array params and a placeholder`);
-  return swappedKeyMaterial(method, params, blockAt, spec.blockPlaceholder, el.paramsCanonical, el.paramsCanonicalHead);
+function keyMaterialOf(spec: RpcSpec, facts: MethodFacts, params: RpcParams | undefined, el: RpcElement, blockAt: number | undefined): string {
+  if (blockAt === undefined) return keyMaterialAfter(facts.keyHead, params, el.paramsCanonical);
+  if (!Array.isArray(params) || spec.blockPlaceholder === undefined) throw new InternalError(`${facts.method}: a block param needs array params and a placeholder`);
+  return swappedKeyMaterial(facts.keyHead, params, blockAt, spec.blockPlaceholder, el.paramsCanonical, el.paramsCanonicalHead);
 }
 
 function rejectedCall(spec: RpcSpec, idRaw: string, notification: boolean, method: string | undefined, err: ProxyError): Call {

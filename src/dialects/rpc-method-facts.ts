@@ -16,6 +16,8 @@ export interface MethodFacts {
   timeoutClass: TimeoutClass | undefined;
   /** `,"method":<method as JSON>`: the member as forwarded. */
   methodMember: string;
+  /** `<method>\n`: how the call's key material starts (rpc-params-text.ts). */
+  keyHead: string;
 }
 
 /** What methodFacts needs of a dialect: its known methods and timeout classes (a pure function of the method). */
@@ -49,5 +51,5 @@ function tableOf(spec: MethodTable): Map<string, MethodFacts> {
 
 function factsOf(spec: MethodTable, method: string, label: string): MethodFacts {
   const timeoutClass = spec.timeoutClass?.(method);
-  return { method, label, timeoutClass: timeoutClass === 'normal' ? undefined : timeoutClass, methodMember: `,"method":${JSON.stringify(method)}` };
+  return { method, label, timeoutClass: timeoutClass === 'normal' ? undefined : timeoutClass, methodMember: `,"method":${JSON.stringify(method)}`, keyHead: `${method}\n` };
 }

@@ -21,7 +21,12 @@ export type RpcParams = JsonValue[] | { [key: string]: JsonValue };
  * canonical: stringifyJson(params, { sortKeys: true }) when already known (RpcElement.paramsCanonical).
  */
 export function rpcKeyMaterial(method: string, params: RpcParams | undefined, canonical?: string): string {
-  return `${method}\n${params === undefined ? '[]' : (canonical ?? stringifyJson(params, { sortKeys: true }))}`;
+  return keyMaterialAfter(`${method}\n`, params, canonical);
+}
+
+/** rpcKeyMaterial with its `<method>\n` made already (MethodFacts.keyHead: one string per method, not one per call). */
+export function keyMaterialAfter(keyHead: string, params: RpcParams | undefined, canonical?: string): string {
+  return keyHead + (params === undefined ? '[]' : (canonical ?? stringifyJson(params, { sortKeys: true })));
 }
 
 /**
@@ -30,22 +35,22 @@ export function rpcKeyMaterial(method: string, params: RpcParams | undefined, ca
  * where lastStringCut would cut the canonical text (a text put together, not flat: cutting it
  * would copy it whole first).
  */
-export function swappedKeyMaterial(method: string, params: JsonValue[], at: number, placeholder: string, canonical: string | undefined, canonicalHead?: string): string {
+export function swappedKeyMaterial(keyHead: string, params: JsonValue[], at: number, placeholder: string, canonical: string | undefined, canonicalHead?: string): string {
   const last = at === params.length - 1 && typeof params[at] === 'string';
   const head = last && canonicalHead !== undefined ? canonicalHead : lastStringCut(canonical, params, at);
-  if (head !== undefined) return `${method}\n${head}${quotedPlaceholder(placeholder)}]`;
-  return rpcKeyMaterial(method, withParam(params, at, placeholder));
+  if (head !== undefined) return keyHead + head + placeholderEnd(placeholder);
+  return keyMaterialAfter(keyHead, withParam(params, at, placeholder));
 }
 
-/** stringifyJson(placeholder), for the dialect's one placeholder: the last one is kept. */
+/** `<stringifyJson(placeholder)>]`, for the dialect's one placeholder: the last one is kept. */
 let lastPlaceholder = '';
-let lastQuoted = '""';
-function quotedPlaceholder(placeholder: string): string {
+let lastEnd = '""]';
+function placeholderEnd(placeholder: string): string {
   if (placeholder !== lastPlaceholder) {
-    lastQuoted = stringifyJson(placeholder);
+    lastEnd = `${stringifyJson(placeholder)}]`;
     lastPlaceholder = placeholder;
   }
-  return lastQuoted;
+  return lastEnd;
 }
 
 /**
