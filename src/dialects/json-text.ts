@@ -7,11 +7,13 @@
 // calls would share a cache key and the forwarded request would differ from what the client sent.
 import { MalformedJsonError } from '../errors.js';
 import { CanonicalTexts } from './json-canonical-text.js';
+import { RpcElement } from './rpc-element.js';
 import { SourceTexts, TextKeeper, sortedKeys } from './json-source-texts.js';
 import { JsonNumber, type JsonObject, type JsonValue } from './json-value.js';
 
 export { JsonNumber, isJsonObject, type JsonObject, type JsonValue } from './json-value.js';
 export { SourceTexts } from './json-source-texts.js';
+export { RpcElement } from './rpc-element.js';
 
 // fatal: invalid UTF-8 is an error, not U+FFFD (two different byte strings must not share a key).
 // ignoreBOM: keep a BOM in the text so that it is rejected like any other stray character.
@@ -36,51 +38,6 @@ export function parseJson(input: Buffer | string, maxDepth: number): JsonValue {
 export function parseJsonKeepingText(input: Buffer, maxDepth: number): { value: JsonValue; texts: SourceTexts } {
   const texts = new SourceTexts();
   return { value: parseText(decode(input), maxDepth, texts, false) as JsonValue, texts };
-}
-
-/**
- * The members of one JSON-RPC request object that the envelope is made of; undefined: absent (a
- * repeated member counts once, the last one, as in parseJson). Other members are parsed (so
- * validated) and dropped. A fixed-shape object where parseJson makes a null-prototype one.
- */
-export class RpcElement {
-  jsonrpc: JsonValue | undefined = undefined;
-  id: JsonValue | undefined = undefined;
-  method: JsonValue | undefined = undefined;
-  params: JsonValue | undefined = undefined;
-  /** See paramsText: private so that the element reads as its four members. */
-  #paramsText: string | undefined = undefined;
-  #paramsCanonical: string | undefined = undefined;
-  #paramsCanonicalHead: string | undefined = undefined;
-
-  /**
-   * The source text of `params` when it is an array or object written compactly (see
-   * SourceTexts: stringifyJson(params) is then that text, byte for byte); else undefined.
-   */
-  get paramsText(): string | undefined {
-    return this.#paramsText;
-  }
-
-  /** With paramsText: stringifyJson(params, { sortKeys: true }) (json-canonical-text.ts). */
-  get paramsCanonical(): string | undefined {
-    return this.#paramsCanonical;
-  }
-
-  /**
-   * With paramsCanonical, when params are a list whose last element is a string and whose
-   * canonical text was put together (not the source text): that text up to the last element (see
-   * CanonicalTexts.lastHead); else undefined (cut the canonical text itself, rpc-params-text.ts).
-   */
-  get paramsCanonicalHead(): string | undefined {
-    return this.#paramsCanonicalHead;
-  }
-
-  /** @internal for the parser */
-  keepParams(text: string | undefined, canonical: string | undefined, canonicalHead: string | undefined): void {
-    this.#paramsText = text;
-    this.#paramsCanonical = canonical;
-    this.#paramsCanonicalHead = canonicalHead;
-  }
 }
 
 /** A JSON-RPC request document: one request object, or an array whose objects are requests. */
