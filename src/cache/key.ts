@@ -35,6 +35,11 @@ const HASH_CHARS = 22;
 const FORMAT = 'k2';
 
 export function cacheKey(parts: KeyParts): string {
+  return cacheKeyOf(parts.group, parts.callName, parts.keyMaterial, parts.version, parts.chain);
+}
+
+/** cacheKey with the parts as arguments (no KeyParts object per call). */
+export function cacheKeyOf(group: string, callName: string, keyMaterial: string, version: KeyParts['version'], chain: string | undefined): string {
   // Length-prefixed fields: ('a:b', 'c') and ('a', 'b:c') must not hash alike, whatever the
   // fields contain. Code-unit lengths frame the string as unambiguously as byte lengths (the
   // hash reads the whole string as UTF-8) and cost no encoding pass. The version is tagged so
@@ -42,10 +47,9 @@ export function cacheKey(parts: KeyParts): string {
   // runs for every call, 20 times for a batch of 20. The framed text of the group and call name,
   // and of the version and chain, is made once and reused (see framedHead, framedTail): the text
   // hashed is the same, only fewer strings are built to make it.
-  const { group, callName, keyMaterial } = parts;
   const head = framedHead(group, callName);
-  const text = `${head.text}${keyMaterial.length}:${keyMaterial}${framedTail(parts.version, parts.chain)}`;
-  return keyText(head, parts.chain === undefined, hash('sha256', text, 'base64url'));
+  const text = `${head.text}${keyMaterial.length}:${keyMaterial}${framedTail(version, chain)}`;
+  return keyText(head, chain === undefined, hash('sha256', text, 'base64url'));
 }
 
 /**
@@ -83,7 +87,30 @@ const heads = new Map<string, Map<string, FramedHead>>();
 const MAX_HEADS = 4096;
 let headCount = 0;
 
+/**
+ * The last few heads asked for, checked before the maps: a batch alternates between a few call
+ * names of one group. A head is a pure function of its group and call name, so one found here
+ * is the one the maps hold (or held before they were cleared).
+ */
+const RECENT = 4;
+const recentGroups: string[] = [];
+const recentCalls: string[] = [];
+const recentHeads: FramedHead[] = [];
+let recentNext = 0;
+
 function framedHead(group: string, callName: string): FramedHead {
+  for (let i = 0; i < recentHeads.length; i++) {
+    if (recentCalls[i] === callName && recentGroups[i] === group) return recentHeads[i] as FramedHead;
+  }
+  const head = mappedHead(group, callName);
+  recentGroups[recentNext] = group;
+  recentCalls[recentNext] = callName;
+  recentHeads[recentNext] = head;
+  recentNext = (recentNext + 1) % RECENT;
+  return head;
+}
+
+function mappedHead(group: string, callName: string): FramedHead {
   let byCall = heads.get(group);
   if (byCall === undefined) heads.set(group, (byCall = new Map()));
   let head = byCall.get(callName);

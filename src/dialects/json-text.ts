@@ -6,11 +6,14 @@
 // Why not JSON.parse: it turns 12345678901234567891 into 12345678901234567000, so two different
 // calls would share a cache key and the forwarded request would differ from what the client sent.
 import { MalformedJsonError } from '../errors.js';
+import { CanonicalTexts } from './json-canonical-text.js';
+import { RpcElement } from './rpc-element.js';
 import { SourceTexts, TextKeeper, sortedKeys } from './json-source-texts.js';
 import { JsonNumber, type JsonObject, type JsonValue } from './json-value.js';
 
 export { JsonNumber, isJsonObject, type JsonObject, type JsonValue } from './json-value.js';
 export { SourceTexts } from './json-source-texts.js';
+export { RpcElement } from './rpc-element.js';
 
 // fatal: invalid UTF-8 is an error, not U+FFFD (two different byte strings must not share a key).
 // ignoreBOM: keep a BOM in the text so that it is rejected like any other stray character.
@@ -37,28 +40,16 @@ export function parseJsonKeepingText(input: Buffer, maxDepth: number): { value: 
   return { value: parseText(decode(input), maxDepth, texts, false) as JsonValue, texts };
 }
 
-/**
- * The members of one JSON-RPC request object that the envelope is made of; undefined: absent (a
- * repeated member counts once, the last one, as in parseJson). Other members are parsed (so
- * validated) and dropped. A fixed-shape object where parseJson makes a null-prototype one.
- */
-export class RpcElement {
-  jsonrpc: JsonValue | undefined = undefined;
-  id: JsonValue | undefined = undefined;
-  method: JsonValue | undefined = undefined;
-  params: JsonValue | undefined = undefined;
-}
-
 /** A JSON-RPC request document: one request object, or an array whose objects are requests. */
 export type RpcDocument = RpcElement | JsonValue | Array<RpcElement | JsonValue>;
 
 /**
- * parseJsonKeepingText for a JSON-RPC request: the request objects (the document, or the elements
- * of a top-level array) come back as RpcElement. Accepts and rejects exactly what parseJson does.
+ * parseJson for a JSON-RPC request: the request objects (the document, or the elements of a
+ * top-level array) come back as RpcElement, with the texts of their params where those are exact
+ * (RpcElement.paramsText). Accepts and rejects exactly what parseJson does.
  */
-export function parseRpcDocument(input: Buffer, maxDepth: number): { value: RpcDocument; texts: SourceTexts } {
-  const texts = new SourceTexts();
-  return { value: parseText(decode(input), maxDepth, texts, true), texts };
+export function parseRpcDocument(input: Buffer, maxDepth: number): { value: RpcDocument } {
+  return { value: parseText(decode(input), maxDepth, undefined, true) };
 }
 
 function decode(input: Buffer): string {
@@ -70,7 +61,7 @@ function decode(input: Buffer): string {
 }
 
 function parseText(text: string, maxDepth: number, texts: SourceTexts | undefined, rpc: boolean): RpcDocument {
-  const p = new TextParser(text, maxDepth, texts);
+  const p = new TextParser(text, maxDepth, texts, rpc);
   try {
     const value = rpc ? p.rpcDocument() : p.value(0);
     p.ws();
@@ -87,12 +78,27 @@ class TextParser {
   pos = 0;
   /** Which container texts are kept (json-source-texts.ts): told about everything that matters. */
   private readonly keeper: TextKeeper;
+  /** For a JSON-RPC document: the canonical texts of compact containers, as they are read. */
+  private readonly canonical: CanonicalTexts | undefined;
+  /**
+   * With `canonical`: the canonical text of the value just read, when it is a compact container
+   * whose canonical text differs from its source text; else undefined.
+   */
+  private canon: string | undefined = undefined;
+  /**
+   * The elements of the open arrays, innermost last (from itemsTop down): an array is made at its
+   * close, at its length, by one slice. Pushed one by one, a two-param list had room for 17.
+   */
+  private readonly items: JsonValue[] = [];
+  private itemsTop = 0;
   constructor(
     private readonly s: string,
     private readonly maxDepth: number,
     texts: SourceTexts | undefined,
+    rpc: boolean,
   ) {
     this.keeper = new TextKeeper(texts);
+    this.canonical = rpc ? new CanonicalTexts() : undefined;
   }
 
   fail(what: string): never {
@@ -112,18 +118,20 @@ class TextParser {
 
   value(depth: number): JsonValue {
     this.ws();
-    switch (this.s[this.pos]) {
-      case '{':
-        return this.object(depth + 1);
-      case '[':
-        return this.array(depth + 1);
-      case '"':
+    // By character code (NaN past the end: a number, which fails there as 'unexpected end').
+    const c = this.s.charCodeAt(this.pos);
+    if (c === 0x7b) return this.object(depth + 1);
+    if (c === 0x5b) return this.array(depth + 1);
+    // Not a container: its canonical text is its source text (when compact).
+    this.canon = undefined;
+    switch (c) {
+      case 0x22:
         return this.string();
-      case 't':
+      case 0x74:
         return this.literal('true', true);
-      case 'f':
+      case 0x66:
         return this.literal('false', false);
-      case 'n':
+      case 0x6e:
         return this.literal('null', null);
       default:
         return this.number();
@@ -176,13 +184,34 @@ class TextParser {
     else
       do {
         const key = this.envelopeName() ?? this.memberName();
-        const v = this.value(depth);
+        const v = this.envelopeValue(key, out, depth);
         if (key === 'jsonrpc') out.jsonrpc = v;
         else if (key === 'id') out.id = v;
         else if (key === 'method') out.method = v;
         else if (key === 'params') out.params = v;
       } while (!this.endOfMember('}'));
     return out;
+  }
+
+  /**
+   * A member's value; `params` with its texts kept in `out` when it is a compact container (the
+   * last `params` member counts, as for the value).
+   */
+  private envelopeValue(key: string, out: RpcElement, depth: number): JsonValue {
+    if (key !== 'params') return this.value(depth);
+    this.ws();
+    const start = this.pos;
+    const loose = this.keeper.loose;
+    const c = this.s.charCodeAt(start);
+    const v = this.value(depth);
+    if (this.keeper.loose !== loose || (c !== 0x5b && c !== 0x7b)) out.keepParams(undefined, undefined, undefined);
+    else {
+      const text = this.s.slice(start, this.pos);
+      // canon set: the params' own close made it (and lastHead with it) if they are a list.
+      const head = this.canon !== undefined && c === 0x5b ? this.canonical?.lastHead : undefined;
+      out.keepParams(text, this.canon ?? text, head);
+    }
+    return v;
   }
 
   private literal<T extends JsonValue>(word: string, v: T): T {
@@ -212,23 +241,32 @@ class TextParser {
     return new JsonNumber(s.slice(start, i));
   }
 
+  /** The scan runs on a local index (a field written per character cost a store each); pos is set before any call. */
   private string(): string {
     const s = this.s;
+    const end = s.length;
     let out = '';
-    let start = ++this.pos;
+    let i = this.pos + 1;
+    let start = i;
     for (;;) {
-      if (this.pos >= s.length) this.fail('unterminated string');
-      const c = s.charCodeAt(this.pos);
+      if (i >= end) {
+        this.pos = i;
+        this.fail('unterminated string');
+      }
+      const c = s.charCodeAt(i);
       if (c === 0x22) {
-        out += s.slice(start, this.pos++);
-        return out;
+        this.pos = i + 1;
+        return out + s.slice(start, i);
       }
       if (c === 0x5c) {
+        this.pos = i;
         this.keeper.looseText();
-        out += s.slice(start, this.pos) + this.escape();
-        start = this.pos;
-      } else if (c < 0x20) this.fail('control character in string');
-      else this.pos++;
+        out += s.slice(start, i) + this.escape();
+        i = start = this.pos;
+      } else if (c < 0x20) {
+        this.pos = i;
+        this.fail('control character in string');
+      } else i++;
     }
   }
 
@@ -249,16 +287,37 @@ class TextParser {
   /** requests: the top level of a JSON-RPC batch (its objects are requests, its text is not kept). */
   private array(depth: number, requests = false): JsonValue[] {
     if (depth > this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth}`);
-    const out: JsonValue[] = [];
     const start = this.pos++;
     const { loose, unsorted } = this.keeper;
+    const canonical = requests ? undefined : this.canonical;
+    const base = canonical?.open() ?? 0;
+    const items = this.items;
+    const first = this.itemsTop;
     this.ws();
     if (this.s[this.pos] === ']') this.pos++;
     else
-      do out.push(requests ? this.request(depth) : this.value(depth));
-      while (!this.endOfMember(']'));
-    if (!requests) this.keeper.close(out, this.s, start, this.pos, loose, unsorted);
+      do {
+        const at = this.pos;
+        // (An element's own arrays were taken off the stack at their close: itemsTop is back.)
+        const v = requests ? this.request(depth) : this.value(depth);
+        items[this.itemsTop++] = v;
+        canonical?.add('', at, this.pos, this.canon);
+      } while (!this.endOfMember(']'));
+    const out = items.slice(first, this.itemsTop);
+    this.itemsTop = first;
+    if (requests) return out;
+    this.keeper.close(out, this.s, start, this.pos, loose, unsorted);
+    if (canonical !== undefined) this.canon = this.closeCanonical(canonical, base, loose, false, false);
     return out;
+  }
+
+  /** The canonical text of a container that closes (see canon); it opened when keeper.loose read `loose`. */
+  private closeCanonical(canonical: CanonicalTexts, base: number, loose: number, object: boolean, unsorted: boolean): string | undefined {
+    if (this.keeper.loose !== loose) {
+      canonical.drop(base);
+      return undefined;
+    }
+    return object ? canonical.closeObject(this.s, base, unsorted) : canonical.closeArray(this.s, base);
   }
 
   /** An element of a batch: a request object, or any other value (answered as invalid). */
@@ -273,6 +332,9 @@ class TextParser {
     const out = Object.create(null) as JsonObject;
     const start = this.pos++;
     const { loose, unsorted } = this.keeper;
+    const canonical = this.canonical;
+    const base = canonical?.open() ?? 0;
+    let outOfOrder = false;
     this.ws();
     if (this.s[this.pos] === '}') this.pos++;
     else {
@@ -280,20 +342,25 @@ class TextParser {
       do {
         const key = this.memberName();
         this.keeper.member(previous, key, out[key] !== undefined);
+        // The keeper's rule for an unsorted object (a repeat or integer-like name is loose anyway).
+        if (previous !== undefined && !(previous < key)) outOfOrder = true;
         previous = key;
+        const at = this.pos;
         out[key] = this.value(depth);
+        canonical?.add(key, at, this.pos, this.canon);
       } while (!this.endOfMember('}'));
     }
     this.keeper.close(out, this.s, start, this.pos, loose, unsorted);
+    if (canonical !== undefined) this.canon = this.closeCanonical(canonical, base, loose, true, outOfOrder);
     return out;
   }
 
   /** After a member: true at the closing bracket, false after a comma. */
-  private endOfMember(close: string): boolean {
+  private endOfMember(close: '}' | ']'): boolean {
     this.ws();
-    const c = this.s[this.pos++];
-    if (c === close) return true;
-    if (c !== ',') this.fail(`expected "," or "${close}"`);
+    const c = this.s.charCodeAt(this.pos++);
+    if (c === (close === '}' ? 0x7d : 0x5d)) return true;
+    if (c !== 0x2c) this.fail(`expected "," or "${close}"`);
     return false;
   }
 }

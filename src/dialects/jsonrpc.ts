@@ -6,12 +6,14 @@
 // literal text) and never contains the id, so the same call from different clients shares an
 // entry; the forwarded body is serialised from the same parsed params, so what is keyed is
 // exactly what the node is asked. Params are parsed once; where their source text is exactly
-// what serialising them would write (json-text.ts SourceTexts), the text is copied instead.
+// what serialising them would write (RpcElement.paramsText, paramsCanonical), the text is copied
+// instead.
 import { InternalError, InvalidRequestError, ProxyError } from '../errors.js';
 import { JsonNumber, RpcElement, isJsonObject, parseJson, parseRpcDocument, stringifyJson, type JsonObject, type JsonValue, type SourceTexts } from './json-text.js';
 import { scanRpcResponse, upstreamIndex, type ScannedRpcResponse } from './rpc-answer-scan.js';
 import { callForward } from './rpc-forward.js';
-import { rpcKeyMaterial, swappedKeyMaterial, type RpcParams } from './rpc-params-text.js';
+import { methodFacts, type MethodFacts } from './rpc-method-facts.js';
+import { keyMaterialAfter, swappedKeyMaterial, type RpcParams } from './rpc-params-text.js';
 import type { Call, CallAnswer, CallClass, HeadPoll, ParseLimits, ParsedRequest, RpcForward, TimeoutClass, UpstreamPayload } from './types.js';
 
 export { rpcKeyMaterial, type RpcParams } from './rpc-params-text.js';
@@ -37,7 +39,7 @@ export interface RpcSpec {
   knownMethods: ReadonlySet<string>;
   /** Throws a ProxyError (usually InvalidParamsError) to reject this call alone. */
   classify(method: string, params: RpcParams | undefined): RpcClassification;
-  /** The call's timeout class (unset: normal). */
+  /** The call's timeout class (unset: normal); a pure function of the method (see rpc-method-facts.ts). */
   timeoutClass?(method: string): TimeoutClass | undefined;
   /** What stands for the block param in the key material (see RpcClassification.blockAt). */
   blockPlaceholder?: string;
@@ -47,18 +49,18 @@ export interface RpcSpec {
 
 /** Parses a JSON-RPC request body. Throws for a malformed document, an empty or oversized batch. */
 export function parseRpcRequest(body: Buffer, limits: ParseLimits, spec: RpcSpec): ParsedRequest {
-  const { value: doc, texts } = parseRpcDocument(body, limits.maxJsonDepth);
+  const { value: doc } = parseRpcDocument(body, limits.maxJsonDepth);
   if (Array.isArray(doc)) {
     if (doc.length === 0) throw new InvalidRequestError('empty batch');
     if (doc.length > limits.maxBatchLength) {
       throw new InvalidRequestError(`batch of ${doc.length} calls exceeds the limit of ${limits.maxBatchLength}`);
     }
     const calls: Call[] = new Array(doc.length);
-    for (let i = 0; i < doc.length; i++) calls[i] = parseCall(doc[i] as RpcElement | JsonValue, spec, texts);
+    for (let i = 0; i < doc.length; i++) calls[i] = parseCall(doc[i] as RpcElement | JsonValue, spec);
     return { kind: 'jsonrpc', batch: true, calls };
   }
   if (!(doc instanceof RpcElement)) throw new InvalidRequestError('a JSON-RPC request must be an object or an array');
-  return { kind: 'jsonrpc', batch: false, calls: [parseCall(doc, spec, texts)] };
+  return { kind: 'jsonrpc', batch: false, calls: [parseCall(doc, spec)] };
 }
 
 /**
@@ -67,7 +69,7 @@ export function parseRpcRequest(body: Buffer, limits: ParseLimits, spec: RpcSpec
  * not a request at all (`{"foo":"boo"}`, a non-string method) is answered -32600 — with `id: null`
  * unless the element carried a valid id (§5: null only when the id could not be detected).
  */
-function parseCall(el: RpcElement | JsonValue, spec: RpcSpec, texts: SourceTexts): Call {
+function parseCall(el: RpcElement | JsonValue, spec: RpcSpec): Call {
   if (!(el instanceof RpcElement)) return rejectedCall(spec, 'null', false, undefined, new InvalidRequestError('call is not an object'));
   const id = el.id;
   const method = typeof el.method === 'string' ? el.method : undefined;
@@ -87,7 +89,10 @@ function parseCall(el: RpcElement | JsonValue, spec: RpcSpec, texts: SourceTexts
     if (err instanceof ProxyError) return rejectedCall(spec, idRaw, notification, method, err);
     throw err;
   }
-  return buildCall(spec, method, callForward(spec, idRaw, notification, method, params, el.params === null, texts, c), params, texts, c);
+  const facts = methodFacts(spec, method);
+  // The params' texts stand for the params only while they are the ones parsed (never changed).
+  const forward = callForward(spec, idRaw, notification, facts, params, el.params === null, el.paramsText, c);
+  return buildCall(spec, facts, forward, params, el, c);
 }
 
 function isValidId(id: JsonValue | undefined): boolean {
@@ -110,25 +115,25 @@ function labelFor(spec: RpcSpec, method: string | undefined): string {
   return method !== undefined && spec.knownMethods.has(method) ? method : 'other';
 }
 
-function buildCall(spec: RpcSpec, method: string, forward: RpcForward, params: RpcParams | undefined, texts: SourceTexts, c: RpcClassification): Call {
+function buildCall(spec: RpcSpec, facts: MethodFacts, forward: RpcForward, params: RpcParams | undefined, el: RpcElement, c: RpcClassification): Call {
   const call: Call = {
     cls: c.cls,
-    name: labelFor(spec, method),
-    keyMaterial: keyMaterialOf(spec, method, params, texts, c.blockAt),
+    name: facts.label,
+    keyMaterial: keyMaterialOf(spec, facts, params, el, c.blockAt),
     rpc: forward,
   };
   if (c.pin !== undefined) call.pin = c.pin;
   if (c.reorgable === true) call.reorgable = true;
   if (c.affinity !== undefined) call.affinity = c.affinity;
-  const timeoutClass = spec.timeoutClass?.(method);
-  if (timeoutClass !== undefined && timeoutClass !== 'normal') call.timeoutClass = timeoutClass;
+  if (facts.timeoutClass !== undefined) call.timeoutClass = facts.timeoutClass;
   return call;
 }
 
-function keyMaterialOf(spec: RpcSpec, method: string, params: RpcParams | undefined, texts: SourceTexts, blockAt: number | undefined): string {
-  if (blockAt === undefined) return rpcKeyMaterial(method, params, texts);
-  if (!Array.isArray(params) || spec.blockPlaceholder === undefined) throw new InternalError(`${method}: a block param needs array params and a placeholder`);
-  return swappedKeyMaterial(method, params, blockAt, spec.blockPlaceholder, texts);
+/** `params` are el's (the texts el kept for them are theirs: RpcElement.paramsCanonical). */
+function keyMaterialOf(spec: RpcSpec, facts: MethodFacts, params: RpcParams | undefined, el: RpcElement, blockAt: number | undefined): string {
+  if (blockAt === undefined) return keyMaterialAfter(facts.keyHead, params, el.paramsCanonical);
+  if (!Array.isArray(params) || spec.blockPlaceholder === undefined) throw new InternalError(`${facts.method}: a block param needs array params and a placeholder`);
+  return swappedKeyMaterial(facts.keyHead, params, blockAt, spec.blockPlaceholder, el.paramsCanonical, el.paramsCanonicalHead);
 }
 
 function rejectedCall(spec: RpcSpec, idRaw: string, notification: boolean, method: string | undefined, err: ProxyError): Call {

@@ -2,8 +2,9 @@
 // time where those are exact (rpc-params-text.ts), else as the parsed tree, and pinned to a block
 // when the plan forwards a latest read pinned.
 import { InternalError } from '../errors.js';
-import { stringifyJson, type JsonValue, type SourceTexts } from './json-text.js';
+import { stringifyJson, type JsonValue } from './json-text.js';
 import type { RpcClassification, RpcSpec } from './jsonrpc.js';
+import type { MethodFacts } from './rpc-method-facts.js';
 import { lastStringCut, withParam, type RpcParams } from './rpc-params-text.js';
 import type { RpcForward } from './types.js';
 
@@ -11,27 +12,28 @@ import type { RpcForward } from './types.js';
  * How a parsed call is forwarded. Where the params' kept text says it all (the usual request: no
  * whitespace), the forward holds texts only and the parsed tree is garbage once the request is
  * parsed (see rpc-params-text.ts); otherwise it holds the tree and writes from it when asked.
+ * text: stringifyJson(params) when the parser kept it (RpcElement.paramsText).
  */
 export function callForward(
   spec: RpcSpec,
   idRaw: string,
   notification: boolean,
-  method: string,
+  facts: MethodFacts,
   params: RpcParams | undefined,
   paramsNull: boolean,
-  texts: SourceTexts,
+  text: string | undefined,
   c: RpcClassification,
 ): CallForward {
+  const { method, methodMember } = facts;
   const pinAt = c.pinnable === true && c.blockAt !== undefined && Array.isArray(params) ? c.blockAt : undefined;
   const pinnedBlock = pinAt === undefined ? undefined : spec.pinnedBlock;
   if (pinAt !== undefined && pinnedBlock === undefined) throw new InternalError(`${method}: a pinnable call needs RpcSpec.pinnedBlock`);
   // `"params": null` is forwarded as written: the node decides what it means.
-  if (paramsNull || params === undefined) return new CallForward(idRaw, notification, method, paramsNull ? 'null' : '', undefined, undefined, undefined, undefined);
-  const text = texts.textOf(params, false);
-  if (text === undefined) return new CallForward(idRaw, notification, method, undefined, params, texts, pinAt, pinnedBlock);
+  if (paramsNull || params === undefined) return new CallForward(idRaw, notification, method, methodMember, paramsNull ? 'null' : '', undefined, undefined, undefined);
+  if (text === undefined) return new CallForward(idRaw, notification, method, methodMember, undefined, params, pinAt, pinnedBlock);
   const cut = pinAt === undefined ? undefined : lastStringCut(text, params as JsonValue[], pinAt);
-  if (pinAt !== undefined && cut === undefined) return new CallForward(idRaw, notification, method, text, params, texts, pinAt, pinnedBlock);
-  return new CallForward(idRaw, notification, method, text, undefined, undefined, pinAt, pinnedBlock, cut);
+  if (pinAt !== undefined && cut === undefined) return new CallForward(idRaw, notification, method, methodMember, text, params, pinAt, pinnedBlock);
+  return new CallForward(idRaw, notification, method, methodMember, text, undefined, pinAt, pinnedBlock, cut);
 }
 
 /**
@@ -45,12 +47,12 @@ class CallForward implements RpcForward {
     readonly idRaw: string,
     readonly notification: boolean,
     readonly method: string,
+    /** `,"method":<method as JSON>` (MethodFacts.methodMember). */
+    private readonly methodMember: string,
     /** The params' compact text as forwarded unpinned ('' without params); undefined: written from `params`. */
     private paramsText: string | undefined,
     /** The parsed params, kept only when a text below could not be made at parse time. */
     private readonly params: RpcParams | undefined,
-    /** The source texts of the request's containers (with `params`). */
-    private readonly texts: SourceTexts | undefined,
     /** The block param's index, for a call that can be forwarded pinned. */
     private readonly pinAt: number | undefined,
     private readonly pinnedBlock: ((h: bigint) => JsonValue) | undefined,
@@ -70,9 +72,9 @@ class CallForward implements RpcForward {
     if (!Number.isSafeInteger(id)) throw new InternalError(`upstream id must be an integer, got ${id}`);
     // The texts are put together here, when the call is forwarded, not when it is parsed: most
     // calls of a warm cache never are.
-    out.push(OPEN, id, METHOD, JSON.stringify(this.method));
+    out.push(OPEN, id, this.methodMember);
     if (pinTo === undefined) {
-      const params = (this.paramsText ??= stringifyJson(this.params as RpcParams, { texts: this.texts }));
+      const params = (this.paramsText ??= stringifyJson(this.params as RpcParams));
       if (params === '') out.push('}');
       else out.push(PARAMS, params, '}');
       return;
@@ -84,12 +86,11 @@ class CallForward implements RpcForward {
       return;
     }
     const pinned = withParam(this.params as JsonValue[], this.pinAt, this.pinnedBlock(pinTo));
-    out.push(PARAMS, stringifyJson(pinned, { texts: this.texts }), '}');
+    out.push(PARAMS, stringifyJson(pinned), '}');
   }
 }
 
 const OPEN = '{"jsonrpc":"2.0","id":';
-const METHOD = ',"method":';
 const PARAMS = ',"params":';
 
 /**

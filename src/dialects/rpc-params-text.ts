@@ -1,7 +1,7 @@
 // The texts one JSON-RPC call's params are written as, made when the request is parsed: the key
 // material (canonical, the block param replaced by the dialect's placeholder) and the forwarded
-// params (compact, optionally with the block param pinned). Made from the params' kept source text
-// (json-source-texts.ts) where that is exact, so a call keeps a few strings instead of its parsed
+// params (compact, optionally with the block param pinned). Made from the params' source texts
+// (RpcElement.paramsText and paramsCanonical, json-text.ts) where those are exact, so a call keeps a few strings instead of its parsed
 // tree: a batch of 20 calls held ~20 small objects each across the upstream wait (elements, params
 // arrays, null-prototype objects, the source-text maps), which every young-generation GC copied.
 //
@@ -12,20 +12,45 @@
 // is written by stringifyJson as its characters between quotes, so the kept text ends with
 // `"<param>"]`, checked before it is cut. Anything else goes through stringifyJson on a copy of
 // the params with the replacement made, as before.
-import { stringifyJson, type JsonValue, type SourceTexts } from './json-text.js';
+import { stringifyJson, type JsonValue } from './json-text.js';
 
 export type RpcParams = JsonValue[] | { [key: string]: JsonValue };
 
-/** `"params"` in the key material: method, newline, canonical params (absent ones read `[]`). */
-export function rpcKeyMaterial(method: string, params: RpcParams | undefined, texts?: SourceTexts): string {
-  return `${method}\n${params === undefined ? '[]' : stringifyJson(params, { sortKeys: true, texts })}`;
+/**
+ * `"params"` in the key material: method, newline, canonical params (absent ones read `[]`).
+ * canonical: stringifyJson(params, { sortKeys: true }) when already known (RpcElement.paramsCanonical).
+ */
+export function rpcKeyMaterial(method: string, params: RpcParams | undefined, canonical?: string): string {
+  return keyMaterialAfter(`${method}\n`, params, canonical);
 }
 
-/** The key material with params[at] replaced by `placeholder` (see the file comment). */
-export function swappedKeyMaterial(method: string, params: JsonValue[], at: number, placeholder: string, texts: SourceTexts): string {
-  const head = lastStringCut(texts.textOf(params, true), params, at);
-  if (head !== undefined) return `${method}\n${head}${stringifyJson(placeholder)}]`;
-  return rpcKeyMaterial(method, withParam(params, at, placeholder), texts);
+/** rpcKeyMaterial with its `<method>\n` made already (MethodFacts.keyHead: one string per method, not one per call). */
+export function keyMaterialAfter(keyHead: string, params: RpcParams | undefined, canonical?: string): string {
+  return keyHead + (params === undefined ? '[]' : (canonical ?? stringifyJson(params, { sortKeys: true })));
+}
+
+/**
+ * The key material with params[at] replaced by `placeholder` (see the file comment).
+ * canonicalHead: the canonical text up to the last param, a string (RpcElement.paramsCanonicalHead),
+ * where lastStringCut would cut the canonical text (a text put together, not flat: cutting it
+ * would copy it whole first).
+ */
+export function swappedKeyMaterial(keyHead: string, params: JsonValue[], at: number, placeholder: string, canonical: string | undefined, canonicalHead?: string): string {
+  const last = at === params.length - 1 && typeof params[at] === 'string';
+  const head = last && canonicalHead !== undefined ? canonicalHead : lastStringCut(canonical, params, at);
+  if (head !== undefined) return keyHead + head + placeholderEnd(placeholder);
+  return keyMaterialAfter(keyHead, withParam(params, at, placeholder));
+}
+
+/** `<stringifyJson(placeholder)>]`, for the dialect's one placeholder: the last one is kept. */
+let lastPlaceholder = '';
+let lastEnd = '""]';
+function placeholderEnd(placeholder: string): string {
+  if (placeholder !== lastPlaceholder) {
+    lastEnd = `${stringifyJson(placeholder)}]`;
+    lastPlaceholder = placeholder;
+  }
+  return lastEnd;
 }
 
 /**

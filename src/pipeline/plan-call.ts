@@ -11,7 +11,7 @@
 //   not served from (src/runtime/latest-head.ts);
 // - while no head is known yet, a latest read is not cached (there is no version to key it by);
 // - writes and uncached reads have no key at all: never stored, never coalesced.
-import { cacheKey } from '../cache/key.js';
+import { cacheKeyOf } from '../cache/key.js';
 import { FETCH_GENERATION } from '../cache/tiered-store.js';
 import type { Call } from '../dialects/types.js';
 import type { RouteRuntime } from '../runtime/runtime.js';
@@ -220,7 +220,7 @@ function finish(plan: CallPlan, route: RouteRuntime, version: string, ttlClass: 
 }
 
 function keyOf(group: string, chain: string | undefined, call: Call, version: string): string {
-  return cacheKey({ group, callName: call.name, keyMaterial: call.keyMaterial, version, chain });
+  return cacheKeyOf(group, call.name, call.keyMaterial, version, chain);
 }
 
 /** The height a node needs for a head read keyed by H that names its own block (or none). */
