@@ -1,20 +1,13 @@
 import t from 'tap';
 import { FlightTable } from '../../src/coalesce/flight-table.js';
+import { Rng } from '../support/fuzz-rng.js';
 
-// Seeded so that a failing case can be replayed.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Seeded (test/support/fuzz-rng.ts) so that a failing case can be replayed.
 
 t.test('a flight table agrees with a Map through random sets, replacements and deletes', async (t) => {
   for (const seed of [1, 2, 3]) {
-    const rand = prng(seed);
+    const rng = new Rng(seed);
+    const rand = (): number => rng.next();
     const table = new FlightTable<object>();
     const model = new Map<string, object>();
     // Few distinct short keys (long probe runs and many collisions) and growth past the initial size.
