@@ -87,30 +87,7 @@ const heads = new Map<string, Map<string, FramedHead>>();
 const MAX_HEADS = 4096;
 let headCount = 0;
 
-/**
- * The last few heads asked for, checked before the maps: a batch alternates between a few call
- * names of one group. A head is a pure function of its group and call name, so one found here
- * is the one the maps hold (or held before they were cleared).
- */
-const RECENT = 4;
-const recentGroups: string[] = [];
-const recentCalls: string[] = [];
-const recentHeads: FramedHead[] = [];
-let recentNext = 0;
-
 function framedHead(group: string, callName: string): FramedHead {
-  for (let i = 0; i < recentHeads.length; i++) {
-    if (recentCalls[i] === callName && recentGroups[i] === group) return recentHeads[i] as FramedHead;
-  }
-  const head = mappedHead(group, callName);
-  recentGroups[recentNext] = group;
-  recentCalls[recentNext] = callName;
-  recentHeads[recentNext] = head;
-  recentNext = (recentNext + 1) % RECENT;
-  return head;
-}
-
-function mappedHead(group: string, callName: string): FramedHead {
   let byCall = heads.get(group);
   if (byCall === undefined) heads.set(group, (byCall = new Map()));
   let head = byCall.get(callName);
