@@ -14,7 +14,19 @@
 // (tests use 'k', 'g:m:1'): a weaker spread costs probes, never a wrong answer, since a slot is
 // matched by the whole key.
 
-const NONE = -1;
+export const NONE = -1;
+
+/**
+ * Told about the LRU's slots, for a caller that keeps more per entry in arrays of its own indexed by
+ * slot (memory-store.ts keeps an entry's fields in columns): `grown` when there are `slots` slots
+ * (at the start too), `released` when a slot's entry went (deleted, replaced by clear, evicted), so
+ * the caller drops what it holds for it.
+ */
+export interface SlotListener {
+  grown(slots: number): void;
+  released(slot: number): void;
+}
+
 /** Slots to start with; doubled as needed (the byte bound decides how many are ever used). */
 const INITIAL_SLOTS = 64;
 const TAIL_CHARS = 8;
@@ -55,26 +67,53 @@ export class ByteLru<V> {
   private readonly free: number[] = [];
 
   /** `onEvict` is told about each entry pushed out by the bound (not deleted, replaced or cleared). */
-  constructor(readonly maxSize: number, private readonly onEvict: () => void = noop) {}
+  constructor(
+    readonly maxSize: number,
+    private readonly onEvict: () => void = noop,
+    private readonly slotListener?: SlotListener,
+  ) {
+    slotListener?.grown(INITIAL_SLOTS);
+  }
 
   /** The value for key, made the most recently used; undefined when absent. */
   get(key: string): V | undefined {
+    const slot = this.slotOf(key);
+    return slot === NONE ? undefined : this.values[slot];
+  }
+
+  /** The slot holding key, made the most recently used; NONE when absent. Valid until the next change. */
+  slotOf(key: string): number {
     const slot = this.find(key, tailHash(key));
-    if (slot === NONE) return undefined;
-    this.toFront(slot);
+    if (slot !== NONE) this.toFront(slot);
+    return slot;
+  }
+
+  valueAt(slot: number): V | undefined {
     return this.values[slot];
+  }
+
+  setValueAt(slot: number, value: V | undefined): void {
+    this.values[slot] = value;
+  }
+
+  keyAt(slot: number): string {
+    return this.keys[slot] as string;
   }
 
   has(key: string): boolean {
     return this.find(key, tailHash(key)) !== NONE;
   }
 
-  /** Stores value under key charged `size`, pushing out the least recently used until it fits. */
-  set(key: string, value: V, size: number): void {
+  /**
+   * Stores value under key charged `size`, pushing out the least recently used until it fits.
+   * Returns the key's slot (a replaced key keeps its slot, and is `released` first).
+   */
+  set(key: string, value: V | undefined, size: number): number {
     const hash = tailHash(key);
     let slot = this.find(key, hash);
     if (slot !== NONE) {
       this.calculatedSize -= this.sizes[slot] as number;
+      this.slotListener?.released(slot);
       this.values[slot] = value;
       this.toFront(slot);
     } else {
@@ -91,6 +130,7 @@ export class ByteLru<V> {
     this.calculatedSize += size;
     // A replaced entry that grew: the others make room (it is the most recent, so it goes last).
     while (this.calculatedSize > this.maxSize && this.tail !== slot) this.evictTail();
+    return slot;
   }
 
   delete(key: string): boolean {
@@ -101,6 +141,7 @@ export class ByteLru<V> {
   }
 
   clear(): void {
+    if (this.slotListener) for (let s = this.head; s !== NONE; s = this.next[s] as number) this.slotListener.released(s);
     this.keys = [];
     this.values = [];
     this.index.fill(0);
@@ -112,8 +153,13 @@ export class ByteLru<V> {
   }
 
   /** [key, value] from the most to the least recently used. Do not change the LRU while iterating. */
-  *entries(): IterableIterator<[string, V]> {
-    for (let s = this.head; s !== NONE; s = this.next[s] as number) yield [this.keys[s] as string, this.values[s] as V];
+  *entries(): IterableIterator<[string, V | undefined]> {
+    for (let s = this.head; s !== NONE; s = this.next[s] as number) yield [this.keys[s] as string, this.values[s]];
+  }
+
+  /** The slots in use, from the most to the least recently used. Do not change the LRU while iterating. */
+  *slots(): IterableIterator<number> {
+    for (let s = this.head; s !== NONE; s = this.next[s] as number) yield s;
   }
 
   private find(key: string, hash: number): number {
@@ -150,6 +196,7 @@ export class ByteLru<V> {
     this.calculatedSize -= this.sizes[slot] as number;
     this.keys[slot] = undefined;
     this.values[slot] = undefined;
+    this.slotListener?.released(slot);
     this.free.push(slot);
     this.size--;
   }
@@ -212,6 +259,7 @@ export class ByteLru<V> {
     this.index = new Int32Array(2 * slots);
     this.mask = 2 * slots - 1;
     for (let s = this.head; s !== NONE; s = this.next[s] as number) this.place(s, this.hashes[s] as number);
+    this.slotListener?.grown(slots);
   }
 }
 

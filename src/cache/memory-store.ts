@@ -1,7 +1,8 @@
 // L1: an in-process LRU bounded by bytes, not entries. Blockchain answers range from a few bytes
 // (eth_chainId) to megabytes (a full block with transactions), so an entry count says nothing about
 // memory; the byte bound is what keeps a sidecar inside its container limit.
-import { ByteLru } from './byte-lru.js';
+import { ByteLru, NONE } from './byte-lru.js';
+import { EntryColumns } from './entry-columns.js';
 import { cacheBytes, cacheEntries, cacheEvictionsCells, cacheLookupsCells, cacheStoresCells, setMemoryGaugesReader } from '../metrics/metrics.js';
 import type { CacheEntry, CacheStore, CacheTier } from './types.js';
 
@@ -43,7 +44,13 @@ export class MemoryStore implements CacheStore {
   readonly tier: CacheTier = 'memory';
   readonly maxBytes: number;
   readonly maxEntryBytes: number;
+  /**
+   * The LRU's value for a slot is the entry as an object once it has been read, undefined before:
+   * a stored entry is kept in `columns` (entry-columns.ts says why), and made an object when first
+   * read, which is then kept and shared by every later read.
+   */
   private readonly lru: ByteLru<CacheEntry>;
+  private readonly columns = new EntryColumns();
   // Counter cells bound once: an increment is a property add, not a label join and map lookup.
   private readonly hits = cacheLookupsCells.cell([this.tier, 'hit']);
   private readonly misses = cacheLookupsCells.cell([this.tier, 'miss']);
@@ -59,9 +66,14 @@ export class MemoryStore implements CacheStore {
     // anyway, and an entry past its life is dropped when it is looked up or pushed out by the LRU
     // order (no timer per entry). The size is computed once in setSync and passed; entries over
     // maxEntryBytes never reach the LRU (setSync refuses them).
-    this.lru = new ByteLru<CacheEntry>(this.maxBytes, () => {
-      evictions.n++;
-    });
+    const columns = this.columns;
+    this.lru = new ByteLru<CacheEntry>(
+      this.maxBytes,
+      () => {
+        evictions.n++;
+      },
+      { grown: (slots) => columns.grow(slots), released: (slot) => columns.release(slot) },
+    );
     setMemoryGaugesReader(() => this.updateGauges());
     this.updateGauges();
   }
@@ -75,17 +87,27 @@ export class MemoryStore implements CacheStore {
    * miss is followed by the real lookup (the hit shortcut), so one request counts one miss.
    */
   getSync(key: string, countMiss = true): CacheEntry | undefined {
-    const entry = this.lru.get(key);
-    if (entry !== undefined) {
-      if (entry.expiresAt > Date.now()) {
+    const slot = this.lru.slotOf(key);
+    if (slot !== NONE) {
+      if (this.columns.expiresAt(slot) > Date.now()) {
         this.hits.n++;
-        return entry;
+        return this.entryAt(slot);
       }
       // Past its life: kept only while it may still serve as a stale answer.
-      this.dropIfGone(key, entry);
+      this.dropIfGone(key, slot);
     }
     if (countMiss) this.misses.n++;
     return undefined;
+  }
+
+  /** The entry in slot as an object, made on its first read and kept. */
+  private entryAt(slot: number): CacheEntry {
+    let entry = this.lru.valueAt(slot);
+    if (entry === undefined) {
+      entry = this.columns.read(slot);
+      this.lru.setValueAt(slot, entry);
+    }
+    return entry;
   }
 
   async set(key: string, entry: CacheEntry): Promise<void> {
@@ -94,23 +116,24 @@ export class MemoryStore implements CacheStore {
 
   /** An expired entry still kept for stale serving (undefined when fresh, absent or gone). */
   getStaleSync(key: string): CacheEntry | undefined {
-    const entry = this.lru.get(key);
-    if (entry === undefined || entry.expiresAt > Date.now()) return undefined;
-    return this.dropIfGone(key, entry) ? undefined : entry;
+    const slot = this.lru.slotOf(key);
+    if (slot === NONE || this.columns.expiresAt(slot) > Date.now()) return undefined;
+    return this.dropIfGone(key, slot) ? undefined : this.entryAt(slot);
   }
 
   /** Stores for the remaining lifetime of the entry; returns false when it was not kept. */
   setSync(key: string, entry: CacheEntry): boolean {
     const size = entrySize(key, entry);
     if (keptUntil(entry) <= Date.now() || size > this.maxEntryBytes) return false;
-    this.lru.set(key, entry, size);
+    // The LRU makes room first (evicting, which releases slots), then the fields go in the slot.
+    this.columns.write(this.lru.set(key, undefined, size), entry);
     this.stores.n++;
     return true;
   }
 
   /** Deletes an entry past its staleUntil (as lru-cache's own TTL did on a lookup); true if it went. */
-  private dropIfGone(key: string, entry: CacheEntry): boolean {
-    if (keptUntil(entry) > Date.now()) return false;
+  private dropIfGone(key: string, slot: number): boolean {
+    if (this.columns.keptUntil(slot) > Date.now()) return false;
     this.lru.delete(key);
     return true;
   }
@@ -125,7 +148,10 @@ export class MemoryStore implements CacheStore {
       // past its staleUntil is not counted (it is already gone for every lookup).
       const now = Date.now();
       const doomed: string[] = [];
-      for (const [k, e] of this.lru.entries()) if (k.startsWith(prefix) && keptUntil(e) > now) doomed.push(k);
+      for (const slot of this.lru.slots()) {
+        const k = this.lru.keyAt(slot);
+        if (k.startsWith(prefix) && this.columns.keptUntil(slot) > now) doomed.push(k);
+      }
       for (const k of doomed) if (this.lru.delete(k)) count++;
     }
     this.updateGauges();

@@ -8,7 +8,7 @@ import { cacheBytes, cacheEntries, cacheEvictionsTotal, cacheLookupsTotal } from
 function entry(size: number, ttlMs = 60_000): CacheEntry {
   const body = Buffer.alloc(size, 0x61);
   const now = Date.now();
-  return { status: 200, headers: [['content-type', 'application/json']], body, compressed: false, crc32: zlib.crc32(body), rawLength: size, storedAt: now, expiresAt: now + ttlMs };
+  return { status: 200, headers: [['content-type', 'application/json']], body, compressed: false, crc32: zlib.crc32(body), rawLength: size, storedAt: now, expiresAt: now + ttlMs, staleUntil: undefined };
 }
 
 async function metric(m: { get(): Promise<{ values: Array<{ labels: object; value: number }> }> }, labels: Record<string, string>): Promise<number> {
@@ -102,11 +102,11 @@ t.test('an expired entry with staleUntil is kept for stale serving only, then dr
   // machine deschedules this process between two lines.
   const e = { ...entry(100, 1000), staleUntil: Date.now() + 2500 };
   store.setSync('k', e);
-  t.equal(store.getSync('k'), e, 'fresh');
+  t.same(store.getSync('k'), e, 'fresh');
   t.equal(store.getStaleSync('k'), undefined, 'not stale while fresh');
   await sleep(1050);
   t.equal(store.getSync('k'), undefined, 'expired: not served as fresh');
-  t.equal(store.getStaleSync('k'), e, 'still there for stale serving');
+  t.same(store.getStaleSync('k'), e, 'still there for stale serving');
   await sleep(1500);
   t.equal(store.getStaleSync('k'), undefined, 'gone after staleUntil');
 });

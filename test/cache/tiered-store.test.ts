@@ -50,7 +50,7 @@ t.test('set through one instance, L2 hit through the other, then L1', async (t) 
 t.test('fill: L1 holds the entry when it returns (no await), L2 gets it in the background', async (t) => {
   const e = entry('{"result":"0x2b"}'.repeat(20), 30_000);
   a.fill('main:eth_call:filled', e);
-  t.equal(a.memory.getSync('main:eth_call:filled'), e, 'in L1 synchronously');
+  t.same(a.memory.getSync('main:eth_call:filled'), { ...e, staleUntil: undefined }, 'in L1 synchronously');
   await a.flush();
   t.same(await b.get('main:eth_call:filled'), e, 'and in L2 once the background write is done');
 });
