@@ -74,3 +74,34 @@ t.test('canonical text: nested reorderings, many members, the last params member
   t.equal((parseRpcDocument(Buffer.from('{"params":"x"}'), 8).value as RpcElement).paramsText, undefined, 'not a container');
   t.equal((parseRpcDocument(Buffer.from('{"params": {"b":1,"a":[]}}'), 8).value as RpcElement).paramsCanonical, '{"a":[],"b":1}', 'space before the params');
 });
+
+t.test('fixed texts: a kept text is what serialising writes; loose ones are not kept', async (t) => {
+  // [params, kept]: whitespace, escapes, repeated and integer-like names drop the text.
+  const cases: Array<[string, boolean]> = [
+    ['[{"to":"0xc0ffee","data":"0x70a0"},"latest"]', true],
+    ['[{"a":1,"b":[true,false,null]},{"d":{"z":1,"y":{"x":[2,1]}},"c":"é☃😀"}]', true],
+    ['{"b":1,"a":2}', true], ['[[],{},[{}],{"":[]}]', true], ['[-0,1e3,1.50,12345678901234567891]', true],
+    ['{"__proto__":{"b":1,"a":2},"x":[{"y":1,"x":2}]}', true], ['["\u007f\u2028"]', true], ['[{"B":1,"a":2,"_":3}]', true],
+    ['{"a":1,"a":2}', false], ['{"b":1,"a":{"d":1,"c":2},"a":3}', false], ['{"10":1,"9":2}', false], ['{"b":1,"1":2}', false],
+    ['[ 1 ,2]', false], ['{"a" :1}', false], ['["\\u0041","\\n"]', false], ['{"\\u0062":1,"a":2}', false],
+    // A repeat after a smaller name: neither the compact nor the canonical text is the source's.
+    ['{"a":1,"c":2,"b":3,"c":4}', false], ['[{"c":1,"a":2,"c":3}]', false],
+  ];
+  for (const [text, kept] of cases) {
+    const el = paramsOf(text);
+    const tree = parseJson(text, 16);
+    t.equal(el.paramsText, kept ? stringifyJson(tree) : undefined, `${text}: compact`);
+    t.equal(el.paramsCanonical, kept ? stringifyJson(tree, { sortKeys: true }) : undefined, `${text}: canonical`);
+  }
+});
+
+t.test('canonical member order is the default sort order, for few and many members', async (t) => {
+  const names = ['b', 'a', 'B', '_', 'aa', 'é', '😀', 'Z', 'z', 'ab', '$', 'a0'];
+  for (const n of [2, 5, 8, 9, 12]) {
+    const some = names.slice(0, n);
+    const doc = `{${some.map((k, i) => `"${k}":${i}`).join(',')}}`;
+    const expected = `{${[...some].sort().map((k) => `"${k}":${some.indexOf(k)}`).join(',')}}`;
+    t.equal(stringifyJson(parseJson(doc, 4), { sortKeys: true }), expected, `${n} members, serialised`);
+    t.equal(paramsOf(doc).paramsCanonical, expected, `${n} members, kept by the parser`);
+  }
+});
