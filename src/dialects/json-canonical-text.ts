@@ -1,9 +1,10 @@
 // The canonical text of a parsed container (what stringifyJson(v, { sortKeys: true }) writes for
 // it), put together while the request parser reads it, from its members' source texts: no map of
 // texts by container and no walk over the parsed tree afterwards. The parser (json-text.ts) keeps
-// it only for a container whose source text is compact (TextKeeper: no whitespace, no escape, no
-// duplicate or integer-like member name), and only where it differs from that source text: an
-// object whose members are not in sorted order, or a container holding such an object.
+// it only for a container whose source text is compact (TextKeeper below: no whitespace, no
+// escape, no duplicate or integer-like member name; the source text is then what stringifyJson
+// writes, RpcElement.paramsText), and only where it differs from that source text: an object
+// whose members are not in sorted order, or a container holding such an object.
 //
 // Cache safety: this text is key material. It is exact because, in a compact text, every string is
 // written by stringifyJson as its characters between quotes (no escape; the fatal UTF-8 decoder
@@ -12,6 +13,37 @@
 // of an object's members changes, to the default sort order of their names (UTF-16 code units;
 // names are unique in a compact text). Checked against stringifyJson on random texts
 // (test/dialects/json-canonical-text.test.ts).
+
+/**
+ * The parser's side of the compact rule: it reports what it reads (whitespace, escapes, member
+ * names) and the keeper counts what makes a source text differ from stringifyJson's. A counter,
+ * not a flag: a container's text is compact when nothing loose was counted between its opening
+ * and its closing.
+ */
+export class TextKeeper {
+  /** Counts what makes a text differ from stringifyJson's: whitespace, escapes, duplicate members. */
+  loose = 0;
+
+  /** Whitespace between tokens, or an escape in a string: stringifyJson writes neither. */
+  looseText(): void {
+    this.loose++;
+  }
+
+  /**
+   * A member name read in an object; repeated: the object already has it. A repeated member is
+   * dropped by stringifyJson (the last value, at the first one's place), and integer-like names
+   * are listed first by Object.keys (so written first): in both cases the source text is not the
+   * object's, wherever the member stands (`{"a":1,"c":2,"b":3,"c":4}` has its repeat after a
+   * smaller name).
+   */
+  member(key: string, repeated: boolean): void {
+    if (repeated || isDigit(key.charCodeAt(0))) this.loose++;
+  }
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
 
 /** Members read so far in the open containers of one document, innermost last. */
 export class CanonicalTexts {

@@ -1,18 +1,16 @@
 // A small JSON parser/serialiser that keeps number literals as their exact text (the byte-level
 // scanner for upstream JSON-RPC answers is rpc-answer-scan.ts). The value model is json-value.ts;
-// which containers' source texts are kept, to be copied instead of serialised, is
-// json-source-texts.ts (the parser only reports what it reads there).
+// which params texts of a JSON-RPC request are kept, to be copied instead of serialised, is
+// json-canonical-text.ts (TextKeeper: the parser only reports what it reads there).
 //
 // Why not JSON.parse: it turns 12345678901234567891 into 12345678901234567000, so two different
 // calls would share a cache key and the forwarded request would differ from what the client sent.
 import { MalformedJsonError } from '../errors.js';
-import { CanonicalTexts } from './json-canonical-text.js';
+import { CanonicalTexts, TextKeeper } from './json-canonical-text.js';
 import { RpcElement } from './rpc-element.js';
-import { SourceTexts, TextKeeper } from './json-source-texts.js';
 import { JsonNumber, type JsonObject, type JsonValue } from './json-value.js';
 
 export { JsonNumber, isJsonObject, type JsonObject, type JsonValue } from './json-value.js';
-export { SourceTexts } from './json-source-texts.js';
 export { RpcElement } from './rpc-element.js';
 export { stringifyJson } from './json-stringify.js';
 
@@ -27,18 +25,7 @@ const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b
 
 /** Parses a complete JSON document; throws MalformedJsonError on any defect or too deep nesting. */
 export function parseJson(input: Buffer | string, maxDepth: number): JsonValue {
-  return parseText(typeof input === 'string' ? input : decode(input), maxDepth, undefined, false) as JsonValue;
-}
-
-/**
- * parseJson, and the source text of every array and object whose text is exactly what
- * stringifyJson writes for it (see SourceTexts): a value parsed once can then be written again
- * by copying its text. Only for bytes: the fatal UTF-8 decoder guarantees a well-formed string
- * (no lone surrogate, which JSON.stringify would escape).
- */
-export function parseJsonKeepingText(input: Buffer, maxDepth: number): { value: JsonValue; texts: SourceTexts } {
-  const texts = new SourceTexts();
-  return { value: parseText(decode(input), maxDepth, texts, false) as JsonValue, texts };
+  return parseText(typeof input === 'string' ? input : decode(input), maxDepth, false) as JsonValue;
 }
 
 /** A JSON-RPC request document: one request object, or an array whose objects are requests. */
@@ -47,10 +34,12 @@ export type RpcDocument = RpcElement | JsonValue | Array<RpcElement | JsonValue>
 /**
  * parseJson for a JSON-RPC request: the request objects (the document, or the elements of a
  * top-level array) come back as RpcElement, with the texts of their params where those are exact
- * (RpcElement.paramsText). Accepts and rejects exactly what parseJson does.
+ * (RpcElement.paramsText). Accepts and rejects exactly what parseJson does. Only for bytes: the
+ * fatal UTF-8 decoder guarantees a well-formed string (no lone surrogate, which JSON.stringify
+ * would escape), so a kept text is what serialising writes.
  */
 export function parseRpcDocument(input: Buffer, maxDepth: number): { value: RpcDocument } {
-  return { value: parseText(decode(input), maxDepth, undefined, true) };
+  return { value: parseText(decode(input), maxDepth, true) };
 }
 
 function decode(input: Buffer): string {
@@ -61,8 +50,8 @@ function decode(input: Buffer): string {
   }
 }
 
-function parseText(text: string, maxDepth: number, texts: SourceTexts | undefined, rpc: boolean): RpcDocument {
-  const p = new TextParser(text, maxDepth, texts, rpc);
+function parseText(text: string, maxDepth: number, rpc: boolean): RpcDocument {
+  const p = new TextParser(text, maxDepth, rpc);
   try {
     const value = rpc ? p.rpcDocument() : p.value(0);
     p.ws();
@@ -77,8 +66,8 @@ function parseText(text: string, maxDepth: number, texts: SourceTexts | undefine
 
 class TextParser {
   pos = 0;
-  /** Which container texts are kept (json-source-texts.ts): told about everything that matters. */
-  private readonly keeper: TextKeeper;
+  /** Whether a container's text is compact (json-canonical-text.ts): told about everything that matters. */
+  private readonly keeper = new TextKeeper();
   /** For a JSON-RPC document: the canonical texts of compact containers, as they are read. */
   private readonly canonical: CanonicalTexts | undefined;
   /**
@@ -95,10 +84,8 @@ class TextParser {
   constructor(
     private readonly s: string,
     private readonly maxDepth: number,
-    texts: SourceTexts | undefined,
     rpc: boolean,
   ) {
-    this.keeper = new TextKeeper(texts);
     this.canonical = rpc ? new CanonicalTexts() : undefined;
   }
 
@@ -288,8 +275,8 @@ class TextParser {
   /** requests: the top level of a JSON-RPC batch (its objects are requests, its text is not kept). */
   private array(depth: number, requests = false): JsonValue[] {
     if (depth > this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth}`);
-    const start = this.pos++;
-    const { loose, unsorted } = this.keeper;
+    this.pos++;
+    const loose = this.keeper.loose;
     const canonical = requests ? undefined : this.canonical;
     const base = canonical?.open() ?? 0;
     const items = this.items;
@@ -307,7 +294,6 @@ class TextParser {
     const out = items.slice(first, this.itemsTop);
     this.itemsTop = first;
     if (requests) return out;
-    this.keeper.close(out, this.s, start, this.pos, loose, unsorted);
     if (canonical !== undefined) this.canon = this.closeCanonical(canonical, base, loose, false, false);
     return out;
   }
@@ -331,8 +317,8 @@ class TextParser {
   private object(depth: number): JsonObject {
     if (depth > this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth}`);
     const out = Object.create(null) as JsonObject;
-    const start = this.pos++;
-    const { loose, unsorted } = this.keeper;
+    this.pos++;
+    const loose = this.keeper.loose;
     const canonical = this.canonical;
     const base = canonical?.open() ?? 0;
     let outOfOrder = false;
@@ -342,8 +328,8 @@ class TextParser {
       let previous: string | undefined;
       do {
         const key = this.memberName();
-        this.keeper.member(previous, key, out[key] !== undefined);
-        // The keeper's rule for an unsorted object (a repeat or integer-like name is loose anyway).
+        this.keeper.member(key, out[key] !== undefined);
+        // Out of order: the canonical text sorts the members (a repeat or integer-like name is loose anyway).
         if (previous !== undefined && !(previous < key)) outOfOrder = true;
         previous = key;
         const at = this.pos;
@@ -351,7 +337,6 @@ class TextParser {
         canonical?.add(key, at, this.pos, this.canon);
       } while (!this.endOfMember('}'));
     }
-    this.keeper.close(out, this.s, start, this.pos, loose, unsorted);
     if (canonical !== undefined) this.canon = this.closeCanonical(canonical, base, loose, true, outOfOrder);
     return out;
   }

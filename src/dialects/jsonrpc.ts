@@ -9,7 +9,7 @@
 // what serialising them would write (RpcElement.paramsText, paramsCanonical), the text is copied
 // instead.
 import { InternalError, InvalidRequestError, ProxyError } from '../errors.js';
-import { JsonNumber, RpcElement, isJsonObject, parseJson, parseRpcDocument, stringifyJson, type JsonObject, type JsonValue, type SourceTexts } from './json-text.js';
+import { JsonNumber, RpcElement, isJsonObject, parseJson, parseRpcDocument, stringifyJson, type JsonObject, type JsonValue } from './json-text.js';
 import { scanRpcResponse, upstreamIndex, type ScannedRpcResponse } from './rpc-answer-scan.js';
 import { callForward } from './rpc-forward.js';
 import { methodFacts, type MethodFacts } from './rpc-method-facts.js';
@@ -157,9 +157,9 @@ function rejectedCall(spec: RpcSpec, idRaw: string, notification: boolean, metho
   };
 }
 
-/** A request text; params keep their literal text (copied from `texts` where they were parsed). */
-export function rpcRequestText(id: number, method: string, params: RpcParams | null | undefined, texts?: SourceTexts): string {
-  const p = params === undefined ? '' : `,"params":${params === null ? 'null' : stringifyJson(params, { texts })}`;
+/** A request text; params keep their literal text (numbers as parsed). */
+export function rpcRequestText(id: number, method: string, params: RpcParams | null | undefined): string {
+  const p = params === undefined ? '' : `,"params":${params === null ? 'null' : stringifyJson(params)}`;
   return `{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)}${p}}`;
 }
 

@@ -19,7 +19,8 @@ export class RpcElement {
 
   /**
    * The source text of `params` when it is an array or object written compactly (see
-   * SourceTexts: stringifyJson(params) is then that text, byte for byte); else undefined.
+   * TextKeeper, json-canonical-text.ts: stringifyJson(params) is then that text, byte for byte);
+   * else undefined.
    */
   get paramsText(): string | undefined {
     return this.#paramsText;

@@ -8,7 +8,7 @@
 // Cache safety: every text here is byte for byte what stringifyJson writes for the same params
 // (with the same replacement), or the key would differ from what is forwarded. The shortcut
 // applies only where that is plain: the block param is the last one and a string, and the params'
-// text was kept (no whitespace, no escape, no duplicate member: see SourceTexts). A kept string
+// text was kept (no whitespace, no escape, no duplicate member: see TextKeeper). A kept string
 // is written by stringifyJson as its characters between quotes, so the kept text ends with
 // `"<param>"]`, checked before it is cut. Anything else goes through stringifyJson on a copy of
 // the params with the replacement made, as before.
