@@ -69,14 +69,17 @@ t.test('batch: invalid elements are rejected in place, the rest is served', asyn
   );
   const q = parse('[{"jsonrpc":"1.0","id":3,"method":"read"}, {"id":4,"method":"read","params":"x"}, {"id":5,"method":"bad"}, {"id":6,"method":"read","params":{"a":1}}]');
   t.same(
-    q.calls.map((c) => [c.rpc?.idRaw, c.reject?.constructor.name ?? 'ok']),
+    q.calls.map((c) => [c.rpc?.idRaw, c.reject?.constructor.name ?? 'ok', c.name]),
     [
-      ['3', 'InvalidRequestError'],
-      ['4', 'InvalidRequestError'],
-      ['5', 'InvalidParamsError'],
-      ['6', 'ok'],
+      ['3', 'InvalidRequestError', 'read'],
+      ['4', 'InvalidRequestError', 'read'],
+      ['5', 'InvalidParamsError', 'bad'],
+      ['6', 'ok', 'read'],
     ],
   );
+  // The metric label stays bounded: a method the dialect does not know is 'other', rejected or not.
+  const r = parse('[{"jsonrpc":"1.0","id":7,"method":"nope"}, {"id":8,"method":"nope"}]');
+  t.same(r.calls.map((c) => [c.reject?.constructor.name ?? 'ok', c.name]), [['InvalidRequestError', 'other'], ['ok', 'other']]);
   t.equal(q.calls[2]?.reject?.rpcCode, -32602);
 });
 
