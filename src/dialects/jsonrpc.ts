@@ -12,7 +12,7 @@ import { InternalError, InvalidRequestError, ProxyError } from '../errors.js';
 import { JsonNumber, RpcElement, isJsonObject, parseJson, parseRpcDocument, stringifyJson, type JsonObject, type JsonValue } from './json-text.js';
 import { scanRpcResponse, upstreamIndex, type ScannedRpcResponse } from './rpc-answer-scan.js';
 import { callForward } from './rpc-forward.js';
-import { methodFacts, type MethodFacts } from './rpc-method-facts.js';
+import { OTHER_LABEL, methodFacts, type MethodFacts } from './rpc-method-facts.js';
 import { keyMaterialAfter, swappedKeyMaterial, type RpcParams } from './rpc-params-text.js';
 import type { Call, CallAnswer, CallClass, HeadPoll, ParseLimits, ParsedRequest, RpcForward, TimeoutClass, UpstreamPayload } from './types.js';
 
@@ -111,10 +111,6 @@ function envelopeProblem(el: RpcElement): string | undefined {
   return undefined;
 }
 
-function labelFor(spec: RpcSpec, method: string | undefined): string {
-  return method !== undefined && spec.knownMethods.has(method) ? method : 'other';
-}
-
 function buildCall(spec: RpcSpec, facts: MethodFacts, forward: RpcForward, params: RpcParams | undefined, el: RpcElement, c: RpcClassification): Call {
   const call: Call = {
     cls: c.cls,
@@ -136,10 +132,11 @@ function keyMaterialOf(spec: RpcSpec, facts: MethodFacts, params: RpcParams | un
   return swappedKeyMaterial(facts.keyHead, params, blockAt, spec.blockPlaceholder, el.paramsCanonical, el.paramsCanonicalHead);
 }
 
+/** The label as buildCall gives it (the method facts'); an unreadable method is 'other' too. */
 function rejectedCall(spec: RpcSpec, idRaw: string, notification: boolean, method: string | undefined, err: ProxyError): Call {
   return {
     cls: 'uncached',
-    name: labelFor(spec, method),
+    name: method === undefined ? OTHER_LABEL : methodFacts(spec, method).label,
     keyMaterial: '',
     reject: err,
     rpc: {

@@ -10,7 +10,7 @@ import type { TimeoutClass } from './types.js';
 export interface MethodFacts {
   /** The method name (for a known method, the dialect's own string: one string for every call). */
   method: string;
-  /** The metric label: the method when known, else 'other'. */
+  /** The metric label: the method when known, else OTHER_LABEL. */
   label: string;
   /** The timeout class, unset for 'normal'. */
   timeoutClass: TimeoutClass | undefined;
@@ -19,6 +19,9 @@ export interface MethodFacts {
   /** `<method>\n`: how the call's key material starts (rpc-params-text.ts). */
   keyHead: string;
 }
+
+/** The metric label of every method a dialect does not know (so the label set stays bounded). */
+export const OTHER_LABEL = 'other';
 
 /** What methodFacts needs of a dialect: its known methods and timeout classes (a pure function of the method). */
 export interface MethodTable {
@@ -39,7 +42,7 @@ export function methodFacts(spec: MethodTable, method: string): MethodFacts {
     lastTable = tables.get(spec.knownMethods) ?? tableOf(spec);
     lastKnown = spec.knownMethods;
   }
-  return lastTable.get(method) ?? factsOf(spec, method, 'other');
+  return lastTable.get(method) ?? factsOf(spec, method, OTHER_LABEL);
 }
 
 function tableOf(spec: MethodTable): Map<string, MethodFacts> {
