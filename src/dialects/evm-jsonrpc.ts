@@ -16,11 +16,11 @@ import {
   resultObject,
   rpcAnswerCacheable,
   rpcHeadPoll,
-  rpcJudge,
   rpcPlan,
   type RpcClassification,
   type RpcParams,
 } from './jsonrpc.js';
+import { rpcJudge } from './rpc-judge.js';
 import type { Call, CallAnswer, Dialect, TimeoutClass } from './types.js';
 import { evmSeenVersion } from './seen-versions.js';
 

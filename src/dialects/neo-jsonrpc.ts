@@ -15,11 +15,11 @@ import {
   resultObject,
   rpcAnswerCacheable,
   rpcHeadPoll,
-  rpcJudge,
   rpcPlan,
   type RpcClassification,
   type RpcParams,
 } from './jsonrpc.js';
+import { rpcJudge } from './rpc-judge.js';
 import type { Call, CallAnswer, Dialect, TimeoutClass } from './types.js';
 import { neoMinedWithoutHeight, neoSeenVersion } from './seen-versions.js';
 

@@ -2,7 +2,7 @@
 // node that lacks the version; everything else is an answer.
 import t from 'tap';
 import { aptosRest } from '../../src/dialects/aptos-rest.js';
-import { rpcJudge } from '../../src/dialects/jsonrpc.js';
+import { rpcJudge } from '../../src/dialects/rpc-judge.js';
 
 const json = { 'content-type': 'application/json' };
 
