@@ -46,7 +46,6 @@ export class ScannedRpcResponse {
 const Q = 0x22, BS = 0x5c, COMMA = 0x2c, COLON = 0x3a;
 const LBRACE = 0x7b, RBRACE = 0x7d, LBRACK = 0x5b, RBRACK = 0x5d;
 
-/** Scans a JSON-RPC answer (one object or an array of them); throws UpstreamBadResponseError. */
 /**
  * One scan per answer body: the judge (upstream/failover.ts) and the fetcher that hands the items
  * out (pipeline/fetch-rpc.ts) both read the same upstream body; the second gets the first's items.
@@ -54,6 +53,7 @@ const LBRACE = 0x7b, RBRACE = 0x7d, LBRACK = 0x5b, RBRACK = 0x5d;
  */
 const scans = new WeakMap<Buffer, ScannedRpcResponse[]>();
 
+/** Scans a JSON-RPC answer (one object or an array of them); throws UpstreamBadResponseError. */
 export function scanRpcResponse(body: Buffer): ScannedRpcResponse[] {
   let items = scans.get(body);
   if (items === undefined) {
