@@ -30,6 +30,15 @@ const EXPIRES_AT = 5;
 const STALE_UNTIL = 6;
 const BODY_OFFSET = 7;
 
+/**
+ * Until when the store keeps an entry: its staleUntil when later than expiresAt (it may be served
+ * stale until then), else expiresAt. An absent staleUntil, undefined or a column's NaN, compares
+ * false and so keeps it until expiresAt.
+ */
+export function keptUntil(expiresAt: number, staleUntil: number | undefined): number {
+  return staleUntil !== undefined && staleUntil > expiresAt ? staleUntil : expiresAt;
+}
+
 export class EntryColumns {
   private numbers = new Float64Array(0);
   /** The body's length; in its own column so a row is a power of two. */
@@ -91,13 +100,10 @@ export class EntryColumns {
     return this.numbers[slot * STRIDE + EXPIRES_AT] as number;
   }
 
-  /** Until when the store keeps the entry: its staleUntil when later than expiresAt, else expiresAt. */
+  /** keptUntil for the entry in slot. */
   keptUntil(slot: number): number {
     const at = slot * STRIDE;
-    const expiresAt = this.numbers[at + EXPIRES_AT] as number;
-    const staleUntil = this.numbers[at + STALE_UNTIL] as number;
-    // NaN < x is false: no staleUntil keeps it until expiresAt.
-    return staleUntil > expiresAt ? staleUntil : expiresAt;
+    return keptUntil(this.numbers[at + EXPIRES_AT] as number, this.numbers[at + STALE_UNTIL] as number);
   }
 
   /** Drops what slot shares with other entries, so a slab or header set can go with its last entry. */

@@ -2,7 +2,7 @@
 // (eth_chainId) to megabytes (a full block with transactions), so an entry count says nothing about
 // memory; the byte bound is what keeps a sidecar inside its container limit.
 import { ByteLru, NONE } from './byte-lru.js';
-import { EntryColumns } from './entry-columns.js';
+import { EntryColumns, keptUntil } from './entry-columns.js';
 import { cacheBytes, cacheEntries, cacheEvictionsCells, cacheLookupsCells, cacheStoresCells, setMemoryGaugesReader } from '../metrics/metrics.js';
 import type { CacheEntry, CacheStore, CacheTier } from './types.js';
 
@@ -21,11 +21,6 @@ export interface MemoryStoreOptions {
 // pairs, the key string, the LRU's slots. Measured at 1-2 KiB of heap per entry under load; an
 // undercount here lets RSS drift past maxBytes.
 export const ENTRY_OVERHEAD = 1024;
-
-/** Until when the store keeps an entry: its staleUntil when it may be served stale, else expiresAt. */
-function keptUntil(e: CacheEntry): number {
-  return e.staleUntil === undefined || e.staleUntil < e.expiresAt ? e.expiresAt : e.staleUntil;
-}
 
 /** Bytes an entry is charged against maxBytes. */
 export function entrySize(key: string, e: CacheEntry): number {
@@ -124,7 +119,7 @@ export class MemoryStore implements CacheStore {
   /** Stores for the remaining lifetime of the entry; returns false when it was not kept. */
   setSync(key: string, entry: CacheEntry): boolean {
     const size = entrySize(key, entry);
-    if (keptUntil(entry) <= Date.now() || size > this.maxEntryBytes) return false;
+    if (keptUntil(entry.expiresAt, entry.staleUntil) <= Date.now() || size > this.maxEntryBytes) return false;
     // The LRU makes room first (evicting, which releases slots), then the fields go in the slot.
     this.columns.write(this.lru.set(key, undefined, size), entry);
     this.stores.n++;
