@@ -233,7 +233,8 @@ async function main(): Promise<number> {
       if (!s.profiles || s.profiles.length === 0) continue;
       const title = s.id === 'a' ? 'Hit path — scenario (a) under --cpu-prof'
         : s.id === 'p' ? 'Pass-through (transaction submits) — scenario (p) under --cpu-prof'
-        : 'Miss path — scenario (b) under --cpu-prof';
+        : s.id === 'd' ? 'Batch path (20 new calls) — scenario (d) under --cpu-prof'
+        : `Miss path — scenario (${s.id}) under --cpu-prof`;
       const md = [
         `# CPU profile: ${title}`,
         '',
