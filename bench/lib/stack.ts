@@ -301,9 +301,9 @@ export async function startNginx(env: StackEnv, mockOrigin: string): Promise<{ o
  * bench/forwarder.ts in its own process: node:http in, one undici Pool to the mock, the node's answer
  * passed back. What a miss costs in this runtime with nothing else done.
  */
-export async function startForwarder(env: StackEnv, mockOrigin: string): Promise<{ origin: string; child: Child }> {
+export async function startForwarder(env: StackEnv, mockOrigin: string, opts: { minimalHeaders?: boolean } = {}): Promise<{ origin: string; child: Child }> {
   const port = await freePort();
-  const child = tsChild(env, 'forwarder', 'forwarder.ts', [String(port), mockOrigin]);
+  const child = tsChild(env, 'forwarder', 'forwarder.ts', [String(port), mockOrigin, ...(opts.minimalHeaders ? ['--minimal-headers'] : [])]);
   const origin = `http://127.0.0.1:${port}`;
   // GET /v1 is the mock's ledger info: 200 once the forwarder listens.
   await waitHttpOk(`${origin}/v1`, 20_000, child);
