@@ -5,6 +5,10 @@
 //              `minSamples` outcomes are in the window and their failure rate ≥ `errorRate`.
 //   open:      no traffic for `openMs`.
 //   half-open: one trial at a time (a request or the head probe); success closes, failure re-opens.
+// Slow (an outcome between the two): the node answered, but only after the hedge delay. It counts
+// as a failure in the window's rate, never in the consecutive count: a node slow on every read
+// leaves the rotation by the rate (errorRate over minSamples), while a burst of late answers that
+// the proxy's own pause or a busy machine caused cannot open the breaker by itself.
 // Stalled (orthogonal to the state): a request to the node has gone past the hedge delay without
 // answer headers. While any is, a closed breaker takes no new requests — otherwise, under load,
 // round-robin keeps handing a hung node every other read during the delay, and each one needs a
@@ -101,6 +105,21 @@ export class Breaker {
     return undefined;
   }
 
+  /**
+   * A good answer that came after the hedge delay (see the header comment). A half-open trial that
+   * is slow re-opens: the node is no faster than when it left.
+   */
+  recordSlow(now: number): { from: BreakerState; to: BreakerState } | undefined {
+    const from = this.state(now);
+    this.pushSlow();
+    if (from === 'half-open') {
+      this.trialInFlight = false;
+      return this.moveTo('open', from, now);
+    }
+    if (from === 'closed' && this.rateOpens()) return this.moveTo('open', from, now);
+    return undefined;
+  }
+
   /** Failure rate over the window (0 when empty). */
   get failureRate(): number {
     return this.samples === 0 ? 0 : this.failuresInWindow / this.samples;
@@ -111,17 +130,28 @@ export class Breaker {
   }
 
   private push(ok: boolean): void {
-    const failed = ok ? 0 : 1;
+    this.pushToWindow(ok ? 0 : 1);
+    this.consecutive = ok ? 0 : this.consecutive + 1;
+  }
+
+  /** A failure in the window only: the consecutive count neither grows nor resets. */
+  private pushSlow(): void {
+    this.pushToWindow(1);
+  }
+
+  private pushToWindow(failed: 0 | 1): void {
     if (this.samples === this.ring.length) this.failuresInWindow -= this.ring[this.next] ?? 0;
     else this.samples++;
     this.ring[this.next] = failed;
     this.failuresInWindow += failed;
     this.next = (this.next + 1) % this.ring.length;
-    this.consecutive = ok ? 0 : this.consecutive + 1;
   }
 
   private shouldOpen(): boolean {
-    if (this.consecutive >= this.config.consecutiveFailures) return true;
+    return this.consecutive >= this.config.consecutiveFailures || this.rateOpens();
+  }
+
+  private rateOpens(): boolean {
     return this.samples >= this.config.minSamples && this.failureRate >= this.config.errorRate;
   }
 

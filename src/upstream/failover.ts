@@ -15,9 +15,9 @@ import type { CancelListener, Cancellation } from './cancel.js';
 import { timeoutsFor, type CallTimeouts } from './call-timeouts.js';
 import { sendToNode, type ForwardInfo, type UpstreamAnswer } from './client.js';
 import { cancelAtDeadline, clearDeadline, type DeadlineCancellation } from './deadlines.js';
-import { groupHedgeOf, type GroupHedge } from './hedge.js';
+import { groupHedgeOf, slowAfterMs, type GroupHedge } from './hedge.js';
 import { hedgedRace, LostRace } from './hedge-race.js';
-import { isNodeFailureStatus, recordFailure, recordNeutral, recordSuccess } from './health.js';
+import { isNodeFailureStatus, recordFailure, recordNeutral, recordSlow, recordSuccess } from './health.js';
 import type { UpstreamNode } from './node.js';
 import type { ReplicaSet, SelectOptions } from './replica-set.js';
 
@@ -146,11 +146,13 @@ function soleAttempt(gc: GroupCall, node: UpstreamNode): Promise<AttemptOutcome>
 /** One try as a hedged race; nodes the hedge went to join `tried`, so a retry goes elsewhere again. */
 async function raceOnce(gc: GroupCall, node: UpstreamNode): Promise<AttemptOutcome> {
   const hedge = gc.hedge as GroupHedge;
+  // One reading of the delay for the race and for judging its answers late.
+  const slowAfter = slowAfterMs(gc.set);
   const race = await hedgedRace<UpstreamNode, AttemptOutcome>({
     first: node,
-    attempt: (n, cancel, onHeaders) => attemptOnce(gc, n, cancel, onHeaders),
+    attempt: (n, cancel, onHeaders) => attemptOnce(gc, n, cancel, onHeaders, slowAfter),
     isFinal,
-    delayMs: hedge.delayMs(),
+    delayMs: slowAfter ?? hedge.delayMs(),
     budget: hedge.budget,
     pickHedge: () => pickHedgeNode(gc.set, gc.call, gc.tried as Set<UpstreamNode>),
     cancel: gc.cancel,
@@ -186,7 +188,17 @@ function pickHedgeNode(set: ReplicaSet, call: UpstreamCall, tried: Set<UpstreamN
   return node;
 }
 
-async function attemptOnce(gc: GroupCall, node: UpstreamNode, cancel: Cancellation | undefined, onHeaders: (() => void) | undefined): Promise<AttemptOutcome> {
+/**
+ * `slowAfter`: in a hedged race, the delay after which a good answer counts as slow for the node
+ * (health.ts recordSlow); a sole attempt has no other node to prefer and judges no answer late.
+ */
+async function attemptOnce(
+  gc: GroupCall,
+  node: UpstreamNode,
+  cancel: Cancellation | undefined,
+  onHeaders: (() => void) | undefined,
+  slowAfter?: number,
+): Promise<AttemptOutcome> {
   const { set, call } = gc;
   const now = Date.now();
   let answer: UpstreamAnswer;
@@ -211,8 +223,10 @@ async function attemptOnce(gc: GroupCall, node: UpstreamNode, cancel: Cancellati
     upstreamErrorsTotal.inc({ group: node.group, node: node.name, code: bad.code });
     return { result: bad, retry: true };
   } else {
-    recordSuccess(node, now);
-    if (verdict === 'ok' && answer.headersMs !== undefined) gc.hedge?.noteAnswer(answer.headersMs);
+    const headersMs = answer.headersMs;
+    if (slowAfter !== undefined && headersMs !== undefined && headersMs > slowAfter) recordSlow(node, now, headersMs);
+    else recordSuccess(node, now);
+    if (verdict === 'ok' && headersMs !== undefined) gc.hedge?.noteAnswer(headersMs);
   }
   return { result: answer, retry: verdict === 'failed' || verdict === 'lacks-version' || prunedPin(set, answer, call) };
 }

@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { componentLogger } from '../log.js';
 import type { ProxyError } from '../errors.js';
 import { sendToNode } from './client.js';
-import { isNodeFailureStatus, recordFailure, recordProbeSuccess } from './health.js';
+import { isNodeFailureStatus, recordFailure, recordProbeSuccess, recordSlow } from './health.js';
+import { slowAfterMs } from './hedge.js';
 import type { UpstreamNode } from './node.js';
 import type { ReplicaSet } from './replica-set.js';
 
@@ -144,7 +145,11 @@ export class HeadTracker {
         this.fail(node, answer.status);
         return;
       }
-      recordProbeSuccess(node, Date.now());
+      // A probe answered only after the hedge delay is no proof that a node out of rotation for
+      // being slow is back: it would be put back, slow, and cost reads until the rate opened again.
+      const slowAfter = slowAfterMs(this.set);
+      if (slowAfter !== undefined && answer.headersMs !== undefined && answer.headersMs > slowAfter) recordSlow(node, Date.now(), answer.headersMs);
+      else recordProbeSuccess(node, Date.now());
       node.setPolledHead(head, Date.now());
       this.set.updateLag();
       this.listener?.polled(node, startedAt, performance.now());

@@ -26,6 +26,19 @@ export function recordFailure(node: UpstreamNode, now: number, reason: ProxyErro
   report(node, change);
 }
 
+/**
+ * A good answer that came after the hedge delay (Breaker.recordSlow). A node slow on every read
+ * leaves the rotation by its window's rate: the hedge budget alone cannot cover a replica that is
+ * given a third of the reads, and a slow node that keeps answering would otherwise stay in.
+ */
+export function recordSlow(node: UpstreamNode, now: number, headersMs: number): void {
+  const change = node.breaker.recordSlow(now);
+  if (change?.to === 'open') {
+    log.warn({ group: node.group, node: node.name, failureRate: node.breaker.failureRate, headersMs: Math.round(headersMs), reason: 'slow' }, 'breaker open: node out of rotation');
+  }
+  report(node, change);
+}
+
 /** An attempt that ended without an outcome for the node (see Breaker.release). */
 export function recordNeutral(node: UpstreamNode, now: number): void {
   node.breaker.release(now);

@@ -75,3 +75,13 @@ export function groupHedgeOf(set: { name: string; config: UpstreamConfig }): Gro
   }
   return h;
 }
+
+/**
+ * How late a node's good answer may come before it counts as slow for the node's breaker
+ * (Breaker.recordSlow): the group's hedge delay, the point from which the proxy would rather have
+ * asked another node. Undefined when there is no other node to prefer (hedging off, one node).
+ */
+export function slowAfterMs(set: { name: string; config: UpstreamConfig; all: readonly unknown[] }): number | undefined {
+  if (!set.config.hedge.enabled || set.all.length < 2) return undefined;
+  return groupHedgeOf(set).delayMs();
+}

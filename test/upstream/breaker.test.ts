@@ -82,3 +82,41 @@ t.test('slow failures after lost hedges open the breaker like any failure', asyn
   t.equal(b.record(false, 60), undefined);
   t.same(b.record(false, 120), { from: 'closed', to: 'open' }, 'three hedge delays, not three timeouts');
 });
+
+t.test('late answers (recordSlow) open the breaker by the window rate, never by the consecutive count', async (t) => {
+  const b = new Breaker(config);
+  // Three late answers in a row: three consecutive failures would open, three slow ones do not.
+  for (let i = 0; i < 3; i++) t.equal(b.recordSlow(i), undefined, `late answer ${i + 1}: still closed`);
+  t.equal(b.consecutiveFailures, 0, 'the consecutive count did not grow');
+  t.equal(b.state(10), 'closed');
+  b.record(true, 10);
+  b.record(true, 11);
+  // Window: slow, slow, slow, ok, ok = 5 samples, below minSamples 6; the sixth (slow) makes 4/6.
+  t.same(b.recordSlow(12), { from: 'closed', to: 'open' }, 'rate 4/6 over minSamples opens');
+});
+
+t.test('a late answer neither resets nor grows a run of failures', async (t) => {
+  const b = new Breaker({ ...config, minSamples: 100 });
+  b.record(false, 0);
+  b.record(false, 1);
+  b.recordSlow(2);
+  t.equal(b.consecutiveFailures, 2, 'a late answer is not a success');
+  t.same(b.record(false, 3), { from: 'closed', to: 'open' }, 'the third failure still opens');
+});
+
+t.test('a node that is late now and then stays in rotation', async (t) => {
+  const b = new Breaker({ ...config, windowSize: 20, minSamples: 10 });
+  // One late answer in ten, for long: 10 % against errorRate 0.5.
+  for (let i = 0; i < 200; i++) t.equal(i % 10 === 0 ? b.recordSlow(i) : b.record(true, i), undefined);
+  t.equal(b.state(200), 'closed');
+});
+
+t.test('a late half-open trial re-opens the breaker', async (t) => {
+  const b = new Breaker(config);
+  for (let i = 0; i < 3; i++) b.record(false, 0);
+  t.equal(b.state(1000), 'half-open');
+  t.ok(b.tryAcquire(1000), 'the trial');
+  t.same(b.recordSlow(1100), { from: 'half-open', to: 'open' }, 'no faster than when it left');
+  t.equal(b.state(1500), 'open', 'the open period restarts');
+  t.ok(b.tryAcquire(2100), 'the next trial comes after openMs again');
+});

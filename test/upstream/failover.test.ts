@@ -7,6 +7,7 @@ import type { UpstreamPayload } from '../../src/dialects/types.js';
 import { ProxyError, UpstreamConnectError, UpstreamResponseTooLargeError, UpstreamTimeoutError } from '../../src/errors.js';
 import type { ForwardInfo, UpstreamAnswer } from '../../src/upstream/client.js';
 import { callGroup, type UpstreamCall } from '../../src/upstream/failover.js';
+import { HeadTracker } from '../../src/upstream/head-tracker.js';
 import { ReplicaSet } from '../../src/upstream/replica-set.js';
 import { startAptosNode, APTOS_ACCOUNTS, type AptosNodeHandle } from '../support/aptos-node.js';
 import type { Fault } from '../support/node-faults.js';
@@ -374,6 +375,46 @@ t.test('a hung node leaves the rotation after a few hedge delays, not three time
   }
   t.notOk(set.replicas[0]?.healthy, 'replica-0 is out of rotation');
   t.ok(Date.now() - started < 3_000, `within ${Date.now() - started} ms (three headers timeouts: 6000 ms)`);
+});
+
+t.test('a node that answers every read after the hedge delay leaves the rotation when no hedge can go out', async (t) => {
+  const nodes = await startNodes(t);
+  // maxExtraPercent 0: the budget refuses every hedge, so no lost race charges replica-0; only its
+  // late answers can take it out. Ten of them (minSamples) at a rate of 1 open its breaker.
+  const set = makeSet(t, nodes, { extra: '    hedge: { delayMs: 30, maxExtraPercent: 0 }', health: '{ ejectAfterFailures: 3, openMs: 600000 }' });
+  nodes.r0.setFault({ kind: 'slow', ms: 90 });
+  const r0 = set.replicas[0];
+  let reads = 0;
+  for (; reads < 60 && r0?.healthy; reads++) {
+    const answer = await callGroup(set, read(`?n=${reads}`), fwd);
+    if (answer.status !== 200) t.fail(`read ${reads} answered ${answer.status}`);
+  }
+  t.notOk(r0?.healthy, `replica-0 left the rotation after ${reads} reads`);
+  t.equal(nodes.r0.calls.total, 10, 'after ten late answers (minSamples), each a read that was answered');
+  t.ok(set.replicas[1]?.healthy && set.primary.healthy, 'the fast nodes stay in');
+  // Its late answer to a head probe is no proof that it is back (a fast one would close the breaker).
+  const probes = new HeadTracker(set);
+  t.teardown(() => probes.stop());
+  await probes.pollAll();
+  t.notOk(r0?.healthy, 'a late probe answer leaves it out');
+  nodes.r0.setFault({ kind: 'none' });
+  await probes.pollAll();
+  t.ok(r0?.healthy, 'a prompt probe answer puts it back');
+});
+
+t.test('a node late now and then stays in the rotation', async (t) => {
+  const nodes = await startNodes(t);
+  const set = makeSet(t, nodes, { extra: '    hedge: { delayMs: 30, maxExtraPercent: 0 }', health: '{ ejectAfterFailures: 3, openMs: 600000 }' });
+  // Every fourth request to replica-0 is late: a quarter of its answers, against errorRate 0.5.
+  let n = 0;
+  for (let i = 0; i < 40; i++) {
+    nodes.r0.setFault(n++ % 4 === 0 ? { kind: 'slow', ms: 60 } : { kind: 'none' });
+    const before = nodes.r0.calls.total;
+    await callGroup(set, read(`?m=${i}`), fwd);
+    if (nodes.r0.calls.total === before) n--; // the read went elsewhere: the next one to replica-0 decides
+  }
+  t.ok(set.replicas[0]?.healthy, 'replica-0 is still in rotation');
+  t.ok(nodes.r0.calls.total >= 15, `it kept its share of the reads (${nodes.r0.calls.total} of 40)`);
 });
 
 t.test('a session-bound call is never hedged', async (t) => {
