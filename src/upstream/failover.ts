@@ -17,7 +17,7 @@ import { sendToNode, type ForwardInfo, type UpstreamAnswer } from './client.js';
 import { cancelAtDeadline, clearDeadline, type DeadlineCancellation } from './deadlines.js';
 import { groupHedgeOf, slowAfterMs, type GroupHedge } from './hedge.js';
 import { hedgedRace, LostRace } from './hedge-race.js';
-import { isNodeFailureStatus, recordFailure, recordNeutral, recordSlow, recordSuccess } from './health.js';
+import { isNodeFailureStatus, lateCounts, recordFailure, recordNeutral, recordSlow, recordSuccess } from './health.js';
 import type { UpstreamNode } from './node.js';
 import type { ReplicaSet, SelectOptions } from './replica-set.js';
 
@@ -224,7 +224,7 @@ async function attemptOnce(
     return { result: bad, retry: true };
   } else {
     const headersMs = answer.headersMs;
-    if (slowAfter !== undefined && headersMs !== undefined && headersMs > slowAfter) recordSlow(node, now, headersMs);
+    if (slowAfter !== undefined && headersMs !== undefined && headersMs > slowAfter && lateCounts(node, set.all)) recordSlow(node, now, headersMs);
     else recordSuccess(node, now);
     if (verdict === 'ok' && headersMs !== undefined) gc.hedge?.noteAnswer(headersMs);
   }

@@ -39,6 +39,16 @@ export function recordSlow(node: UpstreamNode, now: number, headersMs: number): 
   report(node, change);
 }
 
+/**
+ * Whether a late answer from `node` may count against it: only while another node of the group is
+ * in rotation. Lateness is a reason to prefer another node; with none left (or all of them late,
+ * as when the proxy itself is overloaded) it must not empty the rotation.
+ */
+export function lateCounts(node: UpstreamNode, peers: readonly UpstreamNode[]): boolean {
+  for (const peer of peers) if (peer !== node && peer.healthy) return true;
+  return false;
+}
+
 /** An attempt that ended without an outcome for the node (see Breaker.release). */
 export function recordNeutral(node: UpstreamNode, now: number): void {
   node.breaker.release(now);

@@ -402,6 +402,22 @@ t.test('a node that answers every read after the hedge delay leaves the rotation
   t.ok(r0?.healthy, 'a prompt probe answer puts it back');
 });
 
+t.test('late answers never take the last node in rotation out: when every node is late, one stays', async (t) => {
+  const nodes = await startNodes(t);
+  const set = makeSet(t, nodes, { extra: '    hedge: { delayMs: 30, maxExtraPercent: 0 }', health: '{ ejectAfterFailures: 3, openMs: 600000 }' });
+  for (const n of nodes.all) n.setFault({ kind: 'slow', ms: 50 });
+  const inRotation = () => set.all.filter((n) => n.healthy).length;
+  for (let i = 0; i < 60; i++) {
+    const answer = await callGroup(set, read(`?all=${i}`), fwd);
+    if (answer.status !== 200) t.fail(`read ${i} answered ${answer.status}`);
+  }
+  t.equal(inRotation(), 1, `one node left in rotation (${set.all.map((n) => `${n.name}:${n.healthy}`).join(' ')})`);
+  const probes = new HeadTracker(set);
+  t.teardown(() => probes.stop());
+  await probes.pollAll();
+  t.equal(inRotation(), 1, 'its late probe answer does not take it out either');
+});
+
 t.test('a node late now and then stays in the rotation', async (t) => {
   const nodes = await startNodes(t);
   const set = makeSet(t, nodes, { extra: '    hedge: { delayMs: 30, maxExtraPercent: 0 }', health: '{ ejectAfterFailures: 3, openMs: 600000 }' });
