@@ -111,7 +111,8 @@ export class Breaker {
    */
   recordSlow(now: number): { from: BreakerState; to: BreakerState } | undefined {
     const from = this.state(now);
-    this.pushSlow();
+    // A failure in the window only: the consecutive count neither grows nor resets.
+    this.pushToWindow(1);
     if (from === 'half-open') {
       this.trialInFlight = false;
       return this.moveTo('open', from, now);
@@ -132,11 +133,6 @@ export class Breaker {
   private push(ok: boolean): void {
     this.pushToWindow(ok ? 0 : 1);
     this.consecutive = ok ? 0 : this.consecutive + 1;
-  }
-
-  /** A failure in the window only: the consecutive count neither grows nor resets. */
-  private pushSlow(): void {
-    this.pushToWindow(1);
   }
 
   private pushToWindow(failed: 0 | 1): void {

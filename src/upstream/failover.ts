@@ -15,9 +15,9 @@ import type { CancelListener, Cancellation } from './cancel.js';
 import { timeoutsFor, type CallTimeouts } from './call-timeouts.js';
 import { sendToNode, type ForwardInfo, type UpstreamAnswer } from './client.js';
 import { cancelAtDeadline, clearDeadline, type DeadlineCancellation } from './deadlines.js';
-import { groupHedgeOf, slowAfterMs, type GroupHedge } from './hedge.js';
+import { groupHedgeOf, type GroupHedge } from './hedge.js';
 import { hedgedRace, LostRace } from './hedge-race.js';
-import { isNodeFailureStatus, lateCounts, recordFailure, recordNeutral, recordSlow, recordSuccess } from './health.js';
+import { answeredLate, isNodeFailureStatus, recordFailure, recordNeutral, recordSlow, recordSuccess } from './health.js';
 import type { UpstreamNode } from './node.js';
 import type { ReplicaSet, SelectOptions } from './replica-set.js';
 
@@ -147,12 +147,12 @@ function soleAttempt(gc: GroupCall, node: UpstreamNode): Promise<AttemptOutcome>
 async function raceOnce(gc: GroupCall, node: UpstreamNode): Promise<AttemptOutcome> {
   const hedge = gc.hedge as GroupHedge;
   // One reading of the delay for the race and for judging its answers late.
-  const slowAfter = slowAfterMs(gc.set);
+  const delayMs = hedge.delayMs();
   const race = await hedgedRace<UpstreamNode, AttemptOutcome>({
     first: node,
-    attempt: (n, cancel, onHeaders) => attemptOnce(gc, n, cancel, onHeaders, slowAfter),
+    attempt: (n, cancel, onHeaders) => attemptOnce(gc, n, cancel, onHeaders, delayMs),
     isFinal,
-    delayMs: slowAfter ?? hedge.delayMs(),
+    delayMs,
     budget: hedge.budget,
     pickHedge: () => pickHedgeNode(gc.set, gc.call, gc.tried as Set<UpstreamNode>),
     cancel: gc.cancel,
@@ -224,7 +224,7 @@ async function attemptOnce(
     return { result: bad, retry: true };
   } else {
     const headersMs = answer.headersMs;
-    if (slowAfter !== undefined && headersMs !== undefined && headersMs > slowAfter && lateCounts(node, set.all)) recordSlow(node, now, headersMs);
+    if (answeredLate(node, set.all, headersMs, slowAfter)) recordSlow(node, now, headersMs ?? 0);
     else recordSuccess(node, now);
     if (verdict === 'ok' && headersMs !== undefined) gc.hedge?.noteAnswer(headersMs);
   }

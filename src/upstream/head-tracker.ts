@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { componentLogger } from '../log.js';
 import type { ProxyError } from '../errors.js';
 import { sendToNode } from './client.js';
-import { isNodeFailureStatus, lateCounts, recordFailure, recordProbeSuccess, recordSlow } from './health.js';
+import { answeredLate, isNodeFailureStatus, recordFailure, recordProbeSuccess, recordSlow } from './health.js';
 import { slowAfterMs } from './hedge.js';
 import type { UpstreamNode } from './node.js';
 import type { ReplicaSet } from './replica-set.js';
@@ -147,9 +147,7 @@ export class HeadTracker {
       }
       // A probe answered only after the hedge delay is no proof that a node out of rotation for
       // being slow is back: it would be put back, slow, and cost reads until the rate opened again.
-      const slowAfter = slowAfterMs(this.set);
-      const headersMs = answer.headersMs ?? 0;
-      if (slowAfter !== undefined && headersMs > slowAfter && lateCounts(node, this.set.all)) recordSlow(node, Date.now(), headersMs);
+      if (answeredLate(node, this.set.all, answer.headersMs, slowAfterMs(this.set))) recordSlow(node, Date.now(), answer.headersMs ?? 0);
       else recordProbeSuccess(node, Date.now());
       node.setPolledHead(head, Date.now());
       this.set.updateLag();

@@ -40,11 +40,13 @@ export function recordSlow(node: UpstreamNode, now: number, headersMs: number): 
 }
 
 /**
- * Whether a late answer from `node` may count against it: only while another node of the group is
- * in rotation. Lateness is a reason to prefer another node; with none left (or all of them late,
- * as when the proxy itself is overloaded) it must not empty the rotation.
+ * Whether a good answer from `node` is late against it: its headers came after `slowAfter` (the
+ * hedge delay; undefined: nothing is late), and another node of the group is in rotation.
+ * Lateness is a reason to prefer another node; with none left (or all of them late, as when the
+ * proxy itself is overloaded) it must not empty the rotation.
  */
-export function lateCounts(node: UpstreamNode, peers: readonly UpstreamNode[]): boolean {
+export function answeredLate(node: UpstreamNode, peers: readonly UpstreamNode[], headersMs: number | undefined, slowAfter: number | undefined): boolean {
+  if (slowAfter === undefined || headersMs === undefined || headersMs <= slowAfter) return false;
   for (const peer of peers) if (peer !== node && peer.healthy) return true;
   return false;
 }
